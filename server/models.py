@@ -1,0 +1,149 @@
+"""Database models: Document ─< Job ─< Scene ─< Asset.
+
+A Document is one version of one article (its sha256 is unique, so the same content never
+makes two documents). A Job is one run of the pipeline over a document; it records which
+stages finished, so a restarted job resumes at the first unfinished one. Scenes are the
+timeline; Assets are files a stage produced (scene images, narration, the video).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.extensions import db
+
+STAGES: tuple[str, ...] = ("extract", "voice", "timeline", "images", "narration", "compose", "publish")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class JobStatus(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class AssetKind(str, enum.Enum):
+    IMAGE = "image"
+    NARRATION = "narration"
+    VIDEO = "video"
+    CAPTIONS = "captions"
+    MANIFEST = "manifest"
+    THUMBNAIL = "thumbnail"
+
+
+class Document(db.Model):
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    source_path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+    jobs: Mapped[list[Job]] = relationship(back_populates="document", cascade="all, delete-orphan", order_by="Job.id")
+
+    __table_args__ = (
+        CheckConstraint("length(sha256) = 64", name="sha256_is_hex_digest"),
+        CheckConstraint("size_bytes > 0", name="document_not_empty"),
+    )
+
+
+class Job(db.Model):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), nullable=False, index=True)
+    status: Mapped[JobStatus] = mapped_column(
+        Enum(JobStatus, name="job_status", values_callable=lambda e: [m.value for m in e], native_enum=False,
+             create_constraint=True, length=16),
+        default=JobStatus.QUEUED, nullable=False, index=True,
+    )
+    stage: Mapped[str | None] = mapped_column(String(32))
+    completed_stages: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
+    stage_seconds: Mapped[dict[str, float]] = mapped_column(JSON, default=dict, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    slug: Mapped[str] = mapped_column(String(200), nullable=False)
+    title: Mapped[str | None] = mapped_column(String(500))
+    narration_text: Mapped[str | None] = mapped_column(Text)
+    spoken_text: Mapped[str | None] = mapped_column(Text)
+    settings: Mapped[dict[str, object]] = mapped_column(JSON, default=dict, nullable=False)
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
+    degraded: Mapped[bool] = mapped_column(default=False, nullable=False)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    document: Mapped[Document] = relationship(back_populates="jobs")
+    scenes: Mapped[list[Scene]] = relationship(back_populates="job", cascade="all, delete-orphan", order_by="Scene.index")
+    assets: Mapped[list[Asset]] = relationship(back_populates="job", cascade="all, delete-orphan", order_by="Asset.id")
+
+    __table_args__ = (CheckConstraint("attempts >= 0", name="attempts_not_negative"),)
+
+
+class Scene(db.Model):
+    __tablename__ = "scenes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
+    index: Mapped[int] = mapped_column(Integer, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    concept: Mapped[str] = mapped_column(String(200), nullable=False)
+    visual: Mapped[str] = mapped_column(Text, nullable=False)
+    word_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    start_ms: Mapped[int | None] = mapped_column(BigInteger)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    captions: Mapped[list[dict[str, object]] | None] = mapped_column(JSON)
+
+    job: Mapped[Job] = relationship(back_populates="scenes")
+    assets: Mapped[list[Asset]] = relationship(back_populates="scene", order_by="Asset.id")
+
+    __table_args__ = (
+        UniqueConstraint("job_id", "index", name="one_scene_per_index"),
+        CheckConstraint('"index" >= 0', name="scene_index_not_negative"),
+        CheckConstraint("word_count > 0", name="scene_has_words"),
+    )
+
+
+class Asset(db.Model):
+    __tablename__ = "assets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True)
+    scene_id: Mapped[int | None] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"))
+    kind: Mapped[AssetKind] = mapped_column(
+        Enum(AssetKind, name="asset_kind", values_callable=lambda e: [m.value for m in e], native_enum=False,
+             create_constraint=True, length=16),
+        nullable=False,
+    )
+    path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    provider: Mapped[str] = mapped_column(String(64), nullable=False)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+    job: Mapped[Job] = relationship(back_populates="assets")
+    scene: Mapped[Scene | None] = relationship(back_populates="assets")
+
+    __table_args__ = (UniqueConstraint("job_id", "scene_id", "kind", name="one_asset_per_kind_and_scene"),)
