@@ -1,0 +1,1 @@
+"""The pipeline: extract → voice → timeline → images → narration → compose → publish."""

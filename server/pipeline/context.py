@@ -1,0 +1,52 @@
+"""What a stage is handed: the job's id, settings, and where it may write."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from config import Settings
+from server.extensions import db
+from server.models import Job
+from server.pipeline.types import RenderSettings
+
+
+@dataclass(frozen=True)
+class StageContext:
+    job_id: int
+    settings: Settings
+    work_dir: Path   # var/jobs/<id>: this job's own intermediate files
+    cache_dir: Path  # var/cache: content-addressed outputs shared by all jobs
+
+    def job(self) -> Job:
+        job = db.session.get(Job, self.job_id)
+        if job is None:
+            raise LookupError(f"job {self.job_id} no longer exists")
+        return job
+
+    def render_settings(self) -> RenderSettings:
+        raw = self.job().settings
+        return RenderSettings(width=int(raw["width"]), height=int(raw["height"]), fps=int(raw["fps"]),
+                              theme=str(raw["theme"]), aspect=str(raw["aspect"]))
+
+    def cached(self, kind: str, *parts: object, suffix: str) -> Path:
+        """Path in the cache for an output determined entirely by ``parts``."""
+        key = hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+        folder = self.cache_dir / kind / key[:2]
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{key}{suffix}"
+
+
+def temp_beside(path: Path) -> Path:
+    """A temporary name in the same folder, so ``os.replace`` onto ``path`` is atomic."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

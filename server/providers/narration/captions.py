@@ -1,0 +1,54 @@
+"""Sentence splitting and caption cues timed from the synthesised audio.
+
+Narrators synthesise a scene sentence by sentence, so each sentence's start and end come
+from the audio itself. Inside a sentence, cues of at most ``MAX_CAPTION_WORDS`` words
+share its time in proportion to their length in characters.
+"""
+
+from __future__ import annotations
+
+import re
+
+from server.pipeline.types import Caption
+
+MAX_CAPTION_WORDS = 7
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)]*\s+(?=[\"“'(]?[A-Z0-9À-Ý])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split at sentence ends; text without one is one sentence."""
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def chunk_words(sentence: str, limit: int = MAX_CAPTION_WORDS) -> list[str]:
+    """Cut a sentence into caption chunks of up to ``limit`` words, preferring punctuation."""
+    words = sentence.split()
+    if len(words) <= limit:
+        return [sentence]
+    count = -(-len(words) // limit)  # ceil: the fewest chunks that respect the limit
+    size = -(-len(words) // count)
+    chunks, start = [], 0
+    while start < len(words):
+        end = min(len(words), start + size)
+        # Move the cut back to a comma if one is close, so a cue ends where the voice pauses.
+        for probe in range(end, max(start + 2, end - 3), -1):
+            if words[probe - 1].endswith((",", ";", ":")) and len(words) - probe != 1:
+                end = probe
+                break
+        if len(words) - end == 1:
+            end = len(words)  # never leave a lone word for the last cue
+        chunks.append(" ".join(words[start:end]))
+        start = end
+    return chunks
+
+
+def cues_for_sentence(sentence: str, start_ms: int, end_ms: int) -> list[Caption]:
+    """Spread ``sentence``'s chunks over [start_ms, end_ms] by character length."""
+    chunks = chunk_words(sentence)
+    total = sum(len(c) for c in chunks) or 1
+    cues, cursor = [], float(start_ms)
+    for chunk in chunks:
+        span = (end_ms - start_ms) * len(chunk) / total
+        cues.append(Caption(int(round(cursor)), int(round(cursor + span)), chunk))
+        cursor += span
+    return cues
