@@ -1,0 +1,119 @@
+"""``mediabuddy doctor``: is everything installed, verified and reachable?"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+
+import requests
+
+from config import Settings
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    state: str  # ok | warn | fail
+    detail: str
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    checks = [_ffmpeg(), _piper(settings), _espeak(), _fonts(), _folders(settings), _database(settings),
+              _queue(settings), _server(settings)]
+    checks.append(Check("Gemini key", "ok" if settings.gemini_api_key else "warn",
+                        "set" if settings.gemini_api_key else "not set: offline voice/timeline providers are used"))
+    checks.append(Check("Replicate token", "ok" if settings.replicate_api_token else "warn",
+                        "set" if settings.replicate_api_token else "not set: scene images are rendered locally"))
+    return checks
+
+
+def _guard(name: str, probe) -> Check:  # noqa: ANN001 - a zero-argument callable returning the detail
+    try:
+        return Check(name, "ok", probe())
+    except Exception as error:  # noqa: BLE001 - a doctor reports every failure instead of stopping
+        return Check(name, "fail", f"{type(error).__name__}: {error}")
+
+
+def _ffmpeg() -> Check:
+    def probe() -> str:
+        from server.pipeline.ffmpeg import ffmpeg_exe
+
+        result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True, timeout=20)
+        return result.stdout.splitlines()[0]
+    return _guard("ffmpeg", probe)
+
+
+def _piper(settings: Settings) -> Check:
+    def probe() -> str:
+        from server.providers.narration.piper_voice import PiperNarrator, bundled_voice
+
+        model = settings.piper_voice or bundled_voice()
+        PiperNarrator(model).speak("Ready.")
+        return f"{model.name} loaded" + ("" if settings.piper_voice else " (sha256 verified)")
+    check = _guard("piper voice", probe)
+    return check if check.state == "ok" else Check(check.name, "warn", check.detail + " → espeak-ng fallback")
+
+
+def _espeak() -> Check:
+    def probe() -> str:
+        from server.providers.narration.espeak import EspeakNarrator
+
+        samples, rate = EspeakNarrator().speak("Ready.")
+        return f"espeak-ng ok ({rate} Hz)"
+    return _guard("espeak-ng fallback", probe)
+
+
+def _fonts() -> Check:
+    def probe() -> str:
+        from server.providers.images.theme import font_path
+
+        return str(font_path("black").parent)
+    return _guard("fonts", probe)
+
+
+def _folders(settings: Settings) -> Check:
+    def probe() -> str:
+        settings.ensure_dirs()
+        for folder in (settings.inbox_dir, settings.outbox_dir, settings.var_dir):
+            if not os.access(folder, os.W_OK):
+                raise PermissionError(f"{folder} is not writable")
+        return f"inbox {settings.inbox_dir}, outbox {settings.outbox_dir}"
+    return _guard("folders", probe)
+
+
+def _database(settings: Settings) -> Check:
+    def probe() -> str:
+        from alembic.runtime.migration import MigrationContext
+
+        from server import create_app
+        from server.extensions import db
+
+        app = create_app(settings)
+        with app.app_context(), db.engine.connect() as connection:
+            revision = MigrationContext.configure(connection).get_current_revision()
+        url = db.engine.url.render_as_string(hide_password=True)
+        if revision is None:
+            raise RuntimeError(f"{url} has no schema yet: run `mediabuddy up` or `mediabuddy serve`")
+        return f"{url} at revision {revision}"
+    return _guard("database", probe)
+
+
+def _queue(settings: Settings) -> Check:
+    def probe() -> str:
+        if settings.redis_url:
+            import redis
+
+            redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2).ping()
+            return "Redis reachable"
+        return f"SQLite job queue in {settings.var_dir}"
+    return _guard("job queue", probe)
+
+
+def _server(settings: Settings) -> Check:
+    url = f"{settings.effective_server_url}/api/v1/healthz"
+    try:
+        response = requests.get(url, timeout=(2, 5))
+        return Check("API server", "ok" if response.ok else "warn", f"{url} answered {response.status_code}")
+    except requests.RequestException:
+        return Check("API server", "warn", f"not running at {settings.effective_server_url} (start: mediabuddy up)")

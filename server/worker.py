@@ -1,0 +1,91 @@
+"""The job queue: Huey with SQLite storage by default, Redis when MEDIABUDDY_REDIS_URL is set."""
+
+from __future__ import annotations
+
+import logging
+
+from huey import RedisHuey, SqliteHuey
+from huey.api import Huey
+
+from config import Settings
+
+log = logging.getLogger("mediabuddy.worker")
+RETRY_DELAY_SECONDS = 10
+
+
+_instances: dict[tuple[str, str | None], Huey] = {}
+_apps: dict[int, object] = {}
+
+
+def huey_for(settings: Settings) -> Huey:
+    """The Huey instance for these settings, with the pipeline task registered on it."""
+    key = (str(settings.var_dir), settings.redis_url)
+    if key not in _instances:
+        _instances[key] = _build_huey(settings)
+    return _instances[key]
+
+
+def _build_huey(settings: Settings) -> Huey:
+    if settings.redis_url:
+        huey: Huey = RedisHuey("mediabuddy", url=settings.redis_url)
+    else:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        huey = SqliteHuey("mediabuddy", filename=str(settings.var_dir / "queue-jobs.db"), timeout=30)
+
+    @huey.task(retries=settings.job_retries, retry_delay=RETRY_DELAY_SECONDS, context=True, name="run_job")
+    def run_job_task(job_id: int, task=None) -> None:  # noqa: ANN001 - huey passes its Task
+        from server.pipeline.runner import JobFailed, run_job
+
+        app = _app_for(settings)
+        final = task is None or task.retries == 0
+        try:
+            run_job(app, job_id, final_attempt=final)
+        except JobFailed as failure:
+            if not failure.retryable and task is not None:
+                task.retries = 0  # a bad document stays bad: do not try again
+            raise
+
+    huey.mediabuddy_run_job = run_job_task  # type: ignore[attr-defined]
+    return huey
+
+
+def _app_for(settings: Settings):  # noqa: ANN202
+    from server import create_app
+
+    if id(settings) not in _apps:
+        _apps[id(settings)] = create_app(settings)
+    return _apps[id(settings)]
+
+
+def enqueue_job(settings: Settings, job_id: int) -> None:
+    huey_for(settings).mediabuddy_run_job(job_id)
+
+
+def run_consumer(settings: Settings) -> None:
+    """Block running the worker until SIGINT/SIGTERM (Huey installs the handlers)."""
+    huey = huey_for(settings)
+    _resume_interrupted(settings)
+    consumer = huey.create_consumer(workers=settings.worker_threads, worker_type="thread",
+                                    periodic=False, check_worker_health=True)
+    log.info("worker started (%s, %d thread(s))", type(huey).__name__, settings.worker_threads)
+    consumer.run()
+
+
+def _resume_interrupted(settings: Settings) -> None:
+    """Huey forgets a task once a worker takes it; jobs left RUNNING by a killed worker are re-queued.
+
+    Their finished stages are kept, so they resume at the first unfinished stage.
+    """
+    from server.extensions import db
+    from server.models import Job, JobStatus
+
+    app = _app_for(settings)
+    with app.app_context():
+        stranded = db.session.query(Job).filter(Job.status == JobStatus.RUNNING).all()
+        for job in stranded:
+            job.status = JobStatus.QUEUED
+        db.session.commit()
+        ids = [job.id for job in stranded]
+    for job_id in ids:
+        log.warning("job %s was interrupted; resuming it", job_id)
+        enqueue_job(settings, job_id)
