@@ -1,0 +1,323 @@
+"""The ``mediabuddy`` command: up, serve, worker, watch, status, dlq, render, doctor."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from config import Settings, SettingsError, load_settings
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Media Buddy: drop markdown into inbox/, get a narrated video in outbox/."""
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        console.print(f"[red]{error}[/red]")
+        sys.exit(2)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("huey").setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))
+    ctx.obj = {"settings": settings}
+
+
+# Running ------------------------------------------------------------------------------------
+
+@main.command()
+@click.pass_context
+def up(ctx: click.Context) -> None:
+    """Migrate, then run the server, the worker and the inbox daemon until Ctrl-C."""
+    settings = _settings(ctx)
+    _prepare_server(settings)
+    children = {name: None for name in ("serve", "worker", "watch")}
+    stopping = threading.Event()
+
+    def spawn(name: str) -> subprocess.Popen:
+        extra = ["--no-migrate"] if name == "serve" else []
+        return subprocess.Popen([sys.executable, "-m", "cli", name, *extra], cwd=Path.cwd())
+
+    def on_signal(signum, _frame):  # noqa: ANN001 - signal handler signature
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    for name in children:
+        children[name] = spawn(name)
+    console.print(f"[bold green]Media Buddy is running.[/bold green] Drop markdown files into "
+                  f"[bold]{settings.inbox_dir}[/bold]; videos appear in [bold]{settings.outbox_dir}[/bold].\n"
+                  f"API on {settings.effective_server_url}/api/v1 · `mediabuddy status` in another terminal · "
+                  f"Ctrl-C stops everything.")
+    restarts: list[float] = []
+    exit_code = 0
+    while not stopping.wait(0.5):
+        for name, process in children.items():
+            if process.poll() is None:
+                continue
+            restarts = [t for t in restarts if time.monotonic() - t < 60] + [time.monotonic()]
+            if len(restarts) > 5:
+                console.print(f"[red]{name} keeps exiting (code {process.returncode}); stopping Media Buddy.[/red]")
+                stopping.set()
+                exit_code = 1
+                break
+            console.print(f"[yellow]{name} exited with code {process.returncode}; restarting it.[/yellow]")
+            children[name] = spawn(name)
+    for process in children.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for name, process in children.items():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            console.print(f"[yellow]{name} did not stop in time; killing it.[/yellow]")
+            process.kill()
+    console.print("Media Buddy stopped.")
+    sys.exit(exit_code)
+
+
+def _prepare_server(settings: Settings) -> None:
+    from server import create_app, upgrade_database
+    from server.auth import ensure_token
+
+    settings.ensure_dirs()
+    upgrade_database(create_app(settings))
+    ensure_token(settings)
+
+
+@main.command()
+@click.option("--no-migrate", is_flag=True, help="Do not apply database migrations first.")
+@click.pass_context
+def serve(ctx: click.Context, no_migrate: bool) -> None:
+    """Run the HTTP API (waitress) on MEDIABUDDY_HOST:MEDIABUDDY_PORT."""
+    import waitress
+
+    from server import create_app, upgrade_database
+    from server.auth import ensure_token
+
+    settings = _settings(ctx)
+    app = create_app(settings)
+    if not no_migrate:
+        upgrade_database(app)
+    ensure_token(settings)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    logging.getLogger("mediabuddy").info("API listening on %s", settings.effective_server_url)
+    try:
+        waitress.serve(app, host=settings.host, port=settings.port, threads=6, ident="mediabuddy",
+                       max_request_body_size=settings.max_document_bytes + 65536)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run the pipeline worker (Huey consumer)."""
+    from server.worker import run_consumer
+
+    run_consumer(_settings(ctx))
+
+
+@main.command()
+@click.pass_context
+def watch(ctx: click.Context) -> None:
+    """Run the inbox daemon: watch inbox/ and deliver files to the server."""
+    from daemon.service import DaemonError, InboxDaemon
+
+    daemon = InboxDaemon(_settings(ctx))
+    signal.signal(signal.SIGINT, lambda *_: daemon.stop())
+    signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
+    try:
+        daemon.run()
+    except DaemonError as error:
+        console.print(f"[red]{error}[/red]")
+        sys.exit(1)
+
+
+# Looking ------------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("job_id", required=False, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--follow", is_flag=True, help="Keep refreshing until the job (or all jobs) finish.")
+@click.pass_context
+def status(ctx: click.Context, job_id: int | None, as_json: bool, follow: bool) -> None:
+    """Show jobs with their stages, and the daemon's queue."""
+    from daemon.admin import queue_status
+    from server import create_app
+    from server.api.serialize import job_json
+    from server.extensions import db
+    from server.models import Job
+
+    settings = _settings(ctx)
+    app = create_app(settings)
+    while True:
+        with app.app_context():
+            try:
+                if job_id is not None:
+                    job = db.session.get(Job, job_id)
+                    if job is None:
+                        raise click.ClickException(f"there is no job {job_id}")
+                    jobs = [job_json(job, detail=True)]
+                else:
+                    jobs = [job_json(j) for j in db.session.query(Job).order_by(Job.id.desc()).limit(50)]
+            except click.ClickException:
+                raise
+            except Exception as error:  # noqa: BLE001 - most likely: no database yet
+                raise click.ClickException(f"cannot read the job database ({type(error).__name__}); "
+                                           "has `mediabuddy up` run in this folder?") from error
+        report = {"jobs": jobs, "daemon": queue_status(settings)}
+        if as_json:
+            out.print_json(json.dumps(report))
+        else:
+            _print_status(report)
+        unfinished = any(j["status"] in ("queued", "running") for j in jobs)
+        if not follow or not unfinished:
+            return
+        time.sleep(1.0)
+
+
+def _print_status(report: dict) -> None:
+    table = Table(title="Jobs", show_lines=False)
+    for column in ("id", "file", "status", "stage", "done", "video s", "notes"):
+        table.add_column(column)
+    for job in report["jobs"]:
+        done = sum(1 for s in job["stages"] if s["state"] == "done")
+        seconds = f"{job['duration_ms'] / 1000:.1f}" if job["duration_ms"] else ""
+        notes = "degraded" if job["degraded"] else ""
+        if job["error"]:
+            notes = job["error"][:60]
+        table.add_row(str(job["id"]), job["source_path"], job["status"], job["stage"] or "", f"{done}/7", seconds,
+                      notes)
+    out.print(table)
+    d = report["daemon"]
+    age = f", oldest pending {d['oldest_pending_age_s']} s" if d["oldest_pending_age_s"] else ""
+    out.print(f"Daemon queue: {d['queued']} queued, {d['in_flight']} in flight, {d['dead_lettered']} dead-lettered{age}")
+
+
+# Dead letters -------------------------------------------------------------------------------
+
+@main.group()
+def dlq() -> None:
+    """Inspect and replay files the daemon could not deliver."""
+
+
+@dlq.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--all", "show_all", is_flag=True, help="Show full reasons instead of shortened ones.")
+@click.pass_context
+def dlq_list(ctx: click.Context, as_json: bool, show_all: bool) -> None:
+    from daemon.admin import dead_letters
+
+    entries = dead_letters(_settings(ctx.parent))
+    if as_json:
+        out.print_json(json.dumps(entries))
+        return
+    if not entries:
+        out.print("The dead-letter queue is empty.")
+        return
+    table = Table(title="Dead letters")
+    for column in ("id", "file", "class", "attempts", "reason"):
+        table.add_column(column)
+    for entry in entries:
+        reason = entry["reason"] if show_all else entry["reason"][:80]
+        table.add_row(str(entry["id"]), entry["delivery"]["relative_path"], entry["reason_class"],
+                      str(entry["delivery"]["attempts"]), reason)
+    out.print(table)
+
+
+@dlq.command("show")
+@click.argument("entry_id", type=int)
+@click.pass_context
+def dlq_show(ctx: click.Context, entry_id: int) -> None:
+    from daemon.admin import dead_letter
+
+    entry = dead_letter(_settings(ctx.parent), entry_id)
+    if entry is None:
+        raise click.ClickException(f"there is no dead letter {entry_id}")
+    out.print_json(json.dumps(entry))
+
+
+def _ids(ctx: click.Context, entry_id: int | None, every: bool) -> list[int]:
+    from daemon.admin import dead_letters
+
+    if every == (entry_id is not None):
+        raise click.UsageError("give one dead-letter ID or --all")
+    return [e["id"] for e in dead_letters(_settings(ctx.parent))] if every else [entry_id]
+
+
+@dlq.command("retry")
+@click.argument("entry_id", type=int, required=False)
+@click.option("--all", "every", is_flag=True)
+@click.pass_context
+def dlq_retry(ctx: click.Context, entry_id: int | None, every: bool) -> None:
+    from daemon.admin import replay
+
+    count = replay(_settings(ctx.parent), _ids(ctx, entry_id, every))
+    out.print(f"Replayed {count} dead letter(s); the daemon delivers them as it runs.")
+
+
+@dlq.command("purge")
+@click.argument("entry_id", type=int, required=False)
+@click.option("--all", "every", is_flag=True)
+@click.pass_context
+def dlq_purge(ctx: click.Context, entry_id: int | None, every: bool) -> None:
+    from daemon.admin import purge
+
+    count = purge(_settings(ctx.parent), _ids(ctx, entry_id, every))
+    out.print(f"Purged {count} dead letter(s). The files in the inbox are untouched.")
+
+
+# One-shot and checks ------------------------------------------------------------------------
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the MP4.")
+@click.pass_context
+def render(ctx: click.Context, source: Path, output: Path | None) -> None:
+    """Render one markdown file to a video now: no daemon, no server."""
+    from server.render import render_file
+
+    result = render_file(_settings(ctx), source, output or Path.cwd() / f"{source.stem}.mp4")
+    out.print(f"Wrote [bold]{result}[/bold] (+ .srt, .json, .jpg beside it)")
+
+
+@main.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Check that everything Media Buddy needs is installed and reachable."""
+    from server.doctor import run_checks
+
+    checks = run_checks(_settings(ctx))
+    table = Table(title="Media Buddy doctor")
+    for column in ("check", "result", "detail"):
+        table.add_column(column)
+    for check in checks:
+        mark = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}[check.state]
+        table.add_row(check.name, mark, check.detail)
+    out.print(table)
+    if any(c.state == "fail" for c in checks):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
