@@ -1,0 +1,106 @@
+"""Shared fixtures: a fresh home folder and database per test, real servers on loopback ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from config import Settings, load_settings
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+if not CORPUS.exists():  # CI clones the repo beside shared/, sessions work in main/ beside it
+    CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+POSTGRES_URL = os.environ.get("MEDIABUDDY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        _reset_postgres(POSTGRES_URL)
+        return POSTGRES_URL
+    return f"sqlite:///{tmp_path / 'var' / 'mediabuddy.db'}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(home=tmp_path, database_url=database_url, short_side=240, fps=10,
+                         api_token="test-token-0123456789abcdef", stability_seconds=0.3, rescan_seconds=2)
+
+
+@pytest.fixture
+def app(settings: Settings):
+    from server import create_app, upgrade_database
+    from server.extensions import db
+
+    application = create_app(settings)
+    upgrade_database(application)
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"Authorization": "Bearer test-token-0123456789abcdef"}
+
+
+@pytest.fixture
+def live_server(app, settings: Settings):
+    """The real app under a real waitress server on a free loopback port."""
+    from waitress.server import create_server
+
+    port = free_port()
+    server = create_server(app, host="127.0.0.1", port=port, threads=4)
+    thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield url
+    from waitress import wasyncore
+
+    wasyncore.close_all(server._map)  # listening socket, keep-alive channels and the trigger
+    server.task_dispatcher.shutdown(timeout=1)
+    thread.join(timeout=5)
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):  # noqa: ANN001
+    """Poll ``predicate`` until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

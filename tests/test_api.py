@@ -1,0 +1,98 @@
+"""The HTTP API through the Flask test client, a real waitress server, on SQLite and PostgreSQL."""
+
+import hashlib
+
+import pytest
+import requests
+
+from server.models import Document, Job
+from server.extensions import db
+
+pytestmark = pytest.mark.api
+ARTICLE = b"---\ntitle: Tiny\n---\n# Tiny\n\nThis small article has enough words to be narrated aloud.\n"
+
+
+def post(client, body: bytes, headers: dict, filename: str = "notes/tiny.md", content_type: str = "text/markdown"):
+    return client.post(f"/api/v1/documents?filename={filename}", data=body,
+                       headers={**headers, "Content-Type": content_type})
+
+
+def test_requests_without_the_token_get_401(client) -> None:
+    for method, path in (("get", "/api/v1/jobs"), ("post", "/api/v1/documents"), ("get", "/api/v1/jobs/1")):
+        response = getattr(client, method)(path)
+        assert response.status_code == 401
+        assert response.json["error"]["code"] == "unauthorized"
+    assert client.get("/api/v1/jobs", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_health_and_openapi_need_no_token(client) -> None:
+    assert client.get("/api/v1/healthz").json == {"status": "ok"}
+    spec = client.get("/api/v1/openapi.json").json
+    assert {"/documents", "/jobs", "/jobs/{id}", "/jobs/{id}/retry", "/healthz"} <= set(spec["paths"])
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_same_content_makes_one_job(client, auth, app) -> None:
+    key = hashlib.sha256(ARTICLE).hexdigest()
+    first = post(client, ARTICLE, {**auth, "Idempotency-Key": key})
+    assert first.status_code == 201, first.json
+    again = post(client, ARTICLE, {**auth, "Idempotency-Key": key}, filename="other-name.md")
+    assert again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json["job"]["id"] == first.json["job"]["id"]
+    with app.app_context():
+        assert db.session.query(Document).count() == 1
+        assert db.session.query(Job).count() == 1
+    job = client.get(f"/api/v1/jobs/{first.json['job']['id']}", headers=auth).json["job"]
+    assert job["status"] == "queued" and [s["name"] for s in job["stages"]][0] == "extract"
+    assert job["slug"] == "tiny"
+
+
+@pytest.mark.parametrize(("body", "filename", "content_type", "status", "code"), [
+    (b"", "a.md", "text/markdown", 422, "empty_document"),
+    (b"\xff\xfe broken \xc3", "a.md", "text/markdown", 422, "invalid_utf8"),
+    (b"\x00\x01\x02binary", "a.md", "text/markdown", 422, "binary_content"),
+    (b"```\ncode only\n```\n", "a.md", "text/markdown", 422, "no_prose"),
+    (ARTICLE, "a.txt", "text/markdown", 415, "unsupported_type"),
+    (ARTICLE, "a.md", "image/png", 415, "unsupported_media_type"),
+    (ARTICLE, "../escape.md", "text/markdown", 400, "bad_filename"),
+    (ARTICLE, ".hidden.md", "text/markdown", 400, "bad_filename"),
+    (ARTICLE, "", "text/markdown", 400, "missing_filename"),
+])
+def test_bad_documents_get_clear_errors(client, auth, body, filename, content_type, status, code) -> None:
+    response = post(client, body, auth, filename=filename, content_type=content_type)
+    assert response.status_code == status
+    assert response.json["error"]["code"] == code
+    assert response.json["error"]["message"]
+
+
+def test_idempotency_key_must_match_the_body(client, auth) -> None:
+    response = post(client, ARTICLE, {**auth, "Idempotency-Key": "0" * 64})
+    assert response.status_code == 400 and response.json["error"]["code"] == "idempotency_key_mismatch"
+    response = post(client, ARTICLE, {**auth, "Idempotency-Key": "not-a-digest"})
+    assert response.json["error"]["code"] == "bad_idempotency_key"
+
+
+def test_oversized_documents_get_413(client, auth, settings) -> None:
+    response = post(client, b"word " * (settings.max_document_bytes // 4), auth)
+    assert response.status_code == 413
+    assert "limit" in response.json["error"]["message"]
+
+
+def test_jobs_listing_retry_and_missing(client, auth, app) -> None:
+    created = post(client, ARTICLE, auth).json["job"]["id"]
+    assert [j["id"] for j in client.get("/api/v1/jobs", headers=auth).json["jobs"]] == [created]
+    assert client.get("/api/v1/jobs?status=bogus", headers=auth).status_code == 400
+    assert client.get("/api/v1/jobs?limit=0", headers=auth).status_code == 400
+    assert client.get("/api/v1/jobs/999", headers=auth).status_code == 404
+    assert client.post(f"/api/v1/jobs/{created}/retry", headers=auth).status_code == 409
+
+
+def test_real_waitress_server_speaks_the_same_api(live_server, auth) -> None:
+    assert requests.post(f"{live_server}/api/v1/documents?filename=x.md", data=ARTICLE, timeout=5).status_code == 401
+    response = requests.post(f"{live_server}/api/v1/documents?filename=x.md", data=ARTICLE, timeout=5,
+                             headers={**auth, "Content-Type": "text/markdown; charset=utf-8",
+                                      "Idempotency-Key": hashlib.sha256(ARTICLE).hexdigest()})
+    assert response.status_code == 201
+    assert response.headers["Content-Type"] == "application/json"
+    assert requests.get(f"{live_server}/api/v1/nope", headers=auth, timeout=5).json()["error"]["code"] == "not_found"
