@@ -14,7 +14,7 @@ RETRY_DELAY_SECONDS = 10
 
 
 _instances: dict[tuple[str, str | None], Huey] = {}
-_apps: dict[int, object] = {}
+_apps: dict[tuple[str, str, str], object] = {}
 
 
 def huey_for(settings: Settings) -> Huey:
@@ -52,9 +52,11 @@ def _build_huey(settings: Settings) -> Huey:
 def _app_for(settings: Settings):  # noqa: ANN202
     from server import create_app
 
-    if id(settings) not in _apps:
-        _apps[id(settings)] = create_app(settings)
-    return _apps[id(settings)]
+    # Keyed by what the app is bound to: object ids can be reused once settings are collected.
+    key = (settings.effective_database_url, str(settings.var_dir), str(settings.outbox_dir))
+    if key not in _apps:
+        _apps[key] = create_app(settings)
+    return _apps[key]
 
 
 def enqueue_job(settings: Settings, job_id: int) -> None:

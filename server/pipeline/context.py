@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config import Settings
+from server.digests import file_sha256 as sha256_of  # noqa: F401 - re-exported for the stages
 from server.extensions import db
 from server.models import Job
 from server.pipeline.types import RenderSettings
@@ -42,11 +43,3 @@ class StageContext:
 def temp_beside(path: Path) -> Path:
     """A temporary name in the same folder, so ``os.replace`` onto ``path`` is atomic."""
     return path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

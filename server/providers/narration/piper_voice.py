@@ -7,7 +7,6 @@ other piper voice can be named with MEDIABUDDY_PIPER_VOICE (its ``.onnx.json`` b
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from functools import lru_cache
 from importlib import metadata
@@ -15,20 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from server.digests import file_sha256
 from server.errors import ProviderUnavailable
 
 NAME = "piper"
 JOE_PACKAGE_VERSION = "1.0.0"
 JOE_MODEL_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
 JOE_CONFIG_SHA256 = "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def bundled_voice() -> Path:

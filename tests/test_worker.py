@@ -1,0 +1,51 @@
+"""The job queue on both backends: SQLite (default) and the real Redis on this machine."""
+
+import pytest
+
+from server.extensions import db
+from server.models import Job, JobStatus
+from server.worker import enqueue_job, huey_for
+
+pytestmark = pytest.mark.pipeline
+ARTICLE = b"# Queue check\n\nThis short article only exists to travel through the job queue and back again.\n"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def queue_settings(request, settings):
+    if request.param == "redis":
+        settings = settings.model_copy(update={"redis_url": REDIS_URL})
+    huey = huey_for(settings)
+    huey.flush()
+    yield settings
+    huey.flush()
+
+
+def test_a_posted_document_is_queued_and_the_worker_runs_it(queue_settings, auth) -> None:
+    from server import create_app, upgrade_database
+
+    app = create_app(queue_settings)
+    upgrade_database(app)
+    response = app.test_client().post("/api/v1/documents?filename=queue.md", data=ARTICLE,
+                                      headers={**auth, "Content-Type": "text/markdown"})
+    assert response.status_code == 201
+    huey = huey_for(queue_settings)
+    assert type(huey).__name__ == ("RedisHuey" if queue_settings.redis_url else "SqliteHuey")
+    assert huey.pending_count() == 1
+    task = huey.dequeue()
+    huey.execute(task)  # what the consumer does with each task it takes
+    with app.app_context():
+        job = db.session.get(Job, response.json["job"]["id"])
+        assert job.status == JobStatus.SUCCEEDED
+        db.session.remove()
+        db.engine.dispose()
+    assert (queue_settings.outbox_dir / "queue.mp4").exists()
+
+
+def test_enqueue_is_per_settings(settings) -> None:
+    other = settings.model_copy(update={"redis_url": REDIS_URL})
+    assert huey_for(settings) is huey_for(settings)
+    assert huey_for(settings) is not huey_for(other)
+    enqueue_job(other, 12345)
+    assert huey_for(other).pending_count() == 1
+    huey_for(other).flush()
