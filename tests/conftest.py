@@ -13,9 +13,8 @@ import sqlalchemy as sa
 
 from config import Settings, load_settings
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-if not CORPUS.exists():  # CI clones the repo beside shared/, sessions work in main/ beside it
-    CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"  # shared/ sits beside the checkout
+assert CORPUS.is_dir(), f"the test corpus is expected at {CORPUS} (shared/ beside the repository)"
 POSTGRES_URL = os.environ.get("MEDIABUDDY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
