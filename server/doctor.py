@@ -92,7 +92,7 @@ def _database(settings: Settings) -> Check:
         app = create_app(settings)
         with app.app_context(), db.engine.connect() as connection:
             revision = MigrationContext.configure(connection).get_current_revision()
-        url = db.engine.url.render_as_string(hide_password=True)
+            url = db.engine.url.render_as_string(hide_password=True)
         if revision is None:
             raise RuntimeError(f"{url} has no schema yet: run `mediabuddy up` or `mediabuddy serve`")
         return f"{url} at revision {revision}"
