@@ -74,16 +74,22 @@ def run_consumer(settings: Settings) -> None:
 
 
 def _resume_interrupted(settings: Settings) -> None:
-    """Huey forgets a task once a worker takes it; jobs left RUNNING by a killed worker are re-queued.
+    """Re-queue jobs a killed worker left behind; their finished stages are kept.
 
-    Their finished stages are kept, so they resume at the first unfinished stage.
+    Huey forgets a task once a worker takes it, so a job is stranded when its worker died
+    while it was RUNNING, or after taking its task but before marking it RUNNING (QUEUED
+    with no task pending). Both kinds are queued again; a duplicate run of a finished job
+    is a no-op.
     """
     from server.extensions import db
     from server.models import Job, JobStatus
 
+    huey = huey_for(settings)
+    pending = {task.args[0] for task in huey.pending() if task.args}
     app = _app_for(settings)
     with app.app_context():
-        stranded = db.session.query(Job).filter(Job.status == JobStatus.RUNNING).all()
+        stranded = db.session.query(Job).filter(Job.status.in_([JobStatus.RUNNING, JobStatus.QUEUED])).all()
+        stranded = [job for job in stranded if job.status == JobStatus.RUNNING or job.id not in pending]
         for job in stranded:
             job.status = JobStatus.QUEUED
         db.session.commit()

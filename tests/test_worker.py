@@ -49,3 +49,27 @@ def test_enqueue_is_per_settings(settings) -> None:
     enqueue_job(other, 12345)
     assert huey_for(other).pending_count() == 1
     huey_for(other).flush()
+
+
+def test_a_starting_worker_requeues_only_stranded_jobs(settings, auth) -> None:
+    from server import create_app, upgrade_database
+    from server.worker import _resume_interrupted
+
+    app = create_app(settings)
+    upgrade_database(app)
+    huey = huey_for(settings)
+    huey.flush()
+    client = app.test_client()
+    ids = [client.post(f"/api/v1/documents?filename=n{i}.md", data=ARTICLE + str(i).encode(),
+                       headers={**auth, "Content-Type": "text/markdown"}).json["job"]["id"] for i in range(3)]
+    huey.dequeue()  # a worker took job 0's task and died before marking it running
+    with app.app_context():
+        db.session.get(Job, ids[1]).status = JobStatus.RUNNING  # died mid-job (its task is gone too)
+        db.session.commit()
+    huey.dequeue()
+    _resume_interrupted(settings)
+    assert sorted(t.args[0] for t in huey.pending()) == sorted(ids)  # each job exactly once
+    huey.flush()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
