@@ -7,7 +7,6 @@ import logging
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path

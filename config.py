@@ -7,7 +7,6 @@ value is reported with the variable's name and what would be valid.
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -183,7 +182,3 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
 
-
-def environment_snapshot() -> dict[str, str]:
-    """The process environment, for handing to child processes started by ``mediabuddy up``."""
-    return dict(os.environ)

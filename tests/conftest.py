@@ -70,7 +70,7 @@ def auth() -> dict[str, str]:
 
 
 @pytest.fixture
-def live_server(app, settings: Settings):
+def live_server(app):
     """The real app under a real waitress server on a free loopback port."""
     from waitress.server import create_server
 

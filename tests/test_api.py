@@ -79,7 +79,7 @@ def test_oversized_documents_get_413(client, auth, settings) -> None:
     assert "limit" in response.json["error"]["message"]
 
 
-def test_jobs_listing_retry_and_missing(client, auth, app) -> None:
+def test_jobs_listing_retry_and_missing(client, auth) -> None:
     created = post(client, ARTICLE, auth).json["job"]["id"]
     assert [j["id"] for j in client.get("/api/v1/jobs", headers=auth).json["jobs"]] == [created]
     assert client.get("/api/v1/jobs?status=bogus", headers=auth).status_code == 400

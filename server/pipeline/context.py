@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config import Settings
-from server.digests import file_sha256 as sha256_of  # noqa: F401 - re-exported for the stages
+from server.digests import file_sha256 as sha256_of
 from server.extensions import db
-from server.models import Job
+from server.models import Asset, AssetKind, Job
 from server.pipeline.types import RenderSettings
 
 
@@ -43,3 +43,11 @@ class StageContext:
 def temp_beside(path: Path) -> Path:
     """A temporary name in the same folder, so ``os.replace`` onto ``path`` is atomic."""
     return path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+
+
+def replace_asset(job_id: int, scene_id: int | None, kind: AssetKind, path: Path, provider: str,
+                  duration_ms: int | None = None) -> None:
+    """Record ``path`` as the job's (or scene's) asset of ``kind``, replacing an earlier run's."""
+    db.session.query(Asset).filter_by(job_id=job_id, scene_id=scene_id, kind=kind).delete()
+    db.session.add(Asset(job_id=job_id, scene_id=scene_id, kind=kind, path=str(path), sha256=sha256_of(path),
+                         provider=provider, duration_ms=duration_ms))

@@ -9,7 +9,6 @@ the narration, which is encoded once.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import wave
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +17,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from server.extensions import db
 from server.models import Asset, AssetKind, Scene
 from server.pipeline.caption_overlay import STYLE_VERSION, caption_frame
-from server.pipeline.context import StageContext, sha256_of, temp_beside
+from server.pipeline.context import StageContext, replace_asset, temp_beside
 from server.pipeline.ffmpeg import run_ffmpeg
 from server.pipeline.srt import srt_document
 
@@ -75,9 +73,7 @@ def run(ctx: StageContext) -> None:
     captions = ctx.work_dir / "captions.srt"
     captions.write_text(srt_document(job.scenes), encoding="utf-8")
     for kind, path in ((AssetKind.VIDEO, video), (AssetKind.CAPTIONS, captions)):
-        db.session.query(Asset).filter_by(job_id=job.id, scene_id=None, kind=kind).delete()
-        db.session.add(Asset(job_id=job.id, kind=kind, path=str(path), sha256=sha256_of(path), provider="ffmpeg",
-                             duration_ms=job.duration_ms))
+        replace_asset(job.id, None, kind, path, "ffmpeg", job.duration_ms)
 
 
 def _plan(scene: Scene, image: Asset, fps: int, theme: str) -> SegmentPlan:
@@ -133,6 +129,7 @@ def _segment(ctx: StageContext, plan: SegmentPlan) -> Path:
 
 
 def _concatenate_wavs(parts: list[Path], out: Path) -> None:
+    """Join the scenes' WAVs (a few MB each) into one track for the single AAC encode."""
     with wave.open(str(out), "wb") as writer:
         for i, part in enumerate(parts):
             with wave.open(str(part), "rb") as reader:
@@ -140,25 +137,7 @@ def _concatenate_wavs(parts: list[Path], out: Path) -> None:
                     writer.setparams(reader.getparams())
                 elif reader.getframerate() != writer.getframerate():
                     raise ValueError(f"{part.name} has a different sample rate from the first scene")
-                shutil.copyfileobj(_Frames(reader), _Writer(writer))
-
-
-class _Frames:
-    """File-like view of a WAV reader's frames, for copyfileobj."""
-
-    def __init__(self, reader: wave.Wave_read):
-        self._reader = reader
-
-    def read(self, size: int) -> bytes:
-        return self._reader.readframes(max(1, size // max(1, self._reader.getsampwidth())))
-
-
-class _Writer:
-    def __init__(self, writer: wave.Wave_write):
-        self._writer = writer
-
-    def write(self, data: bytes) -> None:
-        self._writer.writeframesraw(data)
+                writer.writeframes(reader.readframes(reader.getnframes()))
 
 
 def _escape(path: Path) -> str:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from server.extensions import db
-from server.models import Asset, AssetKind
-from server.pipeline.context import StageContext, sha256_of, temp_beside
+from server.models import AssetKind
+from server.pipeline.context import StageContext, replace_asset, temp_beside
 from server.pipeline.types import ImageStyle, SceneSpec
 from server.providers.images import pillow_card
 
@@ -31,10 +30,4 @@ def run(ctx: StageContext) -> None:
     with ThreadPoolExecutor(max_workers=ctx.settings.render_workers) as pool:
         paths = list(pool.map(draw, specs))
     for scene, path in zip(job.scenes, paths):
-        _replace_asset(job.id, scene.id, AssetKind.IMAGE)
-        db.session.add(Asset(job_id=job.id, scene_id=scene.id, kind=AssetKind.IMAGE, path=str(path),
-                             sha256=sha256_of(path), provider=pillow_card.NAME))
-
-
-def _replace_asset(job_id: int, scene_id: int | None, kind: AssetKind) -> None:
-    db.session.query(Asset).filter_by(job_id=job_id, scene_id=scene_id, kind=kind).delete()
+        replace_asset(job.id, scene.id, AssetKind.IMAGE, path, pillow_card.NAME)

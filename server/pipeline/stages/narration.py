@@ -7,9 +7,8 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from server.extensions import db
-from server.models import Asset, AssetKind
-from server.pipeline.context import StageContext, sha256_of, temp_beside
+from server.models import AssetKind
+from server.pipeline.context import StageContext, replace_asset, temp_beside
 from server.pipeline.types import Caption, NarrationClip
 from server.providers.narration.base import narrate
 from server.providers.registry import choose_narrator
@@ -30,9 +29,7 @@ def run(ctx: StageContext) -> None:
         scene.duration_ms = clip.duration_ms
         scene.captions = [asdict(c) for c in clip.captions]
         start += clip.duration_ms
-        db.session.query(Asset).filter_by(job_id=job.id, scene_id=scene.id, kind=AssetKind.NARRATION).delete()
-        db.session.add(Asset(job_id=job.id, scene_id=scene.id, kind=AssetKind.NARRATION, path=str(clip.path),
-                             sha256=sha256_of(clip.path), provider=clip.provider, duration_ms=clip.duration_ms))
+        replace_asset(job.id, scene.id, AssetKind.NARRATION, clip.path, clip.provider, clip.duration_ms)
     job.duration_ms = start
 
 

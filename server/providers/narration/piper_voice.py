@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from server.digests import file_sha256
+from server.digests import cached_file_sha256
 from server.errors import ProviderUnavailable
 
 NAME = "piper"
@@ -36,7 +36,7 @@ def bundled_voice() -> Path:
     for path, expected in ((model, JOE_MODEL_SHA256), (config, JOE_CONFIG_SHA256)):
         if not path.is_file():
             raise ProviderUnavailable(NAME, f"voice file {path.name} is missing from the package")
-        if file_sha256(path) != expected:
+        if cached_file_sha256(path) != expected:
             raise ProviderUnavailable(NAME, f"voice file {path.name} does not match its pinned sha256; not loading it")
     return model
 
@@ -52,7 +52,7 @@ class PiperNarrator:
             raise ProviderUnavailable(NAME, f"{model} needs its config {config.name} beside it")
         self._voice = _load(str(model))
         self._lock = threading.Lock()  # one onnxruntime session; keep calls serial
-        self.identity = f"piper:{file_sha256(model)[:16]}"
+        self.identity = f"piper:{cached_file_sha256(model)[:16]}"
 
     def speak(self, sentence: str) -> tuple[np.ndarray, int]:
         with self._lock:
