@@ -7,6 +7,7 @@ import logging
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -34,10 +35,27 @@ def main(ctx: click.Context) -> None:
     except SettingsError as error:
         console.print(f"[red]{error}[/red]")
         sys.exit(2)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines() if settings.log_format == "json"
+                         else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=settings.log_level, handlers=[handler])
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" is noise under load
     logging.getLogger("huey").setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))
     ctx.obj = {"settings": settings}
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per log line; file-level records carry ``file`` (sha256 prefix) and ``path``."""
+
+    FIELDS = ("file", "path", "job")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        entry.update({name: getattr(record, name) for name in self.FIELDS if hasattr(record, name)})
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
 
 
 # Running ------------------------------------------------------------------------------------
@@ -208,9 +226,25 @@ def _print_status(report: dict) -> None:
         table.add_row(str(job["id"]), job["source_path"], job["status"], job["stage"] or "", f"{done}/7", seconds,
                       notes)
     out.print(table)
-    d = report["daemon"]
-    age = f", oldest pending {d['oldest_pending_age_s']} s" if d["oldest_pending_age_s"] else ""
-    out.print(f"Daemon queue: {d['queued']} queued, {d['in_flight']} in flight, {d['dead_lettered']} dead-lettered{age}")
+    out.print(describe_daemon(report["daemon"]))
+
+
+def describe_daemon(d: dict) -> str:
+    """The daemon's state in one or two lines a person can read."""
+    state = f"running ({d.get('watch') or 'starting'})" if d.get("running") else "not running"
+    line = (f"Daemon: {state}. {d['queued']} queued, {d['in_flight']} in flight, {d['retrying']} retrying, "
+            f"{d['dead_lettered']} dead-lettered")
+    if d.get("waiting_for_stability"):
+        line += f", {d['waiting_for_stability']} settling"
+    if d.get("oldest_pending_age_s") is not None:
+        line += f"; oldest pending {d['oldest_pending_age_s']:.0f} s"
+    if d.get("pause_reason"):
+        line += f"\n  [yellow]Delivery paused: {d['pause_reason']}[/yellow] (see the daemon log)"
+    if d.get("still_changing"):
+        line += f"\n  {d['still_changing']} file(s) have kept changing for a long time (see the daemon log)"
+    if d["dead_lettered"]:
+        line += "\n  See `mediabuddy dlq list` for the files that could not be delivered."
+    return line
 
 
 # Dead letters -------------------------------------------------------------------------------
@@ -220,28 +254,38 @@ def dlq() -> None:
     """Inspect and replay files the daemon could not deliver."""
 
 
+DLQ_LIST_LIMIT = 50
+
+
 @dlq.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--all", "show_all", is_flag=True, help="Show full reasons instead of shortened ones.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output, with every attempt.")
+@click.option("--all", "show_all", is_flag=True,
+              help=f"Every entry with its full reason (default: the {DLQ_LIST_LIMIT} newest, reasons shortened).")
 @click.pass_context
 def dlq_list(ctx: click.Context, as_json: bool, show_all: bool) -> None:
+    """List the files the daemon could not deliver, newest first."""
     from daemon.admin import dead_letters
 
-    entries = dead_letters(_settings(ctx.parent))
+    entries = sorted(dead_letters(_settings(ctx.parent)), key=lambda e: e["dead_at"], reverse=True)
+    shown = entries if show_all else entries[:DLQ_LIST_LIMIT]
     if as_json:
-        out.print_json(json.dumps(entries))
+        out.print_json(json.dumps(shown))
         return
     if not entries:
         out.print("The dead-letter queue is empty.")
         return
-    table = Table(title="Dead letters")
-    for column in ("id", "file", "class", "attempts", "reason"):
-        table.add_column(column)
-    for entry in entries:
-        reason = entry["reason"] if show_all else entry["reason"][:80]
-        table.add_row(str(entry["id"]), entry["delivery"]["relative_path"], entry["reason_class"],
+    table = Table(title=f"Dead letters ({len(entries)})")
+    for column in ("id", "when", "file", "class", "tries", "reason"):
+        table.add_column(column, overflow="fold")
+    for entry in shown:
+        reason = entry["reason"] if show_all else textwrap.shorten(entry["reason"], 90, placeholder="…")
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry["dead_at"]))
+        table.add_row(str(entry["id"]), when, entry["delivery"]["relative_path"], entry["reason_class"],
                       str(entry["delivery"]["attempts"]), reason)
     out.print(table)
+    if len(shown) < len(entries):
+        out.print(f"{len(entries) - len(shown)} older entries not shown; use --all.")
+    out.print("`mediabuddy dlq show ID` shows every attempt; `dlq retry ID|--all` sends again; `dlq purge` forgets.")
 
 
 @dlq.command("show")

@@ -57,7 +57,17 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     stability_seconds: float = Field(default=1.0, ge=0.05, le=600)
     rescan_seconds: float = Field(default=30.0, ge=1, le=3600)
-    max_delivery_attempts: int = Field(default=12, ge=1, le=1000)
+    max_delivery_attempts: int = Field(default=12, ge=1, le=1000,
+                                       description="Failed answers a file may get before it is dead-lettered.")
+    max_delivery_age_seconds: float = Field(default=7 * 86400, ge=60, le=365 * 86400,
+                                            description="How long a file may wait undelivered before it is "
+                                                        "dead-lettered.")
+    delivery_workers: int = Field(default=4, ge=1, le=32, description="Parallel uploads from the daemon.")
+    settle_cap_seconds: float = Field(default=600.0, ge=1, le=86400,
+                                      description="Report a file that is still changing after this long.")
+    watch_mode: Literal["auto", "events", "polling"] = Field(
+        default="auto", description="auto: inotify, or polling on network/FUSE mounts and when inotify fails.")
+    poll_seconds: float = Field(default=2.0, ge=0.1, le=600, description="Polling interval when polling.")
 
     aspect: str = Field(default="9:16", description="Video aspect: 9:16, 16:9, 1:1 or 4:5.")
     short_side: int = Field(default=1080, ge=240, le=2160, description="Pixels on the video's short side.")
@@ -70,6 +80,7 @@ class Settings(BaseSettings):
     worker_threads: int = Field(default=1, ge=1, le=32)
     job_retries: int = Field(default=2, ge=0, le=10)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object per line.")
 
     @field_validator("aspect")
     @classmethod

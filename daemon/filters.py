@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 from pathlib import Path
 
 ARTICLE_SUFFIXES = (".md", ".markdown")
@@ -13,18 +14,18 @@ JUNK_PATTERNS = (
 )
 
 
-def is_article(path: Path, inbox: Path) -> bool:
+def is_article(path: str | Path, inbox: Path) -> bool:
     """True for a non-hidden ``.md``/``.markdown`` file inside the inbox that is not junk."""
-    try:
-        relative = path.relative_to(inbox)
-    except ValueError:
+    path, root = str(path), str(inbox)
+    if not path.startswith(root + os.sep):
         return False
-    if any(part.startswith(".") for part in relative.parts):
+    relative = path[len(root) + 1:]
+    if relative.startswith(".") or f"{os.sep}." in relative:
         return False
-    name = path.name
-    if any(fnmatch.fnmatchcase(name, pattern) for pattern in JUNK_PATTERNS):
+    name = relative.rsplit(os.sep, 1)[-1]
+    if not name.lower().endswith(ARTICLE_SUFFIXES):
         return False
-    return path.suffix.lower() in ARTICLE_SUFFIXES
+    return not any(fnmatch.fnmatchcase(name, pattern) for pattern in JUNK_PATTERNS)
 
 
 def inside(path: Path, inbox: Path) -> bool:

@@ -1,33 +1,46 @@
 """The inbox daemon: detect → wait until stable → spool → queue → deliver, one instance per inbox.
 
-Events are a hint and the folder is the truth: a startup scan, watchdog events and a
-periodic jittered rescan all feed the same StabilityTracker. Delivery runs on its own
-thread so a slow server never delays noticing files.
+Events are a hint and the folder is the truth. A startup scan, watchdog events and a
+periodic jittered rescan all feed the same StabilityTracker. A deep rescan (every file
+checked against the ledger) runs at start, after an inotify overflow, when the watcher
+died or the inbox was replaced, when the CLI asks for one, and every tenth period; the
+other periodic rescans only list folders whose modification time changed.
+
+Delivery runs on its own threads (daemon.delivery), so a slow server never delays
+noticing files. Everything the daemon knows about its progress is written to
+``var/daemon/status.json`` for ``mediabuddy status``.
 """
 
 from __future__ import annotations
 
 import fcntl
-import heapq
+import json
 import logging
 import os
 import random
 import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
 
 from config import Settings
-from daemon.client import Uploader, Verdict
+from daemon import __version__
+from daemon.client import Uploader
+from daemon.delivery import Deliverer, fields
 from daemon.filters import inside, is_article
 from daemon.queues import DeadLetters, Delivery, DeliveryQueue, Ledger
-from daemon.spool import spool_copy
-from daemon.stability import StabilityTracker
+from daemon.spool import collect_garbage, discard, fsync_dir, spool_copy
+from daemon.stability import Signature, StabilityTracker
+from daemon.watching import OverflowAlarm, start_observer
 
 log = logging.getLogger("mediabuddy.daemon")
-MIN_BACKOFF, MAX_BACKOFF = 1.0, 300.0
+DEEP_SCAN_EVERY = 10
+INGEST_BATCH = 256  # ready files spooled together: one folder fsync, then queued  # periodic rescans; the others are shallow
+STATUS_FILE, LOCK_FILE, RESCAN_REQUEST = "status.json", "daemon.lock", "rescan.request"
+IGNORED_EVENTS = frozenset({"opened", "closed_no_write", "deleted"})  # our own reads cause the first two
 
 
 class DaemonError(RuntimeError):
@@ -47,22 +60,39 @@ def read_token(settings: Settings) -> str | None:
         return None
 
 
+def daemon_running(settings: Settings) -> bool:
+    """True when a daemon holds the lock for this home (checked without disturbing it)."""
+    try:
+        handle = open(daemon_dir(settings) / LOCK_FILE)  # noqa: SIM115 - closed below
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
 class _Events(FileSystemEventHandler):
     def __init__(self, daemon: "InboxDaemon"):
         self._daemon = daemon
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         try:  # an exception here would kill watchdog's emitter thread: never let one out
-            paths = [event.src_path, getattr(event, "dest_path", "")] if event.event_type == "moved" else [event.src_path]
+            if event.event_type in IGNORED_EVENTS:
+                return
+            paths = [event.src_path, event.dest_path] if event.event_type == "moved" else [event.src_path]
             for raw in filter(None, paths):
-                path = Path(os.fsdecode(raw))
+                path = os.fsdecode(raw)
                 if event.is_directory:
-                    if event.event_type in ("created", "moved"):
-                        self._daemon.scan(path)
+                    if event.event_type in ("created", "moved") and os.path.isdir(path):
+                        self._daemon.scan(Path(path))
                 else:
                     self._daemon.notice(path)
         except Exception:  # noqa: BLE001 - logged; the watcher must survive any one bad event
-            log.exception("error handling %s event; the watcher carries on", event.event_type)
+            log.exception("error handling a %s event; the watcher carries on", event.event_type)
 
 
 class InboxDaemon:
@@ -73,48 +103,118 @@ class InboxDaemon:
         self.inbox = settings.inbox_dir
         self.folder = daemon_dir(settings)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.spool_dir = self.folder / "spool"
         self.stop_event = threading.Event()
-        self.tracker = StabilityTracker(settings.stability_seconds)
+        self.tracker = StabilityTracker(settings.stability_seconds, settings.settle_cap_seconds)
         self.uploader = uploader or Uploader(settings.effective_server_url, lambda: read_token(settings))
-        self._lock_handle = None
+        self.stats: Counter[str] = Counter()
         self.queue: DeliveryQueue | None = None
         self.dead: DeadLetters | None = None
         self.ledger: Ledger | None = None
-        self._retries: list[tuple[float, int, dict]] = []
+        self.deliverer: Deliverer | None = None
+        self.watch_kind: str | None = None
+        self.started = threading.Event()
+        self._lock_handle = None
         self._observer = None
         self._inbox_identity: tuple[int, int] | None = None
+        self._rescan_wanted = threading.Event()
+        self._folder_mtimes: dict[str, int] = {}
+        self._status_written = ("", 0.0)
+        self._finished_at_last_clear = 0
+        self._copier = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mediabuddy-spool")
 
     # Lifecycle --------------------------------------------------------------------------
 
     def run(self) -> None:
         """Block until ``stop_event`` is set; in-flight items stay unacknowledged for the next start."""
         self._acquire_lock()
-        self.inbox.mkdir(parents=True, exist_ok=True)
-        self.queue, self.dead, self.ledger = DeliveryQueue(self.folder), DeadLetters(self.folder), Ledger(self.folder)
-        deliverer = threading.Thread(target=self._deliver_loop, name="mediabuddy-deliver", daemon=True)
-        deliverer.start()
-        self._start_observer()
-        self.scan(self.inbox)
-        log.info("watching %s, delivering to %s", self.inbox, self.settings.effective_server_url)
-        next_rescan = time.monotonic() + self._jitter(self.settings.rescan_seconds)
         try:
-            while not self.stop_event.wait(0.1):
-                for path, signature in self.tracker.ready():
-                    self._ingest(path, signature)
-                if self._watch_broken() or time.monotonic() >= next_rescan:
-                    self.scan(self.inbox)
-                    next_rescan = time.monotonic() + self._jitter(self.settings.rescan_seconds)
+            self.inbox.mkdir(parents=True, exist_ok=True)
+            self.queue, self.dead, self.ledger = DeliveryQueue(self.folder), DeadLetters(self.folder), Ledger(self.folder)
+            self._recover()
+            self.deliverer = Deliverer(self.settings, self.queue, self.dead, self.uploader, self.stop_event)
+            self.deliverer.start()
+            with OverflowAlarm(self._on_overflow):
+                self._start_observer()
+                self.scan(self.inbox)
+                log.info("watching %s (%s), delivering to %s", self.inbox, self.watch_kind,
+                         self.settings.effective_server_url)
+                self.started.set()
+                self._loop()
         finally:
-            self._stop_observer()
-            deliverer.join(timeout=5)
-            self.ledger.close()
-            self.queue.close()
-            self.dead.close()
-            self._release_lock()
-            log.info("daemon stopped")
+            self._shutdown()
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def _loop(self) -> None:
+        period = self.settings.rescan_seconds
+        next_rescan, rescans = time.monotonic() + self._jitter(period), 0
+        next_check = next_housekeeping = 0.0
+        while not self.stop_event.wait(0.1 if len(self.tracker) else 0.5):
+            ready = self.tracker.ready(limit=INGEST_BATCH)
+            if ready:
+                self._ingest(ready)
+                self.deliverer.wake()
+            now = time.monotonic()
+            if now >= next_check:
+                next_check = now + 1.0
+                if self._watch_broken() or self._rescan_wanted.is_set() or self._rescan_requested():
+                    self._rescan_wanted.clear()
+                    self.scan(self.inbox)
+            if now >= next_rescan:
+                rescans += 1
+                self.scan(self.inbox, deep=rescans % DEEP_SCAN_EVERY == 0)
+                next_rescan = time.monotonic() + self._jitter(period)
+            if now >= next_housekeeping:
+                next_housekeeping = now + 1.0
+                self._housekeeping()
+
+    def _shutdown(self) -> None:
+        self._stop_observer()
+        if self.deliverer is not None:
+            self.deliverer.wake()  # idle threads wait for work; let them see the stop
+        clean = self.deliverer.join(timeout=1.5) if self.deliverer else True
+        guard = self.deliverer.db_guard if self.deliverer else threading.Lock()
+        with guard:
+            if self.queue is not None:
+                self._write_status(force=True, running=False)
+            for store in (self.ledger, self.queue, self.dead):
+                if store is not None:
+                    store.close()
+        if not clean:
+            log.info("uploads still in flight were left unacknowledged; the next start sends them again")
+        self._copier.shutdown(wait=True)
+        self._release_lock()
+        log.info("daemon stopped")
+
+    def _recover(self) -> None:
+        """Repair what a crash may have left: ledger rows for queued items, orphaned spool files."""
+        repaired = self.ledger.reconcile(self.queue.pending())
+        referenced = [d.spool_path for _, d in self.queue.pending()]
+        referenced += [e["delivery"]["spool_path"] for e in self.dead.entries()]
+        removed = collect_garbage(self.spool_dir, referenced)
+        counts = self.queue.counts()
+        pending = counts["queued"] + counts["unacknowledged"]
+        if pending or repaired or removed:
+            log.info("resuming: %d item(s) pending delivery, %d ledger row(s) repaired, %d orphaned spool "
+                     "file(s) removed", pending, repaired, removed)
+
+    def _acquire_lock(self) -> None:
+        handle = open(self.folder / LOCK_FILE, "a+")  # noqa: SIM115 - held for the daemon's life
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise DaemonError(f"another Media Buddy daemon (pid {holder}) is already watching {self.inbox}; "
+                              "stop it first (only one may deliver from an inbox)") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_handle = handle
 
     def _release_lock(self) -> None:
         if self._lock_handle is not None:
@@ -122,34 +222,17 @@ class InboxDaemon:
             self._lock_handle.close()
             self._lock_handle = None
 
-    def _acquire_lock(self) -> None:
-        handle = open(self.folder / "daemon.lock", "a+")  # noqa: SIM115 - held for the daemon's life
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
-            raise DaemonError(f"another Media Buddy daemon (pid {holder}) is already watching {self.inbox}") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._lock_handle = handle
-
     # Detection ----------------------------------------------------------------------------
 
     def _start_observer(self) -> None:
-        observer = Observer()
-        observer.schedule(_Events(self), str(self.inbox), recursive=True)
-        observer.start()
-        self._observer = observer
+        self._observer, self.watch_kind = start_observer(self.inbox, _Events(self), self.settings.watch_mode,
+                                                         self.settings.poll_seconds)
         self._inbox_identity = self._identity()
 
     def _stop_observer(self) -> None:
         if self._observer is not None:
             self._observer.stop()
-            self._observer.join(timeout=5)
+            self._observer.join(timeout=2)
             self._observer = None
 
     def _identity(self) -> tuple[int, int] | None:
@@ -160,102 +243,176 @@ class InboxDaemon:
             return None
 
     def _watch_broken(self) -> bool:
-        """Restart the observer if its thread died or the inbox was deleted or replaced."""
+        """Restart the observer if its thread died or the inbox was deleted, replaced or remounted."""
         identity = self._identity()
         alive = self._observer is not None and self._observer.is_alive()
-        if alive and identity == self._inbox_identity:
+        if alive and identity is not None and identity == self._inbox_identity:
             return False
-        log.warning("inbox watch lost (observer alive=%s, inbox replaced=%s); restarting it and rescanning",
-                    alive, identity != self._inbox_identity)
+        log.warning("inbox watch lost (watcher alive: %s, inbox %s); restarting the watcher and rescanning", alive,
+                    "missing" if identity is None else "replaced" if identity != self._inbox_identity else "unchanged")
+        self.stats["watch_restarts"] += 1
         self._stop_observer()
         self.inbox.mkdir(parents=True, exist_ok=True)
         self._start_observer()
         return True
 
-    def notice(self, path: Path) -> None:
+    def _on_overflow(self) -> None:
+        self.stats["overflows"] += 1
+        self._rescan_wanted.set()
+        log.warning("file events were lost (inotify queue overflow); rescanning the inbox")
+
+    def _rescan_requested(self) -> bool:
+        request = self.folder / RESCAN_REQUEST
+        if not request.exists():
+            return False
+        request.unlink(missing_ok=True)
+        return True
+
+    def notice(self, path: str) -> None:
         if is_article(path, self.inbox):
             self.tracker.touch(path)
 
-    def scan(self, folder: Path) -> None:
-        """Walk ``folder`` (inside the inbox) and note every article; events are only hints."""
-        for root, dirs, files in os.walk(folder, followlinks=False):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            for name in files:
-                self.notice(Path(root) / name)
+    def scan(self, folder: Path | None = None, deep: bool = True) -> None:
+        """Note every article under ``folder`` that the ledger has not seen in this exact version.
+
+        A shallow scan skips folders whose modification time is unchanged since the last scan:
+        their list of files is the same, and changes inside files come with events.
+        """
+        started = time.monotonic()
+        folders = [str(folder or self.inbox)]
+        while folders:
+            current = folders.pop()
+            try:
+                mtime = os.stat(current).st_mtime_ns
+                entries = list(os.scandir(current))
+            except OSError:
+                continue
+            unchanged = not deep and self._folder_mtimes.get(current) == mtime
+            self._folder_mtimes[current] = mtime
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                elif not unchanged and is_article(entry.path, self.inbox):
+                    self._notice_if_new(entry.path)
+        self.stats["deep_scans" if deep else "shallow_scans"] += 1
+        log.debug("%s scan of %s took %.3f s", "deep" if deep else "shallow", folder or self.inbox,
+                  time.monotonic() - started)
+
+    def _notice_if_new(self, path: str) -> None:
+        signature = Signature.of(path)
+        if signature is None:
+            return
+        if self.ledger.signature(self._relative(path)) != (signature.size, signature.mtime_ns, signature.inode):
+            self.tracker.touch(path)
+
+    def _relative(self, path: str) -> str:
+        return Path(os.path.relpath(path, self.inbox)).as_posix()
 
     # Ingest -------------------------------------------------------------------------------
 
-    def _ingest(self, path: Path, signature) -> None:  # noqa: ANN001 - a stability.Signature
-        if not inside(path, self.inbox):
-            log.warning("ignoring %s: it links outside the inbox", path)
-            return
-        relative = path.relative_to(self.inbox).as_posix()
-        if self.ledger.already_queued(relative, signature.size, signature.mtime_ns, signature.inode):
-            return
-        try:
-            sha, spooled, size = spool_copy(path, self.folder / "spool")
-        except OSError as error:
-            log.warning("could not read %s (%s); will try again on the next scan", relative, error)
-            return
-        if self.ledger.queued_sha(relative) != sha:
-            self.queue.put(Delivery(sha256=sha, relative_path=relative, spool_path=str(spooled), size=size,
-                                    first_seen=time.time()))
-            log.info("queued file=%s path=%s size=%d", sha[:12], relative, size)
-        self.ledger.remember(relative, signature.size, signature.mtime_ns, signature.inode, sha)
-
-    # Delivery ----------------------------------------------------------------------------
-
-    def _deliver_loop(self) -> None:
-        paused_until = 0.0
-        while not self.stop_event.is_set():
-            now = time.time()
-            if now < paused_until:
-                self.stop_event.wait(min(1.0, paused_until - now))
+    def _ingest(self, ready: list[tuple[str, Signature]]) -> None:
+        """Spool and queue a batch of ready files: copies in parallel, one folder fsync, then the queue."""
+        wanted: list[tuple[str, Signature, Delivery]] = []
+        for path, signature in ready:
+            if not inside(Path(path), self.inbox):
+                log.warning("ignoring %s: it links outside the inbox", path)
                 continue
-            picked = self._next_due(now)
-            if picked is None:
-                self.stop_event.wait(0.2)
+            relative = self._relative(path)
+            if self.ledger.signature(relative) == (signature.size, signature.mtime_ns, signature.inode):
                 continue
-            item_id, delivery = picked
-            if delivery.next_attempt_at > now:
-                heapq.heappush(self._retries, (delivery.next_attempt_at, item_id, delivery.__dict__))
-                continue
-            outcome = self.uploader.deliver(Path(delivery.spool_path), delivery.relative_path, delivery.sha256)
-            tag = f"file={delivery.sha256[:12]} path={delivery.relative_path}"
-            if outcome.verdict is Verdict.DELIVERED:
-                self.queue.ack(item_id)
-                log.info("delivered %s (HTTP %s)", tag, outcome.status)
-            elif outcome.verdict is Verdict.UNAUTHORIZED:
-                log.error("DELIVERY PAUSED: the server refused our token (%s). Check MEDIABUDDY_API_TOKEN or "
-                          "var/api-token; nothing is lost, delivery resumes once it is accepted.", outcome.message)
-                paused_until = time.time() + 5
-                heapq.heappush(self._retries, (paused_until, item_id, delivery.__dict__))
-            elif outcome.verdict is Verdict.PERMANENT:
-                delivery.record(outcome.status, outcome.message, outcome.body_excerpt)
-                self._dead_letter(item_id, delivery, "rejected", f"the server refused this file: {outcome.message}")
+            found = Delivery(sha256="", relative_path=relative, spool_path="", size=signature.size,
+                             first_seen=time.time(), mtime_ns=signature.mtime_ns, inode=signature.inode)
+            problem = self._refusal(relative, signature)
+            if problem:
+                self.ledger.remember(found)  # refused once per version; an edit makes a new version
+                found.note(None, problem, counted=False)
+                self.deliverer.dead_letter(None, found, "refused", problem)
             else:
-                delivery.record(outcome.status, outcome.message, outcome.body_excerpt)
-                if delivery.attempts >= self.settings.max_delivery_attempts:
-                    self._dead_letter(item_id, delivery, "gave_up", f"still failing after {delivery.attempts} "
-                                      f"attempts; last error: {outcome.message}")
-                    continue
-                wait = min(MAX_BACKOFF, MIN_BACKOFF * 2 ** (delivery.attempts - 1)) * random.uniform(0.5, 1.5)
-                wait = max(wait, outcome.retry_after or 0.0)
-                delivery.next_attempt_at = time.time() + wait
-                self.queue.save(item_id, delivery)
-                heapq.heappush(self._retries, (delivery.next_attempt_at, item_id, delivery.__dict__))
-                log.warning("retrying %s in %.1f s (attempt %d): %s", tag, wait, delivery.attempts, outcome.message)
+                wanted.append((path, signature, found))
+        copies = list(self._copier.map(self._spool_one, wanted))
+        if any(copies):
+            fsync_dir(self.spool_dir)
+        for (path, signature, found), copy in zip(wanted, copies):
+            if copy is None:
+                continue
+            sha, spooled, size = copy
+            delivery = Delivery(sha256=sha, relative_path=found.relative_path, spool_path=str(spooled), size=size,
+                                first_seen=found.first_seen, mtime_ns=signature.mtime_ns, inode=signature.inode)
+            if self.ledger.queued_sha(found.relative_path) == sha:
+                discard(spooled)  # touched, not changed
+            else:
+                self.queue.put(delivery)
+                self.stats["queued"] += 1
+                log.info("queued file=%s path=%s size=%d", delivery.file_id, delivery.relative_path, size,
+                         extra=fields(delivery))
+            self.ledger.remember(delivery)
 
-    def _next_due(self, now: float) -> tuple[int, Delivery] | None:
-        if self._retries and self._retries[0][0] <= now:
-            _, item_id, data = heapq.heappop(self._retries)
-            return item_id, Delivery.from_dict(data)
-        return self.queue.take()
+    def _spool_one(self, job: tuple[str, Signature, Delivery]) -> tuple[str, Path, int] | None:
+        path, signature, found = job
+        try:
+            copy = spool_copy(path, self.spool_dir, sync_dir=False)
+        except OSError as error:
+            log.warning("could not read %s (%s); it will be tried again", found.relative_path,
+                        error.strerror or error)
+            return None
+        if Signature.of(path) != signature:  # written to while we copied: wait for it to settle again
+            discard(copy[1])
+            self.tracker.touch(path)
+            return None
+        return copy
 
-    def _dead_letter(self, item_id: int, delivery: Delivery, reason_class: str, reason: str) -> None:
-        self.dead.add(delivery, reason_class, reason)
-        self.queue.ack(item_id)
-        log.error("dead-lettered file=%s path=%s: %s", delivery.sha256[:12], delivery.relative_path, reason)
+    def _refusal(self, relative: str, signature: Signature) -> str | None:
+        """Why this file cannot be sent at all, checked before anything is copied."""
+        try:
+            relative.encode("utf-8")
+        except UnicodeEncodeError:
+            return "its file name is not valid UTF-8; rename the file and it will be picked up"
+        limit = self.settings.max_document_bytes
+        if signature.size > limit:
+            return (f"it is {signature.size:,} bytes, over the {limit:,}-byte limit "
+                    "(MEDIABUDDY_MAX_DOCUMENT_BYTES); shorten or split it")
+        return None
+
+    # Status -------------------------------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        for path, age in self.tracker.still_changing():
+            log.warning("%s has kept changing for %.0f s; it will be sent once it stays unchanged for %.1f s",
+                        self._relative(path), age, self.settings.stability_seconds)
+        finished = self.deliverer.stats["delivered"] + self.deliverer.stats["dead_lettered"]
+        if finished != self._finished_at_last_clear:
+            self._finished_at_last_clear = finished
+            self.queue.clear_acked()
+        self._write_status()
+
+    def status(self) -> dict[str, object]:
+        counts = self.queue.counts()
+        oldest = self.queue.oldest_put_at()
+        live = self.deliverer.snapshot()
+        return {
+            "running": True, "pid": os.getpid(), "version": __version__, "inbox": str(self.inbox),
+            "watch": self.watch_kind, "updated_at": round(time.time(), 3),
+            "waiting_for_stability": len(self.tracker), "still_changing": self.tracker.changing_count(),
+            "queued": counts["queued"], "in_flight": live.pop("in_flight"), "retrying": live.pop("retrying"),
+            "dead_lettered": self.dead.count(),
+            "oldest_pending_age_s": round(time.time() - oldest, 1) if oldest else None,
+            **live, "overflows": self.stats["overflows"], "watch_restarts": self.stats["watch_restarts"],
+            "deep_scans": self.stats["deep_scans"],
+        }
+
+    def _write_status(self, force: bool = False, running: bool = True) -> None:
+        fingerprint = json.dumps([len(self.tracker), sorted(self.stats.items()),
+                                  sorted((k, str(v)) for k, v in self.deliverer.snapshot().items())])
+        last, written_at = self._status_written
+        if not force and fingerprint == last and time.monotonic() - written_at < 30:
+            return  # nothing moved: an idle daemon does not touch the disk
+        report = {**self.status(), "running": running}
+        temp = self.folder / f".{STATUS_FILE}.tmp"
+        temp.write_text(json.dumps(report, indent=1), encoding="utf-8")
+        os.replace(temp, self.folder / STATUS_FILE)
+        self._status_written = (fingerprint, time.monotonic())
 
     @staticmethod
     def _jitter(seconds: float) -> float:

@@ -44,8 +44,9 @@ def test_a_dropped_file_is_delivered_once(running_daemon, app, settings) -> None
     running_daemon.scan(settings.inbox_dir)  # a rescan of an unchanged file sends nothing
     time.sleep(settings.stability_seconds * 3)
     assert documents(app) == ["hello.md"]
-    status = queue_status(settings)
-    assert (status["queued"], status["in_flight"], status["dead_lettered"]) == (0, 0, 0)
+    status = wait_for(lambda: (lambda s: s if s["delivered"] == 1 and s["in_flight"] == 0 else None)(
+        queue_status(settings)))
+    assert (status["running"], status["queued"], status["retrying"], status["dead_lettered"]) == (True, 0, 0, 0)
 
 
 def test_slow_writer_gets_one_post_with_the_whole_content(running_daemon, app, settings) -> None:

@@ -1,0 +1,130 @@
+"""Choosing and starting the file-system watcher, and hearing when it lost events.
+
+- inotify (watchdog's default observer on Linux) on local disks;
+- polling on network and FUSE mounts, where inotify never hears about changes made by
+  another machine, and when the inotify limits are exhausted (with an error naming the
+  sysctl to raise);
+- an inotify queue overflow is reported by watchdog only as a log record, so a logging
+  handler turns that record into a rescan request.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+log = logging.getLogger("mediabuddy.daemon")
+
+# File systems where inotify does not see every change: remote ones, and FUSE (sshfs, rclone...).
+REMOTE_FS_TYPES = frozenset({
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "9p", "afs", "ceph", "glusterfs", "lustre", "gpfs",
+    "davfs", "vboxsf", "vmhgfs", "virtiofs", "fuse", "fuseblk",
+})
+INOTIFY_LIMITS = {
+    errno.ENOSPC: ("fs.inotify.max_user_watches", "/proc/sys/fs/inotify/max_user_watches", 524288),
+    errno.EMFILE: ("fs.inotify.max_user_instances", "/proc/sys/fs/inotify/max_user_instances", 1024),
+}
+WATCHDOG_INOTIFY_LOGGER = "watchdog.observers.inotify_c"
+# Only what can make a file ready. Leaving out opened/closed-without-writing (our own reads
+# cause them), deletions and folder modifications halves the events a burst produces, and
+# with them the chance of overflowing the kernel's queue.
+EVENTS = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent, DirCreatedEvent, DirMovedEvent]
+
+
+def mount_fs_type(path: Path, mountinfo: str | None = None) -> str | None:
+    """The file-system type of the mount holding ``path`` (from /proc/self/mountinfo), or None."""
+    if mountinfo is None:
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+    target = os.path.realpath(path)
+    best, best_type = "", None
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(fields) < 5 or not tail:
+            continue
+        mount_point = fields[4].replace("\\040", " ")
+        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= len(best):
+            best, best_type = mount_point, tail[0]
+    return best_type
+
+
+def needs_polling(fs_type: str | None) -> bool:
+    return fs_type is not None and (fs_type in REMOTE_FS_TYPES or fs_type.startswith("fuse."))
+
+
+def start_observer(inbox: Path, handler: FileSystemEventHandler, mode: str,
+                   poll_seconds: float) -> tuple[BaseObserver, str]:
+    """Start watching ``inbox`` recursively; return the observer and a word for what it is."""
+    if mode == "auto":
+        fs_type = mount_fs_type(inbox)
+        if needs_polling(fs_type):
+            log.warning("the inbox is on a %s mount, where change events are unreliable; polling every %.1f s",
+                        fs_type, poll_seconds)
+            mode = "polling"
+    if mode != "polling":
+        observer = Observer()
+        observer.schedule(handler, str(inbox), recursive=True, event_filter=EVENTS)
+        try:
+            observer.start()
+            return observer, "events"
+        except OSError as error:
+            if error.errno not in INOTIFY_LIMITS:
+                raise
+            log.error("%s; falling back to polling every %.1f s", inotify_limit_advice(error.errno), poll_seconds)
+    observer = PollingObserver(timeout=poll_seconds)
+    observer.schedule(handler, str(inbox), recursive=True, event_filter=EVENTS)
+    observer.start()
+    return observer, "polling"
+
+
+def inotify_limit_advice(code: int) -> str:
+    """What to tell a person whose inotify limit ran out: the sysctl, its value, and how to raise it."""
+    name, proc_file, suggested = INOTIFY_LIMITS[code]
+    try:
+        current = Path(proc_file).read_text().strip()
+    except OSError:
+        current = "unknown"
+    return (f"the inotify limit {name} is exhausted (currently {current}); raise it with "
+            f"`sudo sysctl {name}={suggested}` and make it permanent in /etc/sysctl.d/")
+
+
+class OverflowAlarm(logging.Handler):
+    """Turns watchdog's 'Inotify queue overflowed' log record into a call to ``on_overflow``."""
+
+    def __init__(self, on_overflow: Callable[[], None]):
+        super().__init__(level=logging.WARNING)
+        self._on_overflow = on_overflow
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self._on_overflow()
+
+    def __enter__(self) -> "OverflowAlarm":
+        source = logging.getLogger(WATCHDOG_INOTIFY_LOGGER)
+        if source.getEffectiveLevel() > logging.WARNING:
+            source.setLevel(logging.WARNING)  # the record must be created even when logging is quieter
+        source.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger(WATCHDOG_INOTIFY_LOGGER).removeHandler(self)
