@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import logging
 
-from huey import RedisHuey, SqliteHuey
+from huey import RedisHuey
 from huey.api import Huey
+from huey.storage import SqliteStorage
 
 from config import Settings
 
 log = logging.getLogger("mediabuddy.worker")
 RETRY_DELAY_SECONDS = 10
+
+
+class _TaskStorage(SqliteStorage):
+    """Huey's SQLite storage with ``synchronous=NORMAL``: one fsync fewer per uploaded document.
+
+    Safe because the job row in the main database is the durable record: a task lost to a
+    power cut leaves its job QUEUED, and the worker re-queues such jobs when it starts.
+    """
+
+    def _create_connection(self):  # noqa: ANN202 - a sqlite3.Connection
+        connection = super()._create_connection()
+        connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
 
 
 _instances: dict[tuple[str, str | None], Huey] = {}
@@ -30,7 +44,8 @@ def _build_huey(settings: Settings) -> Huey:
         huey: Huey = RedisHuey("mediabuddy", url=settings.redis_url)
     else:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-        huey = SqliteHuey("mediabuddy", filename=str(settings.var_dir / "queue-jobs.db"), timeout=30)
+        huey = Huey("mediabuddy", storage_class=_TaskStorage, filename=str(settings.var_dir / "queue-jobs.db"),
+                    timeout=30)
 
     @huey.task(retries=settings.job_retries, retry_delay=RETRY_DELAY_SECONDS, context=True, name="run_job")
     def run_job_task(job_id: int, task=None) -> None:  # noqa: ANN001 - huey passes its Task

@@ -30,7 +30,7 @@ def test_a_posted_document_is_queued_and_the_worker_runs_it(queue_settings, auth
                                       headers={**auth, "Content-Type": "text/markdown"})
     assert response.status_code == 201
     huey = huey_for(queue_settings)
-    assert type(huey).__name__ == ("RedisHuey" if queue_settings.redis_url else "SqliteHuey")
+    assert type(huey.storage).__name__ == ("RedisStorage" if queue_settings.redis_url else "_TaskStorage")
     assert huey.pending_count() == 1
     task = huey.dequeue()
     huey.execute(task)  # what the consumer does with each task it takes
