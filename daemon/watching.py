@@ -82,9 +82,9 @@ def start_observer(inbox: Path, handler: FileSystemEventHandler, mode: str,
                         fs_type, poll_seconds)
             mode = "polling"
     if mode != "polling":
-        observer = Observer()
-        observer.schedule(handler, str(inbox), recursive=True, event_filter=EVENTS)
         try:
+            observer = Observer()  # watchdog opens the inotify instance here, and adds watches in start()
+            observer.schedule(handler, str(inbox), recursive=True, event_filter=EVENTS)
             observer.start()
             return observer, "events"
         except OSError as error:
