@@ -121,6 +121,8 @@ class InboxDaemon:
         self._folder_mtimes: dict[str, int] = {}
         self._status_written = ("", 0.0)
         self._finished_at_last_clear = 0
+        self._due: dict[str, float] = {}
+        self._rescans = 0
         self._copier = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mediabuddy-spool")
 
     # Lifecycle --------------------------------------------------------------------------
@@ -148,27 +150,33 @@ class InboxDaemon:
         self.stop_event.set()
 
     def _loop(self) -> None:
-        period = self.settings.rescan_seconds
-        next_rescan, rescans = time.monotonic() + self._jitter(period), 0
-        next_check = next_housekeeping = 0.0
+        self._due = {"rescan": time.monotonic() + self._jitter(self.settings.rescan_seconds), "check": 0.0,
+                     "housekeeping": 0.0}
         while not self.stop_event.wait(0.1 if len(self.tracker) else 0.5):
-            ready = self.tracker.ready(limit=INGEST_BATCH)
-            if ready:
-                self._ingest(ready)
-                self.deliverer.wake()
-            now = time.monotonic()
-            if now >= next_check:
-                next_check = now + 1.0
-                if self._watch_broken() or self._rescan_wanted.is_set() or self._rescan_requested():
-                    self._rescan_wanted.clear()
-                    self.scan(self.inbox)
-            if now >= next_rescan:
-                rescans += 1
-                self.scan(self.inbox, deep=rescans % DEEP_SCAN_EVERY == 0)
-                next_rescan = time.monotonic() + self._jitter(period)
-            if now >= next_housekeeping:
-                next_housekeeping = now + 1.0
-                self._housekeeping()
+            try:
+                self._tick()
+            except Exception:  # noqa: BLE001 - the daemon must outlive any one bad file or disk hiccup
+                log.exception("unexpected error in the watch loop; carrying on")
+                self.stop_event.wait(1.0)
+
+    def _tick(self) -> None:
+        ready = self.tracker.ready(limit=INGEST_BATCH)
+        if ready:
+            self._ingest(ready)
+            self.deliverer.wake()
+        now, due = time.monotonic(), self._due
+        if now >= due["check"]:
+            due["check"] = now + 1.0
+            if self._watch_broken() or self._rescan_wanted.is_set() or self._rescan_requested():
+                self._rescan_wanted.clear()
+                self.scan(self.inbox)
+        if now >= due["rescan"]:
+            self._rescans += 1
+            self.scan(self.inbox, deep=self._rescans % DEEP_SCAN_EVERY == 0)
+            due["rescan"] = time.monotonic() + self._jitter(self.settings.rescan_seconds)
+        if now >= due["housekeeping"]:
+            due["housekeeping"] = now + 1.0
+            self._housekeeping()
 
     def _shutdown(self) -> None:
         self._stop_observer()
@@ -308,7 +316,7 @@ class InboxDaemon:
             self.tracker.touch(path)
 
     def _relative(self, path: str) -> str:
-        return Path(os.path.relpath(path, self.inbox)).as_posix()
+        return _printable(os.path.relpath(path, self.inbox))
 
     # Ingest -------------------------------------------------------------------------------
 
@@ -319,12 +327,13 @@ class InboxDaemon:
             if not inside(Path(path), self.inbox):
                 log.warning("ignoring %s: it links outside the inbox", path)
                 continue
-            relative = self._relative(path)
+            raw = os.path.relpath(path, self.inbox)
+            relative = _printable(raw)  # a name that is not UTF-8 keeps its bytes as \xNN escapes
             if self.ledger.signature(relative) == (signature.size, signature.mtime_ns, signature.inode):
                 continue
             found = Delivery(sha256="", relative_path=relative, spool_path="", size=signature.size,
                              first_seen=time.time(), mtime_ns=signature.mtime_ns, inode=signature.inode)
-            problem = self._refusal(relative, signature)
+            problem = self._refusal(raw, signature)
             if problem:
                 self.ledger.remember(found)  # refused once per version; an edit makes a new version
                 found.note(None, problem, counted=False)
@@ -363,11 +372,9 @@ class InboxDaemon:
             return None
         return copy
 
-    def _refusal(self, relative: str, signature: Signature) -> str | None:
+    def _refusal(self, relative: str, signature: Signature) -> str | None:  # relative: as the OS gave it
         """Why this file cannot be sent at all, checked before anything is copied."""
-        try:
-            relative.encode("utf-8")
-        except UnicodeEncodeError:
+        if _printable(relative) != relative:
             return "its file name is not valid UTF-8; rename the file and it will be picked up"
         limit = self.settings.max_document_bytes
         if signature.size > limit:
@@ -398,7 +405,7 @@ class InboxDaemon:
             "queued": counts["queued"], "in_flight": live.pop("in_flight"), "retrying": live.pop("retrying"),
             "dead_lettered": self.dead.count(),
             "oldest_pending_age_s": round(time.time() - oldest, 1) if oldest else None,
-            **live, "overflows": self.stats["overflows"], "watch_restarts": self.stats["watch_restarts"],
+            **live, "queued_total": self.stats["queued"], "overflows": self.stats["overflows"], "watch_restarts": self.stats["watch_restarts"],
             "deep_scans": self.stats["deep_scans"],
         }
 
@@ -417,3 +424,8 @@ class InboxDaemon:
     @staticmethod
     def _jitter(seconds: float) -> float:
         return seconds * random.uniform(0.8, 1.2)
+
+
+def _printable(relative: str) -> str:
+    """A relative path as text: undecodable bytes in a name become ``\\xNN`` escapes."""
+    return relative.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
