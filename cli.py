@@ -40,6 +40,7 @@ def main(ctx: click.Context) -> None:
                          else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     logging.basicConfig(level=settings.log_level, handlers=[handler])
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" is noise under load
+    logging.getLogger("persistqueue").setLevel(logging.WARNING)  # notes about optional extras on every start
     logging.getLogger("huey").setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))
     ctx.obj = {"settings": settings}
 

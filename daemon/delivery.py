@@ -81,7 +81,8 @@ class Deliverer:
             paused_for = max(0.0, self._paused_until - time.time())
             return {"in_flight": self._in_flight, "retrying": len(self._retries),
                     "paused": paused_for > 0, "pause_reason": self._pause_reason,  # kept until a delivery succeeds
-                    "paused_for_s": round(paused_for, 1), **self.stats}
+                    "paused_for_s": round(paused_for, 1),
+                    **{f"{name}_since_start": self.stats[name] for name in ("delivered", "retried", "dead_lettered")}}
 
     # The loop -----------------------------------------------------------------------------
 

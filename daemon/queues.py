@@ -109,7 +109,11 @@ class DeliveryQueue:
             self._queue.clear_acked_data(max_delete=100_000, keep_latest=0)
 
     def counts(self) -> dict[str, int]:
-        return {"queued": self._queue.ready_count(), "unacknowledged": self._queue.unack_count()}
+        """Items waiting to be taken (persist-queue's 'inited' and 'ready'), and items taken but not acknowledged."""
+        rows = dict(self._sql(f"SELECT status < ?, count(*) FROM {self._queue._table_name} "  # noqa: S608
+                              f"WHERE status < ? GROUP BY status < ?", (AckStatus.unack, AckStatus.acked,
+                                                                         AckStatus.unack)))
+        return {"queued": rows.get(1, 0), "unacknowledged": rows.get(0, 0)}
 
     def oldest_put_at(self) -> float | None:
         row = self._sql(f"SELECT min(timestamp) FROM {self._queue._table_name} WHERE status < ?",  # noqa: S608
@@ -166,8 +170,9 @@ class DeadLetters:
             self._queue.clear_acked_data(max_delete=1000, keep_latest=0)
 
     def count(self) -> int:
-        with self._lock:
-            return self._queue.ready_count() + self._queue.unack_count()
+        with self._lock:  # entries are never taken: they stay 'inited' until removed (acknowledged)
+            return self._queue._getter.execute(f"SELECT count(*) FROM {self._queue._table_name} "  # noqa: S608
+                                               "WHERE status < ?", (AckStatus.acked,)).fetchone()[0]
 
     def close(self) -> None:
         self._queue.close()
