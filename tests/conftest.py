@@ -69,16 +69,15 @@ def auth() -> dict[str, str]:
     return {"Authorization": "Bearer test-token-0123456789abcdef"}
 
 
-@pytest.fixture
-def live_server(app):
-    """The real app under a real waitress server on a free loopback port."""
+def start_waitress(app, port: int | None = None):  # noqa: ANN001, ANN201 - a Flask app; returns (url, stop)
+    """The real app under a real waitress server on loopback; ``stop()`` closes every socket."""
+    from waitress import wasyncore
     from waitress.server import create_server
 
-    port = free_port()
+    port = port or free_port()
     server = create_server(app, host="127.0.0.1", port=port, threads=4)
     thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -86,12 +85,21 @@ def live_server(app):
             break
         except OSError:
             time.sleep(0.05)
-    yield url
-    from waitress import wasyncore
 
-    wasyncore.close_all(server._map)  # listening socket, keep-alive channels and the trigger
-    server.task_dispatcher.shutdown(timeout=1)
-    thread.join(timeout=5)
+    def stop() -> None:
+        wasyncore.close_all(server._map)  # listening socket, keep-alive channels and the trigger
+        server.task_dispatcher.shutdown(timeout=1)
+        thread.join(timeout=5)
+
+    return f"http://127.0.0.1:{port}", stop
+
+
+@pytest.fixture
+def live_server(app):
+    """The real app under a real waitress server on a free loopback port."""
+    url, stop = start_waitress(app)
+    yield url
+    stop()
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):  # noqa: ANN001

@@ -44,7 +44,7 @@ def test_a_dropped_file_is_delivered_once(running_daemon, app, settings) -> None
     running_daemon.scan(settings.inbox_dir)  # a rescan of an unchanged file sends nothing
     time.sleep(settings.stability_seconds * 3)
     assert documents(app) == ["hello.md"]
-    status = wait_for(lambda: (lambda s: s if s["delivered"] == 1 and s["in_flight"] == 0 else None)(
+    status = wait_for(lambda: (lambda s: s if s["delivered_since_start"] == 1 and s["in_flight"] == 0 else None)(
         queue_status(settings)))
     assert (status["running"], status["queued"], status["retrying"], status["dead_lettered"]) == (True, 0, 0, 0)
 
@@ -115,3 +115,45 @@ def test_an_edited_file_is_a_new_version(running_daemon, app, settings) -> None:
     wait_for(lambda: documents(app) == ["essay.md"])
     target.write_text(BODY + "\nA second paragraph was added later on.\n")
     wait_for(lambda: documents(app) == ["essay.md", "essay.md"])
+
+
+MOUNTINFO = """\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/vda rw
+40 22 0:35 / /mnt/share rw,relatime shared:20 - nfs4 server:/export rw,vers=4.2
+41 22 0:36 / /home/me/remote\\040box rw,nosuid shared:21 - fuse.sshfs me@host:/ rw
+42 41 0:37 / /home/me/remote\\040box/local rw shared:22 - tmpfs tmpfs rw
+"""
+
+
+@pytest.mark.parametrize(("path", "fs_type", "polls"), [
+    ("/srv/inbox", "ext4", False),
+    ("/mnt/share/inbox", "nfs4", True),
+    ("/mnt/shared/inbox", "ext4", False),  # a sibling whose name starts the same is not inside the mount
+    ("/home/me/remote box/inbox", "fuse.sshfs", True),
+    ("/home/me/remote box/local/inbox", "tmpfs", False),  # the deepest mount wins
+])
+def test_network_and_fuse_mounts_are_polled(path: str, fs_type: str, polls: bool) -> None:
+    from daemon.watching import mount_fs_type, needs_polling
+
+    found = mount_fs_type(Path(path), MOUNTINFO)
+    assert found == fs_type
+    assert needs_polling(found) is polls
+
+
+def test_dead_letter_listing_shows_the_newest_first_and_all_on_request(running_daemon, settings) -> None:
+    from tests.daemon_harness import cli
+
+    for number in range(3):
+        (settings.inbox_dir / f"empty-{number}.md").write_bytes(b"")
+        time.sleep(0.4)
+    wait_for(lambda: len(dead_letters(settings)) == 3)
+    listing = cli(settings.home, "dlq", "list")
+    assert listing.returncode == 0, listing.stderr
+    assert all(f"empty-{n}.md" in listing.stdout for n in range(3)) and "the document is empty" in listing.stdout
+    shown = __import__("json").loads(cli(settings.home, "dlq", "list", "--all", "--json").stdout)
+    assert [e["delivery"]["relative_path"] for e in shown] == ["empty-2.md", "empty-1.md", "empty-0.md"]
+    assert {e["reason_class"] for e in shown} == {"rejected"}
+    status = cli(settings.home, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    daemon_status = __import__("json").loads(status.stdout)["daemon"]
+    assert (daemon_status["running"], daemon_status["dead_lettered"]) == (True, 3), daemon_status
