@@ -118,7 +118,7 @@ class InboxDaemon:
         self._observer = None
         self._inbox_identity: tuple[int, int] | None = None
         self._rescan_wanted = threading.Event()
-        self._folder_mtimes: dict[str, int] = {}
+        self._folders: dict[str, tuple[int, list[str]]] = {}  # folder → (mtime, sub-folders) at the last scan
         self._status_written = ("", 0.0)
         self._finished_at_last_clear = 0
         self._due: dict[str, float] = {}
@@ -292,17 +292,18 @@ class InboxDaemon:
             current = folders.pop()
             try:
                 mtime = os.stat(current).st_mtime_ns
+                known = self._folders.get(current)
+                if not deep and known is not None and known[0] == mtime:
+                    folders.extend(known[1])  # same list of entries as last time: only its sub-folders
+                    continue
                 entries = list(os.scandir(current))
             except OSError:
                 continue
-            unchanged = not deep and self._folder_mtimes.get(current) == mtime
-            self._folder_mtimes[current] = mtime
+            subfolders = [e.path for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+            self._folders[current] = (mtime, subfolders)
+            folders.extend(subfolders)
             for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    folders.append(entry.path)
-                elif not unchanged and is_article(entry.path, self.inbox):
+                if is_article(entry.path, self.inbox) and not entry.is_dir(follow_symlinks=False):
                     self._notice_if_new(entry.path)
         self.stats["deep_scans" if deep else "shallow_scans"] += 1
         log.debug("%s scan of %s took %.3f s", "deep" if deep else "shallow", folder or self.inbox,

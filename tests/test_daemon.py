@@ -157,3 +157,26 @@ def test_dead_letter_listing_shows_the_newest_first_and_all_on_request(running_d
     assert status.returncode == 0, status.stderr
     daemon_status = __import__("json").loads(status.stdout)["daemon"]
     assert (daemon_status["running"], daemon_status["dead_lettered"]) == (True, 3), daemon_status
+
+
+def test_an_item_older_than_the_age_limit_is_dead_lettered(settings, tmp_path: Path) -> None:
+    from daemon.queues import Delivery, DeliveryQueue
+    from tests.conftest import free_port
+
+    spooled = tmp_path / "old-copy.md"
+    spooled.write_text(BODY)
+    queue = DeliveryQueue(settings.var_dir / "daemon")
+    queue.put(Delivery(sha256="a" * 64, relative_path="old.md", spool_path=str(spooled), size=len(BODY),
+                       first_seen=time.time() - 8 * 86400))
+    queue.close()
+    daemon = InboxDaemon(settings.model_copy(update={"server_url": f"http://127.0.0.1:{free_port()}"}))
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        entry = wait_for(lambda: next(iter(dead_letters(settings)), None))
+    finally:
+        daemon.stop()
+        thread.join(timeout=10)
+    assert entry["reason_class"] == "expired"
+    assert "not delivered within 8.0 days" in entry["reason"] and "cannot connect" in entry["reason"]
+    assert spooled.exists()  # the dead letter keeps its content
