@@ -4,11 +4,18 @@
 
 For each N, a fresh home folder gets the real API (``mediabuddy serve``) and the real
 daemon (``mediabuddy watch``) as separate processes on loopback. The burst is written as
-fast as one Python thread can, while a plain watchdog observer in this process counts the
-same burst, as the baseline a naive drop-folder consumer would see. Printed per N: files
-delivered, duplicates, losses, seconds until the last delivery, files/s, p50/p95 latency
-from "file complete" to "server has it" minus the stability delay, daemon peak RSS,
-inotify overflows the daemon recovered from, and the daemon's CPU while idle afterwards.
+fast as one Python thread can, while a plain watchdog observer in its own process counts
+the same burst, as the baseline a naive drop-folder consumer would see.
+
+``--freeze`` stops (SIGSTOP) the daemon and the plain observer while the burst is written
+and resumes them after: a reader that falls behind, as on a busy machine or at tens of
+thousands of files per second. The kernel keeps at most fs.inotify.max_queued_events
+events and drops the rest; the plain observer never learns which files it missed.
+
+Printed per N: files delivered, duplicates, losses, seconds until the last delivery,
+files/s, p50/p95 latency from "file complete" to "server has it" minus the stability
+delay, daemon peak RSS, inotify overflows the daemon recovered from, the daemon's CPU
+while idle afterwards, and how many files the plain observer saw.
 """
 
 from __future__ import annotations
@@ -24,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,6 +53,22 @@ class Counter(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if not event.is_directory and event.event_type in ("created", "modified", "closed"):
             self.paths.add(os.fsdecode(event.src_path))
+
+
+def count_events(folder: str) -> None:
+    """Run a plain watchdog observer on ``folder``; print how many files it saw when terminated."""
+    counter = Counter()
+    observer = Observer()
+    observer.schedule(counter, folder, recursive=True)
+    observer.start()
+    stopped = []
+    signal.signal(signal.SIGTERM, lambda *_: stopped.append(True))
+    print("ready", flush=True)
+    while not stopped:
+        time.sleep(0.1)
+    observer.stop()
+    observer.join(5)
+    print(len(counter.paths), flush=True)
 
 
 def free_port() -> int:
@@ -93,7 +115,7 @@ def body(i: int) -> bytes:
             f"daemon has to keep up with a folder that fills faster than it can read.\n").encode()
 
 
-def run(n: int, workdir: Path, timeout: float) -> dict[str, float | int | str]:
+def run(n: int, workdir: Path, timeout: float, freeze: bool) -> dict[str, float | int | str]:
     home = Path(tempfile.mkdtemp(prefix=f"ingest-{n}-", dir=workdir))
     inbox = home / "inbox"
     inbox.mkdir()
@@ -107,8 +129,7 @@ def run(n: int, workdir: Path, timeout: float) -> dict[str, float | int | str]:
     logs.mkdir()
     server = subprocess.Popen([sys.executable, "-m", "cli", "serve"], cwd=ROOT, env=env,
                               stderr=(logs / "server.log").open("wb"))
-    daemon = None
-    observer = Observer()
+    daemon = baseline = None
     try:
         wait_port(port)
         daemon = subprocess.Popen([sys.executable, "-m", "cli", "watch"], cwd=ROOT, env=env,
@@ -120,9 +141,12 @@ def run(n: int, workdir: Path, timeout: float) -> dict[str, float | int | str]:
                 raise SystemExit(f"the daemon did not start; see {logs / 'daemon.log'}")
             time.sleep(0.05)
         time.sleep(0.5)  # its observer is scheduled right after the lock is taken
-        counter = Counter()
-        observer.schedule(counter, str(inbox), recursive=True)
-        observer.start()
+        baseline = subprocess.Popen([sys.executable, __file__, "--count", str(inbox)], stdout=subprocess.PIPE,
+                                    text=True)
+        assert baseline.stdout.readline().strip() == "ready"
+        if freeze:
+            for process in (daemon, baseline):
+                process.send_signal(signal.SIGSTOP)
 
         completed: dict[str, float] = {}
         started = time.time()
@@ -132,6 +156,9 @@ def run(n: int, workdir: Path, timeout: float) -> dict[str, float | int | str]:
                 handle.write(body(i))
             completed[name] = time.time()
         written_in = time.time() - started
+        if freeze:
+            for process in (daemon, baseline):
+                process.send_signal(signal.SIGCONT)
 
         db_path = home / "var" / "mediabuddy.db"
         last_count, last_change = -1, time.monotonic()
@@ -149,9 +176,8 @@ def run(n: int, workdir: Path, timeout: float) -> dict[str, float | int | str]:
         cpu_before, idle_from = cpu_seconds(daemon.pid), time.monotonic()
         time.sleep(10)
         idle_cpu = (cpu_seconds(daemon.pid) - cpu_before) / (time.monotonic() - idle_from) * 100
-        time.sleep(1)  # let the baseline observer drain what it still has
-        observer.stop()
-        observer.join(5)
+        baseline.send_signal(signal.SIGTERM)  # it had all the time the daemon took to drain its events
+        baseline_saw = int(baseline.communicate(timeout=60)[0].strip().splitlines()[-1])
 
         seen_at: dict[str, float] = {}
         for path, created in rows:
@@ -180,14 +206,12 @@ def run(n: int, workdir: Path, timeout: float) -> dict[str, float | int | str]:
             "daemon_deep_scans": daemon_status.get("deep_scans", "n/a"),
             "dead_lettered": daemon_status.get("dead_lettered", "n/a"),
             **busy,
-            "plain_watchdog_saw": len(counter.paths),
+            "plain_watchdog_saw": baseline_saw,
         }
     finally:
-        if observer.is_alive():
-            observer.stop()
-            observer.join(5)
-        for process in (daemon, server):
+        for process in (baseline, daemon, server):
             if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGCONT)
                 process.send_signal(signal.SIGTERM)
                 try:
                     process.wait(15)
@@ -204,10 +228,17 @@ def main() -> None:
                         help="where the temporary homes go (default: the temp folder)")
     parser.add_argument("--stall-timeout", type=float, default=120.0,
                         help="give up when no new document arrived for this many seconds")
+    parser.add_argument("--freeze", action="store_true",
+                        help="SIGSTOP the daemon and the plain observer while the burst is written")
+    parser.add_argument("--count", metavar="FOLDER", help=argparse.SUPPRESS)  # the baseline's own process
     args = parser.parse_args()
+    if args.count:
+        count_events(args.count)
+        return
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}, "
-          f"stability delay {STABILITY_SECONDS} s (subtracted from latencies)")
-    results = [run(n, args.workdir, args.stall_timeout) for n in args.files]
+          f"stability delay {STABILITY_SECONDS} s (subtracted from latencies)"
+          + (", readers frozen during the burst" if args.freeze else ""))
+    results = [run(n, args.workdir, args.stall_timeout, args.freeze) for n in args.files]
     keys = list(results[0])
     width = max(map(len, keys))
     print(f"{'':{width}}  " + "  ".join(f"{'N=' + str(r['files']):>12}" for r in results))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -306,9 +308,6 @@ def test_polling_mode_and_the_inotify_limit_fallback(live_server, daemons, app, 
     script = ("import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); "
               "held = [fd for fd in iter(lambda: libc.inotify_init(), -1)]; "
               "sys.argv = ['mediabuddy', 'watch']; import cli; cli.main()")
-    import subprocess
-    import sys
-
     with exhausting.log_path.open("ab") as log:
         exhausting.process = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[1],
                                               env=exhausting.env, stdout=subprocess.DEVNULL, stderr=log)
