@@ -7,6 +7,7 @@ Every answer is classified once, here:
 - throttled: 429 (or 503 with Retry-After); every upload waits as long as the server asked;
 - unreachable: the connection failed or the circuit breaker is open; every upload waits;
 - unauthorized: 401/403; every upload pauses until the token is accepted;
+- wrong server: 404/405/501 for the upload endpoint; every upload pauses, the URL is wrong;
 - permanent: any other 4xx (400, 413, 415, 422...): dead-letter now.
 
 Only the first and the last are about the file itself; the middle ones are about the
@@ -32,6 +33,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_
 
 TRANSIENT_STATUSES = {408, 425, 500, 502, 503, 504}
 AUTH_STATUSES = {401, 403}
+NOT_OUR_SERVER_STATUSES = {404, 405, 501}  # no such endpoint: a wrong MEDIABUDDY_SERVER_URL, not a bad file
 CONNECT_TIMEOUT, READ_TIMEOUT = 3.05, 30.0
 
 
@@ -41,6 +43,7 @@ class Verdict(enum.Enum):
     THROTTLED = "throttled"
     UNREACHABLE = "unreachable"
     UNAUTHORIZED = "unauthorized"
+    WRONG_SERVER = "wrong_server"
     PERMANENT = "permanent"
 
 
@@ -120,6 +123,8 @@ class Uploader:
             return Outcome(Verdict.DELIVERED, status, "delivered", excerpt)
         if status in AUTH_STATUSES:
             return Outcome(Verdict.UNAUTHORIZED, status, message, excerpt)
+        if status in NOT_OUR_SERVER_STATUSES:
+            return Outcome(Verdict.WRONG_SERVER, status, message, excerpt)
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         if status == 429 or (status == 503 and retry_after is not None):
             return Outcome(Verdict.THROTTLED, status, message, excerpt, retry_after)

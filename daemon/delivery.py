@@ -165,8 +165,8 @@ class Deliverer:
             self.dead_letter(item_id, delivery, "expired", f"not delivered within {_duration(age)}; "
                              f"last problem: {outcome.message}")
             return
-        if verdict is Verdict.UNAUTHORIZED:
-            until = self._pause(5.0, "unauthorized", outcome.message)
+        if verdict in (Verdict.UNAUTHORIZED, Verdict.WRONG_SERVER):
+            until = self._pause(5.0 if verdict is Verdict.UNAUTHORIZED else 10.0, verdict.value, outcome.message)
             self._schedule(item_id, until)
         elif verdict is Verdict.UNREACHABLE:
             self._outages += 1
@@ -216,6 +216,10 @@ class Deliverer:
             log.error("DELIVERY PAUSED: the server refused our API token (%s). Set MEDIABUDDY_API_TOKEN to the "
                       "server's token or check var/api-token; nothing is lost, and delivery resumes by itself "
                       "once the token is accepted.", message)
+        elif announce and reason == "wrong_server":
+            log.error("DELIVERY PAUSED: %s has no Media Buddy upload endpoint (%s). Check MEDIABUDDY_SERVER_URL; "
+                      "nothing is lost, and delivery resumes by itself once the server answers.",
+                      self.settings.effective_server_url, message)
         elif announce:
             log.warning("delivery paused for %.1f s: %s", seconds, message)
         return until

@@ -105,7 +105,7 @@ class FaultProxy:
     """A loopback HTTP proxy in front of the real API that fails requests on command.
 
     ``rule(number, filename)`` picks an action for each POST: ``pass``; ``500``;
-    ``429:<seconds>`` (with Retry-After); ``401``; ``drop`` (forward it, let the server
+    ``429:<seconds>`` (with Retry-After); ``401``; ``404``; ``drop`` (forward it, let the server
     commit, then close the connection without answering); ``slow:<seconds>`` (forward,
     then wait before answering).
     """
@@ -154,6 +154,8 @@ class FaultProxy:
                                 {"Retry-After": action.split(":")[1]})
         if action == "401":
             return self._answer(handler, seen, 401, {"error": {"code": "unauthorized", "message": "bad token"}})
+        if action == "404":
+            return self._answer(handler, seen, 404, {"detail": "Not Found"})  # some other web server
         connection = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=30)
         headers = {k: v for k, v in handler.headers.items() if k.lower() in
                    ("authorization", "content-type", "idempotency-key")}

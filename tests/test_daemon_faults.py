@@ -192,6 +192,17 @@ def test_a_refused_token_pauses_delivery_without_spending_attempts(live_server, 
     assert dlq_entries(settings) == []
 
 
+def test_a_wrong_server_url_pauses_instead_of_dead_lettering(proxy, daemons, app, settings) -> None:
+    proxy.rule = lambda number, filename: "404"
+    daemon = daemons(proxy.url).start()
+    (settings.inbox_dir / "patient.md").write_text(body("patient"))
+    wait_for(lambda: daemon.status().get("pause_reason") == "wrong_server")
+    assert daemon.logged("has no Media Buddy upload endpoint")
+    proxy.rule = lambda number, filename: "pass"  # the server behind the URL is fixed
+    wait_for(lambda: stored(app) == ["patient.md"], timeout=30)
+    assert dlq_entries(settings) == []
+
+
 def test_a_response_lost_after_the_server_committed_makes_no_duplicate(proxy, daemons, app, settings) -> None:
     first_try: set[str] = set()
 
