@@ -118,6 +118,7 @@ class InboxDaemon:
         self._observer = None
         self._inbox_identity: tuple[int, int] | None = None
         self._rescan_wanted = threading.Event()
+        self._catch_up = threading.Event()  # the tracker was full: files were left for a rescan
         self._folders: dict[str, tuple[int, list[str]]] = {}  # folder → (mtime, sub-folders) at the last scan
         self._status_written = ("", 0.0)
         self._finished_at_last_clear = 0
@@ -169,6 +170,9 @@ class InboxDaemon:
             due["check"] = now + 1.0
             if self._watch_broken() or self._rescan_wanted.is_set() or self._rescan_requested():
                 self._rescan_wanted.clear()
+                self.scan(self.inbox)
+            elif self._catch_up.is_set() and len(self.tracker) < self.tracker.capacity // 2:
+                self._catch_up.clear()
                 self.scan(self.inbox)
         if now >= due["rescan"]:
             self._rescans += 1
@@ -277,14 +281,15 @@ class InboxDaemon:
         return True
 
     def notice(self, path: str) -> None:
-        if is_article(path, self.inbox):
-            self.tracker.touch(path)
+        if is_article(path, self.inbox) and not self.tracker.touch(path):
+            self._tracker_full()
 
     def scan(self, folder: Path | None = None, deep: bool = True) -> None:
         """Note every article under ``folder`` that the ledger has not seen in this exact version.
 
         A shallow scan skips folders whose modification time is unchanged since the last scan:
-        their list of files is the same, and changes inside files come with events.
+        their list of files is the same, and changes inside files come with events. A scan
+        that fills the stability tracker stops there; a catch-up scan follows once it drains.
         """
         started = time.monotonic()
         folders = [str(folder or self.inbox)]
@@ -296,25 +301,41 @@ class InboxDaemon:
                 if not deep and known is not None and known[0] == mtime:
                     folders.extend(known[1])  # same list of entries as last time: only its sub-folders
                     continue
-                entries = list(os.scandir(current))
+                subfolders = []
+                with os.scandir(current) as entries:  # streamed: a folder of 100,000 files is not held in memory
+                    for entry in entries:
+                        if entry.name.startswith("."):
+                            continue
+                        if entry.is_dir(follow_symlinks=False):
+                            subfolders.append(entry.path)
+                        elif is_article(entry.path, self.inbox) and not self._notice_if_new(entry.path):
+                            self._tracker_full()
+                            return
             except OSError:
                 continue
-            subfolders = [e.path for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
             self._folders[current] = (mtime, subfolders)
             folders.extend(subfolders)
-            for entry in entries:
-                if is_article(entry.path, self.inbox) and not entry.is_dir(follow_symlinks=False):
-                    self._notice_if_new(entry.path)
         self.stats["deep_scans" if deep else "shallow_scans"] += 1
         log.debug("%s scan of %s took %.3f s", "deep" if deep else "shallow", folder or self.inbox,
                   time.monotonic() - started)
 
-    def _notice_if_new(self, path: str) -> None:
+    def _notice_if_new(self, path: str) -> bool:
+        """Track ``path`` unless the ledger already has this version; False when the tracker is full."""
+        if self.tracker.full():
+            return False
         signature = Signature.of(path)
         if signature is None:
-            return
+            return True
         if self.ledger.signature(self._relative(path)) != (signature.size, signature.mtime_ns, signature.inode):
-            self.tracker.touch(path)
+            return self.tracker.touch(path, event=False)
+        return True
+
+    def _tracker_full(self) -> None:
+        if not self._catch_up.is_set():
+            self._catch_up.set()
+            self.stats["catch_up_scans"] += 1
+            log.info("more than %d files are settling at once; the rest are picked up by a rescan as these "
+                     "are queued", self.tracker.capacity)
 
     def _relative(self, path: str) -> str:
         return _printable(os.path.relpath(path, self.inbox))
@@ -369,7 +390,8 @@ class InboxDaemon:
             return None
         if Signature.of(path) != signature:  # written to while we copied: wait for it to settle again
             discard(copy[1])
-            self.tracker.touch(path)
+            if not self.tracker.touch(path):
+                self._tracker_full()
             return None
         return copy
 
@@ -408,6 +430,7 @@ class InboxDaemon:
             "oldest_pending_age_s": round(time.time() - oldest, 1) if oldest else None,
             **live, "queued_total": self.stats["queued"], "overflows": self.stats["overflows"], "watch_restarts": self.stats["watch_restarts"],
             "deep_scans": self.stats["deep_scans"],
+            "catch_up_scans": self.stats["catch_up_scans"],
         }
 
     def _write_status(self, force: bool = False, running: bool = True) -> None:

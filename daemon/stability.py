@@ -44,24 +44,40 @@ class StabilityTracker:
     ``still_changing``) and still delivered as soon as it settles.
     """
 
-    def __init__(self, delay: float, settle_cap: float = 600.0, clock=time.monotonic):  # noqa: ANN001
+    def __init__(self, delay: float, settle_cap: float = 600.0, capacity: int = 10_000,
+                 clock=time.monotonic):  # noqa: ANN001 - a callable returning seconds
         self._delay = delay
+        self.capacity = capacity
         self._settle_cap = settle_cap
         self._clock = clock
         self._lock = threading.Lock()
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
 
-    def touch(self, path: str) -> None:
-        """Note an event (or a scan sighting) for ``path``; restarts its quiet period."""
+    def full(self) -> bool:
+        return len(self._pending) >= self.capacity
+
+    def touch(self, path: str, event: bool = True) -> bool:
+        """Note an event for ``path``, restarting its quiet period; a scan sighting (``event=False``)
+        of a path already waiting changes nothing.
+
+        Returns False, noting nothing, when ``capacity`` candidates are already waiting: the
+        caller must find this path again later (by rescanning), which keeps memory bounded
+        whatever the size of a burst.
+        """
+        if not event and path in self._pending:
+            return True
         signature = Signature.of(path)
         now = self._clock()
         with self._lock:
             entry = self._pending.get(path)
             if entry is None:
+                if len(self._pending) >= self.capacity:
+                    return False
                 self._pending[path] = _Pending(now, signature, now)
             else:
                 entry.touched_at, entry.signature = now, signature
                 self._pending.move_to_end(path)
+        return True
 
     def __len__(self) -> int:
         return len(self._pending)

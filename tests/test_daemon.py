@@ -180,3 +180,21 @@ def test_an_item_older_than_the_age_limit_is_dead_lettered(settings, tmp_path: P
     assert entry["reason_class"] == "expired"
     assert "not delivered within 8.0 days" in entry["reason"] and "cannot connect" in entry["reason"]
     assert spooled.exists()  # the dead letter keeps its content
+
+
+def test_a_burst_larger_than_the_tracker_is_caught_up_by_rescans(settings, live_server, app) -> None:
+    settings = settings.model_copy(update={"server_url": live_server, "rescan_seconds": 3600})
+    daemon = InboxDaemon(settings)
+    daemon.tracker.capacity = 8  # memory stays bounded: the rest waits for a catch-up scan
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        wait_for(daemon.started.is_set)
+        names = sorted(f"many-{n:02d}.md" for n in range(40))
+        for name in names:
+            (settings.inbox_dir / name).write_text(BODY + name)
+        wait_for(lambda: documents(app) == names, timeout=60)
+        assert daemon.stats["catch_up_scans"] >= 1
+    finally:
+        daemon.stop()
+        thread.join(timeout=10)
