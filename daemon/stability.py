@@ -66,6 +66,8 @@ class StabilityTracker:
         """
         if not event and path in self._pending:
             return True
+        if len(self._pending) >= self.capacity and path not in self._pending:
+            return False  # checked before the stat: when a burst overflows us, refusing must be cheap
         signature = Signature.of(path)
         now = self._clock()
         with self._lock:

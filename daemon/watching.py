@@ -41,10 +41,14 @@ INOTIFY_LIMITS = {
     errno.EMFILE: ("fs.inotify.max_user_instances", "/proc/sys/fs/inotify/max_user_instances", 1024),
 }
 WATCHDOG_INOTIFY_LOGGER = "watchdog.observers.inotify_c"
-# Only what can make a file ready. Leaving out opened/closed-without-writing (our own reads
-# cause them), deletions and folder modifications halves the events a burst produces, and
-# with them the chance of overflowing the kernel's queue.
-EVENTS = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent, DirCreatedEvent, DirMovedEvent]
+# Only what tells us a file appeared or was finished: created, closed after writing, moved
+# in. Every write ends in a close, and a writer that is still busy is caught by the two
+# stats that must agree, so per-write modify events add nothing but load. Leaving them out,
+# with opened/closed-without-writing (our own reads cause those), deletions and folder
+# modifications, cuts the events of a burst to two per file: fewer kernel overflows, and a
+# smaller backlog in watchdog's unbounded event queue when the daemon is busy.
+EVENTS = [FileCreatedEvent, FileClosedEvent, FileMovedEvent, DirCreatedEvent, DirMovedEvent]
+POLLING_EVENTS = [*EVENTS, FileModifiedEvent]  # a polling watcher sees no closes, only changed stats
 
 
 def mount_fs_type(path: Path, mountinfo: str | None = None) -> str | None:
@@ -92,7 +96,7 @@ def start_observer(inbox: Path, handler: FileSystemEventHandler, mode: str,
                 raise
             log.error("%s; falling back to polling every %.1f s", inotify_limit_advice(error.errno), poll_seconds)
     observer = PollingObserver(timeout=poll_seconds)
-    observer.schedule(handler, str(inbox), recursive=True, event_filter=EVENTS)
+    observer.schedule(handler, str(inbox), recursive=True, event_filter=POLLING_EVENTS)
     observer.start()
     return observer, "polling"
 
