@@ -245,11 +245,9 @@ def test_kill_9_at_random_moments_during_a_burst_loses_and_doubles_nothing(live_
 
     writer = threading.Thread(target=write)
     writer.start()
-    kills = 0
     for _ in range(4):
         time.sleep(chance.uniform(0.2, 1.5))
         daemon.kill()
-        kills += 1
         daemon.start(wait=chance.random() < 0.5)  # sometimes killed again while still starting
     writer.join()
     wait_for(lambda: stored(app) == names, timeout=90)
@@ -260,8 +258,7 @@ def test_kill_9_at_random_moments_during_a_burst_loses_and_doubles_nothing(live_
                               and s.get("retrying") == 0 else None)(daemon.status()))
     assert final["dead_lettered"] == 0
     spool = settings.var_dir / "daemon" / "spool"
-    wait_for(lambda: not any(spool.iterdir()))  # every delivered copy was cleaned up
-    assert kills == 4
+    wait_for(lambda: not any(spool.iterdir()))  # every delivered copy was cleaned up, orphans too
 
 
 def test_the_inbox_deleted_and_recreated_is_watched_again(live_server, daemons, app, settings) -> None:
