@@ -32,7 +32,8 @@ from persistqueue.sqlackqueue import AckStatus
 from daemon import __version__
 
 DELIVERIES_DB = "deliveries.db"  # the delivery queue and the ledger
-HISTORY_LIMIT = 50  # attempts kept per item: the first few and the latest ones
+HISTORY_LIMIT = 50
+CACHE_KIB = 512  # SQLite page cache per connection (its default is 2 MiB); lookups are by primary key  # attempts kept per item: the first few and the latest ones
 
 
 @dataclass
@@ -182,6 +183,7 @@ def _relax_sync(queue: SQLiteAckQueue) -> None:
     # persist-queue has no option for this; its two connections are the documented _getter/_putter.
     for connection in {id(c): c for c in (queue._getter, queue._putter) if c is not None}.values():
         connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
 
 
 class Ledger:
@@ -198,6 +200,7 @@ class Ledger:
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._db.execute("CREATE TABLE IF NOT EXISTS seen (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
                          " inode INTEGER, sha256 TEXT, queued_at REAL)")
         self._lock = threading.Lock()

@@ -34,7 +34,7 @@ from daemon.filters import inside, is_article
 from daemon.queues import DeadLetters, Delivery, DeliveryQueue, Ledger
 from daemon.spool import collect_garbage, discard, fsync_dir, spool_copy
 from daemon.stability import Signature, StabilityTracker
-from daemon.watching import OverflowAlarm, start_observer
+from daemon.watching import OverflowAlarm, start_observer, stop_observer
 
 log = logging.getLogger("mediabuddy.daemon")
 DEEP_SCAN_EVERY = 10
@@ -186,7 +186,7 @@ class InboxDaemon:
         self._stop_observer()
         if self.deliverer is not None:
             self.deliverer.wake()  # idle threads wait for work; let them see the stop
-        clean = self.deliverer.join(timeout=1.5) if self.deliverer else True
+        clean = self.deliverer.join(timeout=1.0) if self.deliverer else True  # an upload in flight is not waited for
         guard = self.deliverer.db_guard if self.deliverer else threading.Lock()
         with guard:
             if self.queue is not None:
@@ -238,13 +238,12 @@ class InboxDaemon:
 
     def _start_observer(self) -> None:
         self._observer, self.watch_kind = start_observer(self.inbox, _Events(self), self.settings.watch_mode,
-                                                         self.settings.poll_seconds)
+                                                         self.settings.poll_seconds, self._on_events_dropped)
         self._inbox_identity = self._identity()
 
     def _stop_observer(self) -> None:
         if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=2)
+            stop_observer(self._observer)
             self._observer = None
 
     def _identity(self) -> tuple[int, int] | None:
@@ -272,6 +271,12 @@ class InboxDaemon:
         self.stats["overflows"] += 1
         self._rescan_wanted.set()
         log.warning("file events were lost (inotify queue overflow); rescanning the inbox")
+
+    def _on_events_dropped(self) -> None:
+        self.stats["events_dropped"] += 1
+        if not self._rescan_wanted.is_set():
+            self._rescan_wanted.set()
+            log.info("more file events than the daemon can hold at once; a rescan picks up the rest")
 
     def _rescan_requested(self) -> bool:
         request = self.folder / RESCAN_REQUEST
@@ -430,7 +435,7 @@ class InboxDaemon:
             "oldest_pending_age_s": round(time.time() - oldest, 1) if oldest else None,
             **live, "queued_total": self.stats["queued"], "overflows": self.stats["overflows"], "watch_restarts": self.stats["watch_restarts"],
             "deep_scans": self.stats["deep_scans"],
-            "catch_up_scans": self.stats["catch_up_scans"],
+            "catch_up_scans": self.stats["catch_up_scans"], "events_dropped": self.stats["events_dropped"],
         }
 
     def _write_status(self, force: bool = False, running: bool = True) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import queue
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
+from watchdog.observers.api import BaseObserver, EventQueue
 from watchdog.observers.polling import PollingObserver
 
 log = logging.getLogger("mediabuddy.daemon")
@@ -49,6 +50,11 @@ WATCHDOG_INOTIFY_LOGGER = "watchdog.observers.inotify_c"
 # smaller backlog in watchdog's unbounded event queue when the daemon is busy.
 EVENTS = [FileCreatedEvent, FileClosedEvent, FileMovedEvent, DirCreatedEvent, DirMovedEvent]
 POLLING_EVENTS = [*EVENTS, FileModifiedEvent]  # a polling watcher sees no closes, only changed stats
+# watchdog reads every inotify event into an unbounded in-memory queue; in a 100,000-file
+# burst that backlog reached 99,477 events (~45 MB) while the daemon was busy. Bounded, the
+# events past the bound are dropped and treated like a kernel overflow: a rescan (which
+# finds files from the folder and the ledger, not from events) takes over.
+EVENT_BACKLOG = 5_000
 
 
 def mount_fs_type(path: Path, mountinfo: str | None = None) -> str | None:
@@ -76,8 +82,8 @@ def needs_polling(fs_type: str | None) -> bool:
     return fs_type is not None and (fs_type in REMOTE_FS_TYPES or fs_type.startswith("fuse."))
 
 
-def start_observer(inbox: Path, handler: FileSystemEventHandler, mode: str,
-                   poll_seconds: float) -> tuple[BaseObserver, str]:
+def start_observer(inbox: Path, handler: FileSystemEventHandler, mode: str, poll_seconds: float,
+                   on_drop: Callable[[], None]) -> tuple[BaseObserver, str]:
     """Start watching ``inbox`` recursively; return the observer and a word for what it is."""
     if mode == "auto":
         fs_type = mount_fs_type(inbox)
@@ -87,7 +93,7 @@ def start_observer(inbox: Path, handler: FileSystemEventHandler, mode: str,
             mode = "polling"
     if mode != "polling":
         try:
-            observer = Observer()  # watchdog opens the inotify instance here, and adds watches in start()
+            observer = _bounded(Observer(), on_drop)  # watchdog opens the inotify instance here, adds watches in start()
             observer.schedule(handler, str(inbox), recursive=True, event_filter=EVENTS)
             observer.start()
             return observer, "events"
@@ -95,10 +101,43 @@ def start_observer(inbox: Path, handler: FileSystemEventHandler, mode: str,
             if error.errno not in INOTIFY_LIMITS:
                 raise
             log.error("%s; falling back to polling every %.1f s", inotify_limit_advice(error.errno), poll_seconds)
-    observer = PollingObserver(timeout=poll_seconds)
+    observer = _bounded(PollingObserver(timeout=poll_seconds), on_drop)
     observer.schedule(handler, str(inbox), recursive=True, event_filter=POLLING_EVENTS)
     observer.start()
     return observer, "polling"
+
+
+class _DroppingQueue(EventQueue):
+    """watchdog's event queue, bounded, and never blocking the reader: when it is full an
+    event is dropped and ``on_drop`` asks for a rescan (the folder is the truth, not events)."""
+
+    def __init__(self, on_drop: Callable[[], None]):
+        super().__init__(maxsize=EVENT_BACKLOG)
+        self._on_drop = on_drop
+
+    def put(self, item: object, block: bool = True, timeout: float | None = None) -> None:
+        try:
+            super().put(item, block=False)
+        except queue.Full:
+            self._on_drop()
+
+
+def _bounded(observer: BaseObserver, on_drop: Callable[[], None]) -> BaseObserver:
+    # watchdog has no option for this; its emitters take the queue when scheduled, so it is
+    # swapped before any schedule() call (checked against watchdog 7.1).
+    observer._event_queue = _DroppingQueue(on_drop)
+    return observer
+
+
+def stop_observer(observer: BaseObserver, timeout: float = 2.0) -> None:
+    """Stop and join; the queue is emptied first so that the dispatcher's stop marker fits."""
+    try:
+        while True:
+            observer.event_queue.get_nowait()
+    except queue.Empty:
+        pass
+    observer.stop()
+    observer.join(timeout=timeout)
 
 
 def inotify_limit_advice(code: int) -> str:
