@@ -279,7 +279,7 @@ def dlq_list(ctx: click.Context, as_json: bool, show_all: bool) -> None:
     for column in ("id", "when", "file", "class", "tries", "reason"):
         table.add_column(column, overflow="fold")
     for entry in shown:
-        reason = entry["reason"] if show_all else textwrap.shorten(entry["reason"], 90, placeholder="…")
+        reason = entry["reason"] if show_all else textwrap.shorten(entry["reason"], 140, placeholder="…")
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry["dead_at"]))
         table.add_row(str(entry["id"]), when, entry["delivery"]["relative_path"], entry["reason_class"],
                       str(entry["delivery"]["attempts"]), reason)

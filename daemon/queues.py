@@ -57,8 +57,8 @@ class Delivery:
 
     @property
     def file_id(self) -> str:
-        """The short id logs and the CLI use for this version: the start of its sha256."""
-        return self.sha256[:12]
+        """The short id logs and the CLI use for this version: the start of its sha256 ('-' if never read)."""
+        return self.sha256[:12] or "-"
 
     def note(self, status: int | None, error: str, body: str = "", counted: bool = True) -> None:
         """Record an attempt (or, with ``counted=False``, an event that spends no attempt)."""
