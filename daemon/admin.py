@@ -25,13 +25,14 @@ def queue_status(settings: Settings) -> dict[str, Any]:
     folder = daemon_dir(settings)
     with _open(settings) as (dead, queue):
         counts, oldest, dead_count = queue.counts(), queue.oldest_put_at(), dead.count()
-    if daemon_running(settings):
+    running = daemon_running(settings)
+    if running:
         try:  # live figures (in flight, retrying, pauses) only the daemon knows; written every second
             live = json.loads((folder / STATUS_FILE).read_text(encoding="utf-8"))
             return {**live, "dead_lettered": dead_count}
         except (OSError, ValueError):
             pass  # just started and not written yet: the queues alone
-    return {"running": daemon_running(settings), "queued": counts["queued"] + counts["unacknowledged"],
+    return {"running": running, "queued": counts["queued"] + counts["unacknowledged"],
             "in_flight": 0, "retrying": 0, "dead_lettered": dead_count,
             "oldest_pending_age_s": round(time.time() - oldest, 1) if oldest else None}
 
