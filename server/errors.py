@@ -45,3 +45,40 @@ class ProviderUnavailable(MediaBuddyError):
         super().__init__(f"{provider}: {reason}")
         self.provider = provider
         self.reason = reason
+
+
+class ProviderError(MediaBuddyError):
+    """Root of every error a provider raises after it tried (declining is ProviderUnavailable).
+
+    ``permanent`` errors (a bad key, an unknown model, a rejected input) are not retried and
+    do not trip a circuit breaker; ``setting`` names the variable a person should fix.
+    Each vendor client builds these in one ``from_response()`` place and translates the
+    SDK's own errors with ``raise ... from``.
+    """
+
+    def __init__(self, provider: str, message: str, *, status: int | None = None, permanent: bool = False,
+                 retry_after: float | None = None, setting: str = ""):
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.message = message
+        self.status = status
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.setting = setting
+
+    @property
+    def hint(self) -> str:
+        return f"check {self.setting}" if self.setting else ""
+
+
+class BudgetExceeded(MediaBuddyError):
+    """A paid call would take the job past MEDIABUDDY_MAX_COST_PER_JOB; the job stops before it."""
+
+    def __init__(self, spent: float, estimate: float, limit: float):
+        super().__init__(f"the next paid call (about ${estimate:.4f}) would take this job's cost from "
+                         f"${spent:.4f} past its limit of ${limit:.4f}")
+        self.spent = spent
+        self.estimate = estimate
+        self.limit = limit
+        self.hint = "raise MEDIABUDDY_MAX_COST_PER_JOB, or remove the remote providers from MEDIABUDDY_*_PROVIDERS"
+        self.retryable = False

@@ -11,7 +11,7 @@ from config import Settings
 from server.digests import file_sha256 as sha256_of
 from server.extensions import db
 from server.models import Asset, AssetKind, Job
-from server.pipeline.types import RenderSettings
+from server.providers.types import RenderSettings
 
 
 @dataclass(frozen=True)

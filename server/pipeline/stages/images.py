@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from server.models import AssetKind
 from server.pipeline.context import StageContext, replace_asset, temp_beside
-from server.pipeline.types import ImageStyle, SceneSpec
+from server.providers.types import ImageStyle, SceneSpec
 from server.providers.images import pillow_card
 
 

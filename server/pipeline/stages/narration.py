@@ -9,7 +9,7 @@ from pathlib import Path
 
 from server.models import AssetKind
 from server.pipeline.context import StageContext, replace_asset, temp_beside
-from server.pipeline.types import Caption, NarrationClip
+from server.providers.types import Caption, NarrationClip
 from server.providers.narration.base import narrate
 from server.providers.registry import choose_narrator
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from server.pipeline.types import ImageStyle, SceneSpec
+from server.providers.types import ImageStyle, SceneSpec
 from server.providers.images.theme import PALETTES, font, wrap
 
 NAME = "pillow-card"

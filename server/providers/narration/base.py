@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from server.pipeline.types import Caption, NarrationClip
+from server.providers.types import Caption, NarrationClip
 from server.providers.narration.captions import cues_for_sentence, split_sentences
 
 SENTENCE_GAP_MS = 140

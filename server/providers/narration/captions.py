@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from server.pipeline.types import Caption
+from server.providers.types import Caption
 
 MAX_CAPTION_WORDS = 7
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)]*\s+(?=[\"“'(]?[A-Z0-9À-Ý])")

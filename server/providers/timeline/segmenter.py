@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from server.pipeline.types import SceneSpec
+from server.providers.types import SceneSpec
 
 NAME = "segmenter"
 MIN_WORDS, MAX_WORDS, TARGET_WORDS, MIN_TAIL = 15, 25, 20, 8
