@@ -82,3 +82,7 @@ class BudgetExceeded(MediaBuddyError):
         self.limit = limit
         self.hint = "raise MEDIABUDDY_MAX_COST_PER_JOB, or remove the remote providers from MEDIABUDDY_*_PROVIDERS"
         self.retryable = False
+
+
+class DocumentSkipped(InvalidDocument):
+    """The document asks not to be rendered (front matter ``draft: true``); not a failure."""

@@ -84,6 +84,7 @@ class Job(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     slug: Mapped[str] = mapped_column(String(200), nullable=False)
     title: Mapped[str | None] = mapped_column(String(500))
+    language: Mapped[str | None] = mapped_column(String(16))  # BCP 47, detected or from front matter
     narration_text: Mapped[str | None] = mapped_column(Text)
     spoken_text: Mapped[str | None] = mapped_column(Text)
     settings: Mapped[dict[str, object]] = mapped_column(JSON, default=dict, nullable=False)
@@ -112,6 +113,7 @@ class Scene(db.Model):
     concept: Mapped[str] = mapped_column(String(200), nullable=False)
     visual: Mapped[str] = mapped_column(Text, nullable=False)
     word_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    chapter: Mapped[str | None] = mapped_column(String(500))  # the heading that starts here, if any
     start_ms: Mapped[int | None] = mapped_column(BigInteger)
     duration_ms: Mapped[int | None] = mapped_column(BigInteger)
     captions: Mapped[list[dict[str, object]] | None] = mapped_column(JSON)

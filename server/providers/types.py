@@ -19,10 +19,44 @@ class SceneSpec:
     text: str
     concept: str
     visual: str
+    chapter: str = ""   # the heading that starts at this scene (a chapter mark), else empty
 
     @property
     def word_count(self) -> int:
         return len(self.text.split())
+
+
+HEADING_MARK = "## "
+
+
+def split_sections(text: str) -> list[tuple[str, str]]:
+    """Split narration text into ``(heading, body)`` pairs.
+
+    Narration text is paragraphs separated by blank lines; a paragraph that starts with
+    ``HEADING_MARK`` is a heading (spoken, and it starts a new scene and a chapter). Text
+    before the first heading has the heading ``""``. Every stage that rewrites the text
+    keeps heading paragraphs, so chapters survive to the renderer.
+    """
+    sections: list[tuple[str, list[str]]] = [("", [])]
+    for paragraph in (p.strip() for p in text.split("\n\n")):
+        if not paragraph:
+            continue
+        if paragraph.startswith(HEADING_MARK):
+            sections.append((paragraph[len(HEADING_MARK):].strip(), []))
+        else:
+            sections[-1][1].append(paragraph)
+    return [(heading, "\n\n".join(body)) for heading, body in sections if heading or body]
+
+
+def join_sections(sections: list[tuple[str, str]]) -> str:
+    """The inverse of ``split_sections``."""
+    parts: list[str] = []
+    for heading, body in sections:
+        if heading:
+            parts.append(f"{HEADING_MARK}{heading}")
+        if body:
+            parts.append(body)
+    return "\n\n".join(parts)
 
 
 @dataclass(frozen=True)
