@@ -82,6 +82,33 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object per line.")
 
+    # --- providers-core: registry order, strictness, budget, prices (core) ---
+    #
+
+    # --- gemini: base URL, models, timeouts (gemini) ---
+    #
+
+    # --- replicate: base URL, FLUX model and inputs (replicate) ---
+    #
+
+    # --- extraction and language (extract) ---
+    #
+
+    # --- storyboard: timeline and offline pictures (storyboard) ---
+    #
+
+    # --- author's voice and length (voice) ---
+    #
+
+    # --- renderer: house style, encoder, music, captions (render) ---
+    #
+
+    # --- workers, leases, retries, storage (server) ---
+    #
+
+    # --- API hardening: binding, rate limits, paging (api) ---
+    #
+
     @field_validator("aspect")
     @classmethod
     def _known_aspect(cls, value: str) -> str:
