@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
-from server import settings_of
 from server.api import api_blueprint
 from server.api.serialize import job_json
 from server.errors import ApiError
 from server.extensions import db
 from server.models import Job, JobStatus
-from server.worker import enqueue_job
 
 
 @api_blueprint.get("/jobs")
@@ -38,12 +36,15 @@ def get_job(job_id: int):
 
 @api_blueprint.post("/jobs/<int:job_id>/retry")
 def retry_job(job_id: int):
-    job = _job_or_404(job_id)
-    if job.status != JobStatus.FAILED:
-        raise ApiError(409, "not_failed", f"job {job_id} is {job.status.value}; only failed jobs can be retried")
-    job.status, job.error, job.finished_at = JobStatus.QUEUED, None, None
-    db.session.commit()
-    enqueue_job(settings_of(current_app), job.id)
+    from server.jobs import JobNotFound, JobStateConflict
+    from server.jobs import retry_job as retry
+
+    try:
+        job = retry(job_id)
+    except JobNotFound as error:
+        raise ApiError(404, "not_found", str(error)) from None
+    except JobStateConflict as error:
+        raise ApiError(409, "not_failed", str(error)) from None
     response = jsonify({"job": job_json(job)})
     response.status_code = 202
     return response
