@@ -59,8 +59,11 @@ class _Canceled(Exception):
     pass
 
 
+Stage = tuple[str, Callable[[StageContext], None]]
+
+
 def run_job(app: Flask, job_id: int, *, final_attempt: bool | None = True, stages: tuple[str, ...] | None = None,
-            owner: str | None = None) -> JobStatus | None:
+            owner: str | None = None, pipeline: tuple[Stage, ...] = PIPELINE) -> JobStatus | None:
     """Claim ``job_id`` and run its unfinished stages (all, or only those named in ``stages``).
 
     Returns the job's new status, or None when it was not claimable (finished, not due, or
@@ -79,13 +82,13 @@ def run_job(app: Flask, job_id: int, *, final_attempt: bool | None = True, stage
         heartbeat = Heartbeat(db.engine, lease, settings.lease_seconds)
         heartbeat.start()
         try:
-            return _run_stages(app, lease, heartbeat, final_attempt, stages)
+            return _run_stages(app, lease, heartbeat, final_attempt, stages, pipeline)
         finally:
             heartbeat.stop()
 
 
 def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: bool | None,
-                only: tuple[str, ...] | None) -> JobStatus | None:
+                only: tuple[str, ...] | None, pipeline: tuple[Stage, ...]) -> JobStatus | None:
     settings = settings_of(app)
     ctx = StageContext(job_id=lease.job_id, settings=settings, work_dir=settings.var_dir / "jobs" / str(lease.job_id),
                        cache_dir=settings.var_dir / "cache")
@@ -97,7 +100,7 @@ def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: b
         return _fail(ctx, lease, job.stage or "?", error, retry_in=None)
     stage = "?"
     try:
-        for stage, run in PIPELINE:
+        for stage, run in pipeline:
             if stage in job.completed_stages or (only is not None and stage not in only):
                 continue
             _check_still_ours(lease, heartbeat)
@@ -178,7 +181,7 @@ def _fail(ctx: StageContext, lease: Lease, stage: str, error: Exception, *, retr
     if retry_in is not None:
         _end(lease, status=JobStatus.QUEUED, error=f"{stage}: {message}",
              next_attempt_at=utcnow() + timedelta(seconds=retry_in))
-        log.info("job %s: retry %d in %.0f s", lease.job_id, lease.attempt, retry_in)
+        log.info("job %s: attempt %d failed; next attempt in %.1f s", lease.job_id, lease.attempt, retry_in)
         return JobStatus.QUEUED
     if _end(lease, status=JobStatus.FAILED, stage=stage, error=f"{stage}: {message}", finished_at=utcnow()):
         hint = getattr(error, "hint", "") or _default_hint(error)
