@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -338,10 +339,19 @@ def jobs() -> None:
     """List, inspect, retry and cancel pipeline jobs."""
 
 
-def _job_app(ctx: click.Context):  # noqa: ANN202 - a Flask app
+@contextlib.contextmanager
+def _command_app(ctx: click.Context):  # noqa: ANN202 - yields a Flask app
+    """An app for one command; its database connections are closed when the command ends."""
     from server import create_app
+    from server.extensions import db
 
-    return create_app(_settings(ctx.parent))
+    app = create_app(_settings(ctx.parent))
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @jobs.command("list")
@@ -355,7 +365,7 @@ def jobs_list(ctx: click.Context, status_filter: str | None, limit: int, as_json
     from server.extensions import db
     from server.models import Job, JobStatus
 
-    with _job_app(ctx).app_context():
+    with _command_app(ctx) as app, app.app_context():
         query = db.session.query(Job).order_by(Job.id.desc())
         if status_filter:
             query = query.filter(Job.status == JobStatus(status_filter))
@@ -393,7 +403,7 @@ def jobs_show(ctx: click.Context, job_id: int) -> None:
     """Everything about one job, as JSON."""
     from server.jobs import JobNotFound, get_job
 
-    with _job_app(ctx).app_context():
+    with _command_app(ctx) as app, app.app_context():
         try:
             out.print_json(json.dumps(_job_summary(get_job(job_id))))
         except JobNotFound as error:
@@ -407,7 +417,7 @@ def jobs_retry(ctx: click.Context, job_id: int) -> None:
     """Queue a failed or canceled job again; it resumes at the stage that stopped it."""
     from server.jobs import JobNotFound, JobStateConflict, retry_job
 
-    with _job_app(ctx).app_context():
+    with _command_app(ctx) as app, app.app_context():
         try:
             job = retry_job(job_id)
         except (JobNotFound, JobStateConflict) as error:
@@ -424,7 +434,7 @@ def jobs_cancel(ctx: click.Context, job_id: int) -> None:
     """Cancel a queued job, or stop a running one at its next stage boundary."""
     from server.jobs import JobNotFound, JobStateConflict, cancel_job
 
-    with _job_app(ctx).app_context():
+    with _command_app(ctx) as app, app.app_context():
         try:
             job = cancel_job(job_id)
         except (JobNotFound, JobStateConflict) as error:
@@ -433,6 +443,76 @@ def jobs_cancel(ctx: click.Context, job_id: int) -> None:
             out.print(f"Job {job_id} is canceled. `mediabuddy jobs retry {job_id}` resumes it.")
         else:
             out.print(f"Job {job_id} is running ({job.stage}); it stops when that stage ends.")
+
+
+# Database -----------------------------------------------------------------------------------
+
+@main.group("db")
+def db_group() -> None:
+    """Check and migrate the database schema (Alembic, through Flask-Migrate)."""
+
+
+@db_group.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def db_doctor(ctx: click.Context, as_json: bool) -> None:
+    """Compare the database with the migrations and the models; say how to repair it."""
+    from dataclasses import asdict
+
+    from server.schema import diagnose
+
+    with _command_app(ctx) as app:
+        report = diagnose(app)
+    if as_json:
+        out.print_json(json.dumps({**asdict(report), "healthy": report.healthy}))
+    else:
+        out.print(f"Database: {report.url}")
+        out.print(f"Revision: {', '.join(report.current) or 'none recorded'} (head: {report.head})")
+        out.print(f"Tables: {', '.join(report.tables) or 'none'}")
+        for line in report.drift:
+            out.print(f"  drift: {line}")
+        if report.healthy:
+            out.print("[green]The schema is at head and matches the models.[/green]")
+        for finding in report.findings:
+            out.print(f"[yellow]Found:[/yellow] {finding}")
+        for advice in report.advice:
+            out.print(f"[bold]Do:[/bold] {advice}")
+    if not report.healthy:
+        sys.exit(1)
+
+
+def _migrate(ctx: click.Context, action: str, revision: str) -> None:
+    import flask_migrate
+
+    from server import MIGRATIONS_DIR
+
+    with _command_app(ctx) as app, app.app_context():
+        getattr(flask_migrate, action)(directory=str(MIGRATIONS_DIR), revision=revision)
+    out.print(f"{action} to {revision}: done. `mediabuddy db doctor` shows the state.")
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    _migrate(ctx, "upgrade", revision)
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@click.pass_context
+def db_downgrade(ctx: click.Context, revision: str) -> None:
+    """Undo migrations down to REVISION (`base` empties the database)."""
+    _migrate(ctx, "downgrade", revision)
+
+
+@db_group.command("stamp")
+@click.argument("revision")
+@click.pass_context
+def db_stamp(ctx: click.Context, revision: str) -> None:
+    """Record REVISION as the database's state without running anything (after `db doctor`)."""
+    _migrate(ctx, "stamp", revision)
 
 
 # One-shot and checks ------------------------------------------------------------------------
