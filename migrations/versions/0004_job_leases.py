@@ -1,5 +1,7 @@
-"""Jobs carry a lease (owner, expiry, heartbeat), a retry time and a cancel request;
-two more job states: canceled and skipped.
+"""Job leases, retry times, cancel requests; job states canceled and skipped.
+
+Jobs carry a lease (owner, expiry, heartbeat), the time of their next attempt and a
+cancel request.
 
 Reviewed by hand: every new column is nullable or has a server default, so existing rows
 stay valid. The job_status CHECK constraint is rebuilt through alter_column with the old
