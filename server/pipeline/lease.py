@@ -34,10 +34,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def process_owner(name: str | None = None) -> str:
+    """This process's part of a lease owner: MEDIABUDDY_WORKER_NAME (or the host) and the pid."""
+    return f"{name or socket.gethostname()}:{os.getpid()}"[:100]
+
+
 def default_owner(name: str | None = None) -> str:
-    """A lease owner name unique to this process (and thread, when several run jobs)."""
-    base = name or f"{socket.gethostname()}:{os.getpid()}"
-    return f"{base}/{threading.current_thread().name}"[:128]
+    """A lease owner name unique to this process and thread (a worker may run several jobs)."""
+    return f"{process_owner(name)}/{threading.current_thread().name}"[:128]
 
 
 @dataclass(frozen=True)
