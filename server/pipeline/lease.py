@@ -131,8 +131,9 @@ class Heartbeat(threading.Thread):
                     cancel = connection.execute(sa.select(Job.cancel_requested).where(Job.id == self.lease.job_id))
                     if cancel.scalar():
                         self.cancel_requested.set()
-            except Exception:  # noqa: BLE001 - a database blip: the next beat tries again before expiry
-                log.warning("job %s: heartbeat failed; trying again", self.lease.job_id, exc_info=True)
+            except Exception as error:  # noqa: BLE001 - a blip, or our own stage holds SQLite's write lock
+                log.warning("job %s: heartbeat could not renew the lease (%s); trying again", self.lease.job_id,
+                            str(error).splitlines()[0][:200])
 
     def stop(self) -> None:
         self._halt.set()

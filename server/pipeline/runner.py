@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 
 from server import settings_of
 from server.errors import DocumentSkipped, InvalidDocument, StageError
@@ -152,10 +152,17 @@ def _check_still_ours(lease: Lease, heartbeat: Heartbeat) -> None:
 
 
 def _commit_owned(lease: Lease) -> None:
-    """Commit the session's changes only if this worker still holds the lease (same transaction)."""
+    """Commit the session's changes only if this worker still holds the lease (same transaction).
+
+    The commit also renews the lease: while a stage's transaction holds SQLite's write lock
+    (or the job's row lock on PostgreSQL) the heartbeat cannot write, and nobody else can
+    take the job either; renewing here means the lease is fresh the moment the lock is gone.
+    """
+    now = utcnow()
     owned = db.session.execute(
         sa.update(Job).where(Job.id == lease.job_id, Job.lease_owner == lease.owner, Job.status == JobStatus.RUNNING)
-        .values(heartbeat_at=utcnow()).execution_options(synchronize_session=False))
+        .values(heartbeat_at=now, lease_expires_at=now + timedelta(seconds=settings_of(current_app).lease_seconds))
+        .execution_options(synchronize_session=False))
     if owned.rowcount != 1:
         db.session.rollback()
         raise LeaseLost(lease)
