@@ -70,6 +70,7 @@ def run_job(app: Flask, job_id: int, *, final_attempt: bool | None = True, stage
     another worker holds a live lease) or the lease was lost mid-run. Raises ``JobFailed``
     when a stage fails. ``final_attempt=None`` lets the retry budget decide whether a
     failure is final; True (a one-shot render, a test) makes every failure final.
+    ``pipeline`` is the ordered (name, run) stage list; tests may pass a shorter one.
     """
     settings = settings_of(app)
     owner = owner or default_owner(settings.worker_name)
