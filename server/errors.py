@@ -56,6 +56,8 @@ class ProviderError(MediaBuddyError):
     SDK's own errors with ``raise ... from``.
     """
 
+    attempts: int = 1  # how many tries it took (set by server.providers.resilience)
+
     def __init__(self, provider: str, message: str, *, status: int | None = None, permanent: bool = False,
                  retry_after: float | None = None, setting: str = ""):
         super().__init__(f"{provider}: {message}")
