@@ -47,6 +47,15 @@ class ProviderUnavailable(MediaBuddyError):
         self.reason = reason
 
 
+class NotConfigured(ProviderUnavailable):
+    """A provider declines because nobody configured it (no key set): information, not degradation.
+
+    Offline is the default, so a registry skips such a provider silently. Every other
+    ``ProviderUnavailable`` (a package missing, a key that does not work, a language not
+    spoken) means the user asked for something they did not get: the job is marked degraded.
+    """
+
+
 class ProviderError(MediaBuddyError):
     """Root of every error a provider raises after it tried (declining is ProviderUnavailable).
 
