@@ -275,11 +275,12 @@ class ProviderChain:
 
     def notes(self) -> list[str]:
         """One sentence per provider problem: who, why, for how many calls, what was used, what to fix."""
-        made_by = ", ".join(f"{name} ({count})" if len(self.used) > 1 else name for name, count in self.used.items())
         notes = list(self.info)
         for (name, _category), problem in self.problems.items():
+            others = {other: count for other, count in self.used.items() if other != name}
+            instead = ", ".join(f"{other} ({count})" if len(others) > 1 else other for other, count in others.items())
             share = "" if self.calls == 1 else f" for {problem.count} of {self.calls} calls"
-            notes.append(f"{self.kind}: {name} {problem.reason}{share}; made by {made_by or 'nobody'} instead. "
+            notes.append(f"{self.kind}: {name} {problem.reason}{share}; used {instead or 'nothing'} instead. "
                          f"To fix: {problem.hint}.")
         return notes
 
