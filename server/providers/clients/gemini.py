@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 import pydantic
 
 from config import Settings
-from server.errors import ProviderError, ProviderUnavailable
+from server.errors import NotConfigured, ProviderError
 from server.providers.base import Meter
 from server.providers.clients.gemini_errors import from_sdk_error, scrub
 from server.providers.types import Usage
@@ -68,11 +68,15 @@ class SpeechReply:
 
 
 class GeminiClient:
-    """One configured Gemini connection; raises ``ProviderUnavailable`` when there is no key."""
+    """One configured Gemini connection; declines with ``NotConfigured`` when there is no key.
+
+    ``resilience`` runs one attempt with retries and the breaker; the default is
+    ``server.providers.resilience.call`` for the provider named ``gemini``.
+    """
 
     def __init__(self, settings: Settings, *, resilience: Callable[[Callable[[], Any]], Any] | None = None):
         if settings.gemini_api_key is None or not settings.gemini_api_key.get_secret_value().strip():
-            raise ProviderUnavailable(PROVIDER, f"no API key: set {KEY_SETTING} (or GOOGLE_API_KEY)")
+            raise NotConfigured(PROVIDER, f"no API key: set {KEY_SETTING} (or GOOGLE_API_KEY)")
         self.settings = settings
         self._key = settings.gemini_api_key.get_secret_value().strip()
         self._run = resilience or _default_resilience(settings)
@@ -232,21 +236,16 @@ class GeminiClient:
                               timeout=self.settings.gemini_timeout_seconds, base_url=self.settings.gemini_base_url)
 
     def _estimate(self, model: str, input_tokens: int, output_tokens: int) -> float:
-        """The most this call may cost, for the budget check before it (the ledger prices the usage)."""
-        price_in, price_out = price_per_million(model)
-        return (input_tokens * price_in + output_tokens * price_out) / 1_000_000
+        """The most this call may cost, for the budget check before it (the ledger prices the usage).
 
-
-def price_per_million(model: str) -> tuple[float, float]:
-    """USD per million input and output tokens (EXTERNAL-APIS.md, late 2026), for budget estimates.
-
-    Unknown models are priced as the dearest known one, so an estimate never undershoots.
-    """
-    if model.endswith("-tts"):
-        return 0.50, 6.00 if "lite" in model else 9.00
-    if "flash-lite" in model:
-        return 0.30, 2.50
-    return 1.50, 7.50
+        A model with no price setting is priced as the dearest Gemini model known, so an
+        estimate never undershoots.
+        """
+        prices = self.settings.model_prices
+        price = prices.get(model) or max((p for name, p in prices.items() if name.startswith("gemini")),
+                                         key=lambda p: p.output + p.audio_output)
+        out = price.audio_output if model.endswith("-tts") else price.output
+        return (input_tokens * price.input + output_tokens * out) / 1_000_000
 
 
 MAX_SPEECH_CHARS = 4000   # well under the 8,192-input-token limit even at one token per character (CJK)
@@ -357,11 +356,9 @@ def _name(value: Any) -> str:
 
 def _default_resilience(settings: Settings) -> Callable[[Callable[[], Any]], Any]:
     """Retries and the breaker from ``server.providers.resilience`` (one policy for every vendor)."""
-    try:
-        from server.providers import resilience
-    except ImportError:  # until the core branch lands: one attempt, no breaker
-        return lambda attempt: attempt()
-    return resilience.policy(PROVIDER, settings)
+    from server.providers import resilience
+
+    return lambda attempt: resilience.call(PROVIDER, settings, attempt)
 
 
 def check_credentials(settings: Settings) -> str:
