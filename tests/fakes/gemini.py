@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import re
-import struct
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pytest
 from pydantic import SecretStr
 
@@ -149,8 +148,8 @@ def audio(seconds: float = 1.0, *, mime: str = f"audio/L16;codec=pcm;rate={RATE}
 
 
 def tone(seconds: float) -> bytes:
-    count = int(seconds * RATE)
-    return struct.pack(f"<{count}h", *(int(6000 * math.sin(2 * math.pi * 220 * i / RATE)) for i in range(count)))
+    samples = 6000 * np.sin(2 * np.pi * 220 * np.arange(int(seconds * RATE)) / RATE)
+    return samples.astype("<i2").tobytes()
 
 
 # The server ----------------------------------------------------------------------------------
@@ -237,7 +236,8 @@ class FakeGemini:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-gemini", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-gemini",
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -294,7 +294,7 @@ class FakeGemini:
         config = _config(body)
         if config.get("responseModalities") == ["AUDIO"]:
             words = len(prompt_text(body).split())
-            return audio(max(0.5, words * 0.35))
+            return audio(min(30.0, max(0.5, words * 0.35)))  # about 170 words a minute
         if self._responder is not None:
             return _as_reply(self._responder(body))
         if config.get("responseMimeType") == "application/json":
