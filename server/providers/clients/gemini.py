@@ -18,8 +18,8 @@ Use it as a context manager so its connection pool is closed::
 
 from __future__ import annotations
 
-import json
 import re
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
@@ -49,6 +49,7 @@ class TextReply:
     text: str
     usage: Usage
     model: str
+    truncated: bool = False   # finishReason MAX_TOKENS: the text stops where the output budget ran out
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class GeminiClient:
         self._key = settings.gemini_api_key.get_secret_value().strip()
         self._run = resilience or _default_resilience(settings)
         self._sdk: Client | None = None
+        self._sdk_lock = threading.Lock()   # stages call providers from several threads
 
     # Lifecycle ---------------------------------------------------------------------------
 
@@ -91,24 +93,29 @@ class GeminiClient:
         self.close()
 
     def close(self) -> None:
-        if self._sdk is not None:
-            self._sdk.close()
-            self._sdk = None
+        with self._sdk_lock:
+            if self._sdk is not None:
+                self._sdk.close()
+                self._sdk = None
 
     @property
     def sdk(self) -> Client:
         """The ``genai.Client``, built on first use with SDK retries off and our timeout."""
-        if self._sdk is None:
-            from google import genai
-            from google.genai import types
+        with self._sdk_lock:
+            if self._sdk is None:
+                self._sdk = self._build()
+            return self._sdk
 
-            self._sdk = genai.Client(api_key=self._key, http_options=types.HttpOptions(
-                base_url=self.settings.gemini_base_url,
-                api_version=self.settings.gemini_api_version,
-                timeout=int(self.settings.gemini_timeout_seconds * 1000),  # the SDK takes milliseconds
-                retry_options=types.HttpRetryOptions(attempts=1),
-            ))
-        return self._sdk
+    def _build(self) -> Client:
+        from google import genai
+        from google.genai import types
+
+        return genai.Client(api_key=self._key, http_options=types.HttpOptions(
+            base_url=self.settings.gemini_base_url,
+            api_version=self.settings.gemini_api_version,
+            timeout=int(self.settings.gemini_timeout_seconds * 1000),  # the SDK takes milliseconds
+            retry_options=types.HttpRetryOptions(attempts=1),         # retries happen in resilience, once
+        ))
 
     # Public calls ------------------------------------------------------------------------
 
@@ -116,9 +123,9 @@ class GeminiClient:
                       temperature: float | None = None) -> TextReply:
         """Plain text from the text model (``MEDIABUDDY_GEMINI_MODEL`` unless ``model`` is given)."""
         model = model or self.settings.gemini_model
-        text, usage = self._generate_text([_user(prompt)], model=model, meter=meter,
-                                          config=self._text_config(system, temperature))
-        return TextReply(text=text, usage=usage, model=model)
+        text, usage, finish = self._generate_text([_user(prompt)], model=model, meter=meter,
+                                                  config=self._text_config(system, temperature))
+        return TextReply(text=text, usage=usage, model=model, truncated=finish == "MAX_TOKENS")
 
     def generate_json(self, prompt: str, schema: type[M], *, meter: Meter, system: str = "", model: str = "",
                       temperature: float | None = None) -> JsonReply[M]:
@@ -128,7 +135,7 @@ class GeminiClient:
         model = model or self.settings.gemini_model
         config = self._text_config(system, temperature, schema=schema)
         contents = [_user(prompt)]
-        text, usage = self._generate_text(contents, model=model, meter=meter, config=config)
+        text, usage, _ = self._generate_text(contents, model=model, meter=meter, config=config)
         try:
             return JsonReply(value=parse_json(text, schema), usage=usage, model=model, repaired=False)
         except ValueError as problem:
@@ -136,7 +143,7 @@ class GeminiClient:
         contents += [_model(text), _user(
             f"Your reply did not match the required JSON schema: {first_problem}\n"
             "Reply again with only the corrected JSON object, nothing else.")]
-        text, second = self._generate_text(contents, model=model, meter=meter, config=config)
+        text, second, _ = self._generate_text(contents, model=model, meter=meter, config=config)
         usage = _add(usage, second)
         try:
             return JsonReply(value=parse_json(text, schema), usage=usage, model=model, repaired=True)
@@ -213,15 +220,15 @@ class GeminiClient:
         )
 
     def _generate_text(self, contents: list[dict[str, Any]], *, model: str, meter: Meter,
-                       config: types.GenerateContentConfig) -> tuple[str, Usage]:
+                       config: types.GenerateContentConfig) -> tuple[str, Usage, str]:
         prompt_chars = sum(len(p.get("text", "")) for c in contents for p in c["parts"])
         estimate = self._estimate(model, prompt_chars // CHARS_PER_TOKEN + 1, self.settings.gemini_max_output_tokens)
 
-        def attempt() -> tuple[str, Usage]:
+        def attempt() -> tuple[str, Usage, str]:
             with meter.call(PROVIDER, model, estimate=estimate) as call:
                 response = self._send(model, contents, config, MODEL_SETTING)
                 call.usage = _usage(response, speech=False)
-                return _text(response, model), call.usage
+                return _text(response, model), call.usage, _name(response.candidates[0].finish_reason)
 
         return self._run(attempt)
 
@@ -366,12 +373,14 @@ def check_credentials(settings: Settings) -> str:
     or a ``ProviderError`` saying what is wrong and which setting fixes it."""
     with GeminiClient(settings, resilience=lambda attempt: attempt()) as client:
         models = client.list_models()
-    wanted = [settings.gemini_model]
-    missing = [m for m in wanted if m not in models]
-    if missing:
-        raise ProviderError(PROVIDER, f"the key works but cannot use model {missing[0]} (not listed)",
-                            permanent=True, setting=MODEL_SETTING)
-    return f"key accepted at {settings.gemini_base_url}; model {settings.gemini_model} available"
+    wanted = [(settings.gemini_model, MODEL_SETTING)]
+    if PROVIDER in settings.providers_for("narration"):
+        wanted.append((settings.gemini_tts_model, TTS_MODEL_SETTING))
+    for model, setting in wanted:
+        if model not in models:
+            raise ProviderError(PROVIDER, f"the key works but model {model} is not offered to it; set {setting} "
+                                          "to a listed model", permanent=True, setting=setting)
+    return f"key accepted at {settings.gemini_base_url}; {' and '.join(m for m, _ in wanted)} available"
 
 
 __all__ = ["GeminiClient", "TextReply", "JsonReply", "SpeechReply", "check_credentials", "parse_json",
