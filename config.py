@@ -153,18 +153,15 @@ class Settings(BaseSettings):
     flux_output_quality: int = Field(default=90, ge=0, le=100, description="Quality of jpg/webp outputs.")
     flux_megapixels: Literal["1", "0.25"] = Field(default="1", description="Output size: about 1 or 0.25 megapixels.")
     flux_go_fast: bool = Field(default=True, description="FLUX fp8 fast path (schnell and dev).")
-    flux_price: float | None = Field(default=None, ge=0, le=10,
-                                     description="Dollars per image; default: the known price of MEDIABUDDY_FLUX_MODEL.")
     replicate_connect_timeout: float = Field(default=5.0, gt=0, le=120, description="Seconds to connect to Replicate.")
     replicate_read_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to wait for one answer.")
-    replicate_prefer_wait: int = Field(default=5, ge=0, le=60,
-                                       description="Seconds the create call may hold for the result (0: poll only).")
+    replicate_prefer_wait: int = Field(default=5, ge=1, le=60,
+                                       description="Seconds the create call may hold for the result; its timeout "
+                                                   "is this plus 0.5 s.")
     replicate_poll_seconds: float = Field(default=0.5, ge=0.01, le=30, description="Pause between status checks.")
     replicate_deadline_seconds: float = Field(default=180.0, ge=1, le=3600,
                                               description="Longest wait for one prediction; then it is canceled.")
     replicate_download_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to fetch one output.")
-    replicate_create_attempts: int = Field(default=3, ge=1, le=10,
-                                           description="Tries to create one prediction (each checks for the last).")
 
     @field_validator("replicate_base_url")
     @classmethod

@@ -18,8 +18,8 @@ from __future__ import annotations
 import email.utils
 import io
 import logging
-import random
 import time
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable
@@ -28,7 +28,8 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 
 from config import Settings
-from server.errors import ProviderError, ProviderUnavailable
+from server.errors import NotConfigured, ProviderError, ProviderUnavailable
+from server.providers import resilience
 from server.providers.clients.prediction_journal import REUSE_SECONDS, PredictionJournal, request_key
 
 if TYPE_CHECKING:
@@ -167,17 +168,19 @@ class ReplicateClient:
 
     def __init__(self, settings: Settings, journal: PredictionJournal | None = None) -> None:
         if settings.replicate_api_token is None:
-            raise ProviderUnavailable(PROVIDER, "REPLICATE_API_TOKEN is not set")
+            raise NotConfigured(PROVIDER, "REPLICATE_API_TOKEN is not set")
         try:
             import replicate
         except ImportError as error:
             raise ProviderUnavailable(PROVIDER, "the replicate package is not installed") from error
         self.settings = settings
         timeout = httpx.Timeout(settings.replicate_read_timeout, connect=settings.replicate_connect_timeout)
+        transport = _BoundedRetryAfter()
         self.sdk = replicate.Client(api_token=settings.replicate_api_token.get_secret_value(),
                                     base_url=settings.replicate_base_url, timeout=timeout,
-                                    transport=_BoundedRetryAfter(), event_hooks={"response": [_raise_on_error]})
-        self.downloads = httpx.Client(timeout=settings.replicate_download_timeout, follow_redirects=True)
+                                    transport=transport, event_hooks={"response": [_raise_on_error]})
+        # The SDK offers no close(); its connections live in our transport, closed with us.
+        self.close = weakref.finalize(self, transport.close)
         self._journal = journal
 
     @cached_property
@@ -209,56 +212,56 @@ class ReplicateClient:
                 return prediction
         return None
 
-    def _reusable(self, key: str, model: str, payload: dict[str, Any]) -> "Prediction | None":
+    def _previous(self, key: str, model: str, payload: dict[str, Any]) -> "Prediction | None":
+        """The prediction an earlier attempt bought for this request, if it is still good."""
         entry = self.journal.lookup(key)
         if entry is None:
             return None
+        # An intent without an id: a create was sent and its answer lost (timeout, dropped
+        # connection, crash). Replicate may well have made it: look before buying again.
         found = self._get(entry.prediction_id) if entry.prediction_id else self.find_recent(model, payload)
         if found is None or found.status in ("failed", "canceled"):
             self.journal.forget(key)
             return None
-        log.info("replicate: reusing prediction %s (%s, %.0f s old) instead of paying again", found.id,
+        log.info("replicate: prediction %s (%s %.0f s ago) answers this request; not paying again", found.id,
                  entry.state, entry.age_seconds)
+        if not entry.prediction_id:
+            self.journal.record(key, model, found.id)
         return found
 
-    def _create(self, key: str, model: str, payload: dict[str, Any]) -> "Prediction":
-        """Create, retrying transient failures; before each retry look for what the last try bought."""
-        attempts = self.settings.replicate_create_attempts
+    def _find_or_create(self, key: str, model: str, payload: dict[str, Any],
+                        sent: list[bool]) -> tuple["Prediction", bool]:
+        """One attempt: reuse what an earlier attempt bought, else create (the intent written first).
+
+        Returns the prediction and whether this call paid for it: True when it was created
+        now, or found after a create this call sent lost its answer; False when an earlier
+        call (whose ledger row already counts it) bought it.
+        """
+        previous = self._previous(key, model, payload)
+        if previous is not None:
+            return previous, sent[0]
+        self.journal.intend(key, model)
+        sent[0] = True
+        # Always ask to wait: without it the SDK sends the create with no timeout at all
+        # (timeout=None), and a hung create would park this thread for ever.
         wait = self.settings.replicate_prefer_wait
-        for attempt in range(1, attempts + 1):
-            self.journal.intend(key, model)
-            try:
-                prediction = self._call(lambda: self.sdk.models.predictions.create(model, payload, wait=wait or None))
-            except ProviderError as error:
-                if error.permanent or attempt == attempts:
-                    raise
-                pause = min(error.retry_after if error.retry_after is not None else 0.5 * 2 ** attempt,
-                            RETRY_AFTER_CAP) * random.uniform(1.0, 1.2)
-                log.warning("replicate: create failed (%s); attempt %d of %d in %.1f s", error.message, attempt,
-                            attempts, pause)
-                time.sleep(pause)
-                if error.status is None or error.status >= 500:   # it may have been created before the failure
-                    found = self.find_recent(model, payload)
-                    if found is not None:
-                        log.info("replicate: the lost create had made prediction %s; not creating another", found.id)
-                        self.journal.record(key, model, found.id)
-                        return found
-                continue
-            self.journal.record(key, model, prediction.id)
-            return prediction
-        raise AssertionError("unreachable: the last attempt raises")
+        prediction = self._call(lambda: self.sdk.models.predictions.create(model, payload, wait=wait))
+        self.journal.record(key, model, prediction.id)
+        log.info("replicate: created prediction %s on %s", prediction.id, model)
+        return prediction, True
 
     def predict(self, model: str, payload: dict[str, Any], *,
-                on_created: Callable[[str], None] | None = None) -> Outcome:
-        """A succeeded prediction for this input, reusing one already bought when there is one."""
+                on_created: Callable[[str, bool], None] | None = None) -> Outcome:
+        """A succeeded prediction for this input, never buying one that an earlier attempt already bought.
+
+        Retries (and the breaker) come from ``resilience``: every retry of the create starts
+        by looking for the prediction the failed attempt may have made. ``on_created(id, paid)``
+        is called before waiting, so the ledger knows the id even if the wait fails.
+        """
         key = request_key(model, payload)
-        prediction = self._reusable(key, model, payload)
-        paid = prediction is None
-        if prediction is None:
-            prediction = self._create(key, model, payload)
-            log.info("replicate: created prediction %s on %s", prediction.id, model)
+        prediction, paid = resilience.call(PROVIDER, self.settings, self._find_or_create, key, model, payload, [False])
         if on_created is not None:
-            on_created(prediction.id)
+            on_created(prediction.id, paid)
         try:
             return Outcome(self.wait(prediction), paid, key)
         except PredictionFailed:
@@ -268,7 +271,6 @@ class ReplicateClient:
     def wait(self, prediction: "Prediction") -> "Prediction":
         """Poll until the prediction is finished or the deadline passes (then cancel it)."""
         deadline = time.monotonic() + self.settings.replicate_deadline_seconds
-        misses = 0
         while prediction.status not in TERMINAL:
             if time.monotonic() > deadline:
                 self._cancel(prediction.id)
@@ -276,18 +278,14 @@ class ReplicateClient:
                                     f"{self.settings.replicate_deadline_seconds:.0f} s; canceled",
                                     setting="MEDIABUDDY_REPLICATE_DEADLINE_SECONDS")
             time.sleep(self.settings.replicate_poll_seconds)
-            try:
-                prediction = self._call(lambda p=prediction: self.sdk.predictions.get(p.id))
-                misses = 0
-            except ProviderError as error:
-                misses += 1   # a status check that failed costs nothing: keep checking until the deadline
-                if error.permanent or misses > 5:
-                    raise
-                log.warning("replicate: status check of %s failed (%s)", prediction.id, error.message)
+            prediction = resilience.call(PROVIDER, self.settings, self._status, prediction.id)
         if prediction.status != "succeeded":
             tail = " | ".join((prediction.logs or "").strip().splitlines()[-5:])
             raise PredictionFailed(prediction.id, prediction.status, prediction.error or "", tail[-800:])
         return prediction
+
+    def _status(self, prediction_id: str) -> "Prediction":
+        return self._call(lambda: self.sdk.predictions.get(prediction_id))
 
     def _cancel(self, prediction_id: str) -> None:
         try:
@@ -317,17 +315,7 @@ class ReplicateClient:
         url = output[0] if isinstance(output, list) and output else output
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise OutputUnavailable(prediction.id, f"no image URL in the output ({str(output)[:200]!r})")
-        data = b""
-        for attempt in range(1, 4):
-            try:
-                data = self._download(prediction.id, url)
-                break
-            except OutputUnavailable:
-                raise
-            except ProviderError as error:
-                if attempt == 3:
-                    raise OutputUnavailable(prediction.id, error.message, status=error.status) from error
-                time.sleep(0.3 * attempt)
+        data = resilience.call(PROVIDER, self.settings, self._download, prediction.id, url)
         try:
             image = Image.open(io.BytesIO(data))
             image.load()
@@ -337,7 +325,8 @@ class ReplicateClient:
 
     def _download(self, prediction_id: str, url: str) -> bytes:
         try:
-            with self.downloads.stream("GET", url) as response:
+            with httpx.Client(timeout=self.settings.replicate_download_timeout, follow_redirects=True) as downloads, \
+                    downloads.stream("GET", url) as response:
                 if response.status_code in (403, 404, 410):
                     raise OutputUnavailable(prediction_id, f"{url} answered {response.status_code}: expired or "
                                             "deleted (Replicate keeps outputs for an hour)", status=response.status_code)
