@@ -88,6 +88,8 @@ def _subject(scene: SceneSpec) -> str:
     if not visual:
         article = "An" if concept[:1].lower() in "aeiou" else "A"
         return f"{article} single {concept} as the clear subject of the picture."
+    # One idea per picture: a description that runs on is kept to its first two sentences.
+    visual = " ".join(re.split(r"(?<=[.!?])\s+", visual)[:2])
     visual = visual[0].upper() + visual[1:]
     return visual if visual.endswith((".", "!", "?")) else visual + "."
 
