@@ -306,3 +306,35 @@ def test_check_credentials_reads_the_account_and_the_model(tmp_path, fake_replic
 def test_bad_settings_name_the_variable(tmp_path, name, value):
     with pytest.raises(SettingsError, match=f"MEDIABUDDY_{name.upper()}"):
         load_settings(home=tmp_path, **{name: value})
+
+
+def test_a_huge_retry_after_while_polling_does_not_park_the_worker(tmp_path, fake_replicate):
+    fake_replicate.fail("GET", "/v1/predictions/", 429, retry_after="3600", count=2)
+    fake_replicate.wait_completes = False
+    started = time.monotonic()
+    assert draw(make_settings(tmp_path, fake_replicate)).path.exists()
+    assert time.monotonic() - started < 5
+    assert fake_replicate.creates == 1
+
+
+def test_a_huge_retry_after_on_create_gives_up_at_once_with_the_hint(tmp_path, fake_replicate):
+    fake_replicate.fail("POST", "/predictions", 429, retry_after="3600", count=5)
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        draw(make_settings(tmp_path, fake_replicate))
+    assert caught.value.status == 429 and caught.value.retry_after == pytest.approx(3600)
+    assert time.monotonic() - started < 5 and fake_replicate.creates == 0
+
+
+def test_scenes_drawn_in_parallel_with_lost_answers_are_each_paid_once(tmp_path, fake_replicate):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake_replicate.drop("POST", "/predictions", count=3)
+    provider = ReplicateImages(make_settings(tmp_path, fake_replicate))
+    meter = ListMeter()
+    requests = [ImageRequest(SceneSpec(i, "t", f"thing {i}", f"A small wooden boat number {i} on a lake."), STYLE)
+                for i in range(5)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda r: provider.draw(r, tmp_path / f"{r.scene.index}.png", meter), requests))
+    assert fake_replicate.creates == 5 and len({r.meta["prediction"] for r in results}) == 5
+    assert sorted(row.usage.images for row in meter.rows) == [1] * 5 and meter.spent == pytest.approx(0.015)

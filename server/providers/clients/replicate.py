@@ -18,10 +18,10 @@ from __future__ import annotations
 import email.utils
 import io
 import logging
+import threading
 import time
 import weakref
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
@@ -40,7 +40,6 @@ log = logging.getLogger("mediabuddy.providers.replicate")
 PROVIDER = "replicate"
 TERMINAL = ("succeeded", "failed", "canceled")
 MAX_OUTPUT_BYTES = 40 * 1024 * 1024
-RETRY_AFTER_CAP = 30.0     # the SDK sleeps whatever Retry-After says on GETs; never let it park a worker
 INPUT_SETTINGS = {"num_inference_steps": "MEDIABUDDY_FLUX_STEPS", "output_format": "MEDIABUDDY_FLUX_OUTPUT_FORMAT",
                   "output_quality": "MEDIABUDDY_FLUX_OUTPUT_QUALITY", "megapixels": "MEDIABUDDY_FLUX_MEGAPIXELS",
                   "go_fast": "MEDIABUDDY_FLUX_GO_FAST"}
@@ -144,13 +143,20 @@ def _raise_on_error(response: httpx.Response) -> None:
 
 
 class _BoundedRetryAfter(httpx.HTTPTransport):
-    """Caps the ``Retry-After`` the SDK's own GET retries will sleep for (it trusts any value)."""
+    """Caps the ``Retry-After`` the SDK's own GET retries sleep for: it trusts any value, up to ten
+    times in a row, so a confused server could otherwise park a worker for hours."""
+
+    def __init__(self, cap_seconds: float) -> None:
+        super().__init__()
+        self.cap_seconds = cap_seconds
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = super().handle_request(request)
+        if request.method == "POST":   # the SDK never retries a POST: its hint is ours to honour
+            return response
         wait = _retry_after(response.headers.get("Retry-After"))
-        if wait is not None and wait > RETRY_AFTER_CAP:
-            response.headers["Retry-After"] = str(int(RETRY_AFTER_CAP))
+        if wait is not None and wait > self.cap_seconds:
+            response.headers["Retry-After"] = str(int(self.cap_seconds))
         return response
 
 
@@ -175,17 +181,22 @@ class ReplicateClient:
             raise ProviderUnavailable(PROVIDER, "the replicate package is not installed") from error
         self.settings = settings
         timeout = httpx.Timeout(settings.replicate_read_timeout, connect=settings.replicate_connect_timeout)
-        transport = _BoundedRetryAfter()
+        transport = _BoundedRetryAfter(settings.provider_retry_max_wait_seconds)
         self.sdk = replicate.Client(api_token=settings.replicate_api_token.get_secret_value(),
                                     base_url=settings.replicate_base_url, timeout=timeout,
                                     transport=transport, event_hooks={"response": [_raise_on_error]})
         # The SDK offers no close(); its connections live in our transport, closed with us.
         self.close = weakref.finalize(self, transport.close)
         self._journal = journal
+        self._journal_lock = threading.Lock()
 
-    @cached_property
+    @property
     def journal(self) -> PredictionJournal:
-        return self._journal or PredictionJournal(self.settings.var_dir / "replicate-predictions.sqlite")
+        """Opened on first use (``check_credentials`` never needs it); scenes are drawn in threads."""
+        with self._journal_lock:
+            if self._journal is None:
+                self._journal = PredictionJournal(self.settings.var_dir / "replicate-predictions.sqlite")
+            return self._journal
 
     def _call(self, action: Callable[[], Any]) -> Any:
         try:
