@@ -136,6 +136,8 @@ class Settings(BaseSettings):
 
     def providers_for(self, kind: str) -> list[str]:
         """The provider names for ``voice``, ``timeline``, ``images`` or ``narration``, in order."""
+        if kind == "narration" and self.tts_engine != "auto":  # the older, narrower setting still wins
+            return [self.tts_engine]
         raw = {"voice": self.voice_providers, "timeline": self.timeline_providers,
                "images": self.image_providers, "narration": self.narration_providers}[kind]
         return [name.strip() for name in raw.split(",") if name.strip()]
