@@ -186,13 +186,21 @@ class ProviderChain:
 
     # Calls -------------------------------------------------------------------------------
 
-    def make(self, request: object) -> Made[Any]:
-        """Ask each provider in turn for ``request``'s result, through the cache."""
-        with self._lock:
-            self.calls += 1
+    def make(self, request: object, *, starting_with: str | None = None) -> Made[Any]:
+        """Ask each provider in turn for ``request``'s result, through the cache.
+
+        ``starting_with`` skips the providers before that one (a stage that must use one
+        provider throughout, like narration, re-asks with the fallback it ended up on)."""
+        candidates = self.candidates
+        if starting_with is not None:
+            names = [c.name for c in candidates]
+            candidates = candidates[names.index(starting_with):]
+        else:
+            with self._lock:
+                self.calls += 1
         failures: list[str] = []
         retryable = False
-        for candidate in self.candidates:
+        for candidate in candidates:
             if candidate.declined:
                 self._refuse_if_strict(candidate.name, candidate.declined, candidate.hint, retryable=False)
                 self._note(candidate.name, candidate.declined, candidate.hint)
@@ -266,6 +274,10 @@ class ProviderChain:
         if self.kind == "images":
             return provider.draw(request, out, meter)
         return provider.narrate(request, out, meter)
+
+    def position(self, name: str) -> int:
+        """Where ``name`` stands in the configured order."""
+        return [c.name for c in self.candidates].index(name)
 
     # What the job is told ----------------------------------------------------------------
 
