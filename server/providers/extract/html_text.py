@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html.parser import HTMLParser
+import re
 
 # Their content is never narrated.
 SKIPPED = {"script", "style", "pre", "code", "kbd", "samp", "var", "svg", "math", "table", "picture", "video", "audio",
@@ -19,7 +20,8 @@ SKIPPED = {"script", "style", "pre", "code", "kbd", "samp", "var", "svg", "math"
 # Their edges are paragraph breaks.
 BLOCKS = {"p", "div", "section", "article", "aside", "details", "summary", "blockquote", "li", "ul", "ol", "dl", "dt",
           "dd", "header", "footer", "main", "center", "figcaption", "br", "hr", "tr", "td", "th"}
-HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6", "summary"}   # a <details> summary titles what it hides
+_CODE_SPAN = re.compile(r"(`+)[^`\n]+?\1")
 VOID = {"br", "hr", "img", "source", "input", "meta", "link", "wbr", "area", "base", "col", "embed", "param", "track"}
 
 
@@ -66,7 +68,7 @@ class HtmlProse(HTMLParser):
         if name in HEADINGS or name in BLOCKS:
             self._flush()
         if name in HEADINGS:
-            self._heading = int(name[1])
+            self._heading = int(name[1]) if name[0] == "h" else 6
         if not void:
             self._stack.append(name)
 
@@ -105,7 +107,8 @@ class HtmlProse(HTMLParser):
 
     def take(self, html: str) -> list[HtmlChunk]:
         """Parse one more piece of HTML and return the chunks completed by it."""
-        self.feed(html)
+        # Markdown code spans inside a JSX container ("the `<Suspense>` tag") are text, not tags.
+        self.feed(_CODE_SPAN.sub(lambda m: m.group(0).replace("<", "&lt;").replace(">", "&gt;"), html))
         self._flush_pending()
         taken, self.chunks = self.chunks, []
         return taken

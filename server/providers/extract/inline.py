@@ -201,9 +201,14 @@ def as_sentence(text: str) -> str:
         return text + "."  # "(see the guide)" closes a clause, not a sentence
     if text != core:
         return text if core.endswith((".", "!", "?")) else text + "."
+    stop = "。" if _is_cjk(text[-1]) else "."
     if text.endswith((":", ";", ",")):
-        return text[:-1].rstrip() + "."
-    return text + "."
+        return text[:-1].rstrip() + stop
+    return text + stop
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af"
 
 
 def split_sentences(text: str) -> list[str]:

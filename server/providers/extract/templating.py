@@ -60,12 +60,12 @@ def _drop_code_wrappers(body: str) -> str:
     names = "|".join(map(re.escape, _CODE_WRAPPERS))
     hugo = re.compile(r"{{([<%])-?\s*(" + names + r")\b.*?[>%]}}.*?{{[<%]-?\s*/\s*\2\s*-?[>%]}}", re.S | re.I)
     liquid = re.compile(r"{%-?\s*(" + names + r")\b.*?%}.*?{%-?\s*end\1\s*-?%}", re.S | re.I)
-    return liquid.sub(lambda m: _blank_like(m.group(0)), hugo.sub(lambda m: _blank_like(m.group(0)), body))
+    return liquid.sub(_CODE_STANDIN, hugo.sub(_CODE_STANDIN, body))
 
 
-def _blank_like(removed: str) -> str:
-    # Keep the line count, so markdown-it's source maps still point at the right lines.
-    return "\n" * removed.count("\n")
+# An empty fenced block stands where the code was: the sentence that led into it ("run:")
+# is finished as if the code were there, and the cut is counted.
+_CODE_STANDIN = "\n\n```\n```\n\n"
 
 
 def _sub_tags(pattern: re.Pattern[str], body: str, replace) -> str:  # type: ignore[no-untyped-def]
