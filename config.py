@@ -244,6 +244,18 @@ class Settings(BaseSettings):
 
     # --- author's voice and length (voice) ---
     #
+    voice_samples: Path | None = Field(
+        default=None, description="The author's writing samples (a .txt/.md file or a folder of them; 70 KB+ "
+                                  "recommended) whose style the narration is rewritten in.")
+    max_minutes: float = Field(default=5.0, ge=0.5, le=120,
+                               description="Longest narration a job may plan; longer articles are condensed "
+                                           "(Gemini), trimmed (TRIM_TO_LENGTH) or refused before heavy work.")
+    trim_to_length: bool = Field(default=False,
+                                 description="Offline, cut an over-long article at a section boundary (marked "
+                                             "degraded) instead of refusing it.")
+    kokoro_voice: Literal["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"] = Field(
+        default="jf_alpha", description="Kokoro voice for Japanese narration.")
+    kokoro_speed: float = Field(default=1.0, ge=0.5, le=2.0, description="Kokoro speaking speed.")
 
     # --- renderer: house style, encoder, music, captions (render) ---
     #
@@ -281,6 +293,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://host:port/db URL")
         return value
+
+    @field_validator("voice_samples")
+    @classmethod
+    def _samples_exist(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().exists():
+            raise ValueError(f"must be an existing file or folder of writing samples (got {value})")
+        return value.expanduser().resolve() if value is not None else None
 
     @field_validator("piper_voice")
     @classmethod
