@@ -203,7 +203,38 @@ class Settings(BaseSettings):
 
 
     # --- replicate: base URL, FLUX model and inputs (replicate) ---
-    #
+    replicate_base_url: str = Field(default="https://api.replicate.com",
+                                    description="Replicate API root (point it at a fake in tests).")
+    flux_model: str = Field(default="black-forest-labs/flux-schnell", description="FLUX model on Replicate, owner/name.")
+    flux_steps: int = Field(default=4, ge=1, le=50, description="num_inference_steps (schnell allows 1-4).")
+    flux_output_format: Literal["png", "jpg", "webp"] = Field(default="jpg", description="Format FLUX returns.")
+    flux_output_quality: int = Field(default=90, ge=0, le=100, description="Quality of jpg/webp outputs.")
+    flux_megapixels: Literal["1", "0.25"] = Field(default="1", description="Output size: about 1 or 0.25 megapixels.")
+    flux_go_fast: bool = Field(default=True, description="FLUX fp8 fast path (schnell and dev).")
+    replicate_connect_timeout: float = Field(default=5.0, gt=0, le=120, description="Seconds to connect to Replicate.")
+    replicate_read_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to wait for one answer.")
+    replicate_prefer_wait: int = Field(default=5, ge=1, le=60,
+                                       description="Seconds the create call may hold for the result; its timeout "
+                                                   "is this plus 0.5 s.")
+    replicate_poll_seconds: float = Field(default=0.5, ge=0.01, le=30, description="Pause between status checks.")
+    replicate_deadline_seconds: float = Field(default=180.0, ge=1, le=3600,
+                                              description="Longest wait for one prediction; then it is canceled.")
+    replicate_download_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to fetch one output.")
+
+    @field_validator("replicate_base_url")
+    @classmethod
+    def _replicate_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")) or len(value) < 10:
+            raise ValueError("must be an http(s):// URL such as https://api.replicate.com")
+        return value.rstrip("/")
+
+    @field_validator("flux_model")
+    @classmethod
+    def _flux_model_name(cls, value: str) -> str:
+        owner, _, name = value.partition("/")
+        if not owner or not name or "/" in name or ":" in value or " " in value:
+            raise ValueError("must be a Replicate model as owner/name, e.g. black-forest-labs/flux-schnell")
+        return value
 
     # --- extraction and language (extract) ---
     #

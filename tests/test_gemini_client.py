@@ -20,7 +20,7 @@ from server.providers.clients.gemini import GeminiClient, check_credentials
 from server.providers.clients.gemini_errors import parse_duration, parse_retry_after
 from server.providers.narration.gemini import PROVIDER as GeminiNarrator, speech_pieces
 from server.providers.types import NarrationRequest, Usage
-from tests.fakes.gemini import (KEY, FakeGemini, audio, blocked, fake_gemini, hang, internal, invalid_key,  # noqa: F401
+from tests.fakes.gemini import (KEY, FakeGemini, audio, blocked, continuing, fake_gemini, hang, internal, invalid_key,  # noqa: F401
                                 json_reply, malformed, max_tokens, rate_limited, safety_stop, text, unavailable,
                                 unknown_model)
 
@@ -360,3 +360,62 @@ def test_a_speech_model_that_answers_text_is_a_clear_error(gemini_settings, fake
 def test_narrator_declines_without_a_key(settings):
     with pytest.raises(NotConfigured):
         GeminiNarrator(settings.model_copy(update={"gemini_api_key": None}))
+
+
+def test_a_truncated_text_answer_says_so(client, fake_gemini, meter):
+    fake_gemini.script(text("The tide comes in and", finish="MAX_TOKENS"), text("Done."))
+    assert client.generate_text("hello", meter=meter).truncated
+    assert not client.generate_text("hello", meter=meter).truncated
+
+
+class Loose(pydantic.BaseModel):
+    counts: dict[str, int]   # additionalProperties: Gemini's schema subset cannot say it
+
+
+def test_a_schema_gemini_cannot_express_is_a_permanent_error_before_any_request(client, fake_gemini, meter):
+    with pytest.raises(ProviderError) as caught:
+        client.generate_json("Count the words.", Loose, meter=meter)
+    assert caught.value.permanent and "additionalProperties" in caught.value.message
+    assert fake_gemini.count() == 0
+
+
+def test_the_key_never_reaches_logs_or_errors(gemini_settings, fake_gemini, meter, caplog, tmp_path):
+    caplog.set_level(logging.DEBUG)
+    fake_gemini.script(unavailable(), rate_limited(retry_after=0.01), text("{}"), json_reply(GOOD_PLAN), audio(0.2),
+                       malformed(), internal(), internal())
+    shown: list[str] = []
+    with GeminiClient(gemini_settings) as gemini:
+        gemini.generate_json("Plan.", Plan, meter=meter)
+        GeminiNarrator(gemini_settings).narrate(NarrationRequest(text="Hi."), tmp_path / "a.wav", meter)
+        with pytest.raises(ProviderError) as caught:
+            gemini.generate_text("hello", meter=meter)
+        shown += [str(caught.value), repr(caught.value), str(caught.value.__cause__)]
+    assert fake_gemini.count() == 8 and "internal error" in caplog.text  # the retries were logged
+    assert KEY not in caplog.text + " ".join(shown) and KEY[:16] not in caplog.text
+
+
+def test_the_request_voice_is_used_only_when_it_is_a_gemini_voice(gemini_settings, fake_gemini, meter, tmp_path):
+    narrator = GeminiNarrator(gemini_settings)
+    assert narrator.voice_for(NarrationRequest(text="x", voice="puck")) == "Puck"
+    assert narrator.voice_for(NarrationRequest(text="x", voice="joe-us-piper")) == "Kore"
+    narrator.narrate(NarrationRequest(text="Hello.", voice="charon"), tmp_path / "v.wav", meter)
+    assert "Charon" in str(fake_gemini.requests[-1].body["generationConfig"])
+
+
+def test_check_credentials_covers_the_speech_model_when_gemini_narrates(gemini_settings, fake_gemini):
+    narrating = gemini_settings.model_copy(update={"narration_providers": "gemini,piper"})
+    assert "gemini-3.8-flash-lite-tts" in check_credentials(narrating)
+    fake_gemini.models.discard("gemini-3.8-flash-lite-tts")
+    with pytest.raises(ProviderError) as caught:
+        check_credentials(narrating)
+    assert caught.value.setting == "MEDIABUDDY_GEMINI_TTS_MODEL"
+    assert "available" in check_credentials(gemini_settings)  # not narrating with gemini: not needed
+
+
+def test_a_continued_answer_is_one_metered_request_per_hop(client, fake_gemini, meter):
+    fake_gemini.script(continuing("The tide ", token=b"t1"), continuing("comes ", token=b"t2"), text("in."))
+    reply = client.generate_text("hello", meter=meter)
+    assert reply.text == "The tide comes in." and not reply.truncated
+    assert fake_gemini.count() == 3 and len(meter.rows) == 3
+    assert [r.body.get("continuationToken") for r in fake_gemini.requests] == [None, "dDE=", "dDI="]
+    assert reply.usage.input_tokens == 36

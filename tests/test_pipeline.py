@@ -45,7 +45,7 @@ def test_a_broken_piper_voice_falls_back_to_espeak_and_says_so(app, settings, tm
     assert "espeak" in manifest["providers"] and "piper" not in manifest["providers"]
     assert manifest["degraded"] is True
     note = next(n for n in manifest["notes"] if n.startswith("narration: piper"))
-    assert "piper could not load broken.onnx" in note and "made by espeak instead" in note
+    assert "piper could not load broken.onnx" in note and "used espeak instead" in note
 
 
 def _job(app, settings, body: bytes = ARTICLE, name: str = "lighthouse.md") -> int:

@@ -108,8 +108,10 @@ class Ledger:
 
     def saved(self, record: CallRecord) -> None:
         """A cache hit stood in for ``record`` (a call made by an earlier run): price 0, cached."""
-        worth = record.cost if record.cost is not None else price_of(self.prices, record.model, record.usage) \
-            if record.model in self.prices else 0.0
+        if record.cost is not None:
+            worth = record.cost
+        else:
+            worth = price_of(self.prices, record.model, record.usage) if record.model in self.prices else 0.0
         self._write(record, cost=0.0, cached=True, outcome="ok", duration_ms=0,
                     detail=f"cache hit; saved ${worth:.4f}" + (f"; was {record.detail}" if record.detail else ""))
 
@@ -192,15 +194,15 @@ class JobCost:
 def job_cost(session: Session, job_id: int) -> JobCost:
     """Sum a job's ledger."""
     rows = session.execute(
-        select(ProviderCall.cached, ProviderCall.outcome == "ok", func.count(), func.coalesce(func.sum(ProviderCall.price_usd), 0.0))
+        select(ProviderCall.cached, ProviderCall.outcome, func.count(), func.coalesce(func.sum(ProviderCall.price_usd), 0.0))
         .where(ProviderCall.job_id == job_id)
-        .group_by(ProviderCall.cached, ProviderCall.outcome == "ok")).all()
+        .group_by(ProviderCall.cached, ProviderCall.outcome)).all()
     total, paid, failed, cached = 0.0, 0, 0, 0
-    for was_cached, ok, count, price in rows:
+    for was_cached, outcome, count, price in rows:
         total += float(price or 0.0)
         if was_cached:
             cached += count
-        elif ok:
+        elif outcome == "ok":
             paid += count
         else:
             failed += count

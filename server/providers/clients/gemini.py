@@ -18,8 +18,8 @@ Use it as a context manager so its connection pool is closed::
 
 from __future__ import annotations
 
-import json
 import re
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
@@ -40,6 +40,7 @@ MODEL_SETTING = "MEDIABUDDY_GEMINI_MODEL"
 TTS_MODEL_SETTING = "MEDIABUDDY_GEMINI_TTS_MODEL"
 SPEECH_RATE = 24_000     # Gemini speech: 16-bit little-endian mono PCM at 24 kHz
 CHARS_PER_TOKEN = 3      # a cautious guess for budget estimates (English runs near 4)
+MAX_HOPS = 8             # continuation requests one answer may take
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -49,6 +50,7 @@ class TextReply:
     text: str
     usage: Usage
     model: str
+    truncated: bool = False   # finishReason MAX_TOKENS: the text stops where the output budget ran out
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class GeminiClient:
         self._key = settings.gemini_api_key.get_secret_value().strip()
         self._run = resilience or _default_resilience(settings)
         self._sdk: Client | None = None
+        self._sdk_lock = threading.Lock()   # stages call providers from several threads
 
     # Lifecycle ---------------------------------------------------------------------------
 
@@ -91,24 +94,29 @@ class GeminiClient:
         self.close()
 
     def close(self) -> None:
-        if self._sdk is not None:
-            self._sdk.close()
-            self._sdk = None
+        with self._sdk_lock:
+            if self._sdk is not None:
+                self._sdk.close()
+                self._sdk = None
 
     @property
     def sdk(self) -> Client:
         """The ``genai.Client``, built on first use with SDK retries off and our timeout."""
-        if self._sdk is None:
-            from google import genai
-            from google.genai import types
+        with self._sdk_lock:
+            if self._sdk is None:
+                self._sdk = self._build()
+            return self._sdk
 
-            self._sdk = genai.Client(api_key=self._key, http_options=types.HttpOptions(
-                base_url=self.settings.gemini_base_url,
-                api_version=self.settings.gemini_api_version,
-                timeout=int(self.settings.gemini_timeout_seconds * 1000),  # the SDK takes milliseconds
-                retry_options=types.HttpRetryOptions(attempts=1),
-            ))
-        return self._sdk
+    def _build(self) -> Client:
+        from google import genai
+        from google.genai import types
+
+        return genai.Client(api_key=self._key, http_options=types.HttpOptions(
+            base_url=self.settings.gemini_base_url,
+            api_version=self.settings.gemini_api_version,
+            timeout=int(self.settings.gemini_timeout_seconds * 1000),  # the SDK takes milliseconds
+            retry_options=types.HttpRetryOptions(attempts=1),         # retries happen in resilience, once
+        ))
 
     # Public calls ------------------------------------------------------------------------
 
@@ -116,9 +124,9 @@ class GeminiClient:
                       temperature: float | None = None) -> TextReply:
         """Plain text from the text model (``MEDIABUDDY_GEMINI_MODEL`` unless ``model`` is given)."""
         model = model or self.settings.gemini_model
-        text, usage = self._generate_text([_user(prompt)], model=model, meter=meter,
-                                          config=self._text_config(system, temperature))
-        return TextReply(text=text, usage=usage, model=model)
+        text, usage, finish = self._generate_text([_user(prompt)], model=model, meter=meter,
+                                                  config=self._text_config(system, temperature))
+        return TextReply(text=text, usage=usage, model=model, truncated=finish == "MAX_TOKENS")
 
     def generate_json(self, prompt: str, schema: type[M], *, meter: Meter, system: str = "", model: str = "",
                       temperature: float | None = None) -> JsonReply[M]:
@@ -128,7 +136,7 @@ class GeminiClient:
         model = model or self.settings.gemini_model
         config = self._text_config(system, temperature, schema=schema)
         contents = [_user(prompt)]
-        text, usage = self._generate_text(contents, model=model, meter=meter, config=config)
+        text, usage, _ = self._generate_text(contents, model=model, meter=meter, config=config)
         try:
             return JsonReply(value=parse_json(text, schema), usage=usage, model=model, repaired=False)
         except ValueError as problem:
@@ -136,7 +144,7 @@ class GeminiClient:
         contents += [_model(text), _user(
             f"Your reply did not match the required JSON schema: {first_problem}\n"
             "Reply again with only the corrected JSON object, nothing else.")]
-        text, second = self._generate_text(contents, model=model, meter=meter, config=config)
+        text, second, _ = self._generate_text(contents, model=model, meter=meter, config=config)
         usage = _add(usage, second)
         try:
             return JsonReply(value=parse_json(text, schema), usage=usage, model=model, repaired=True)
@@ -154,21 +162,23 @@ class GeminiClient:
         if len(text) > MAX_SPEECH_CHARS:
             raise ValueError(f"{len(text)} characters is over the {MAX_SPEECH_CHARS} one speech request may carry")
         config = types.GenerateContentConfig(
+            automatic_continuation=False,   # each billed request is metered and retried on its own
             response_modalities=["AUDIO"],
             speech_config=types.SpeechConfig(voice_config=types.VoiceConfig(
                 prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=voice or self.settings.gemini_tts_voice))),
         )
         estimate = self._estimate(model, len(text) // CHARS_PER_TOKEN + 1, speech_seconds_for(text))
 
-        def attempt() -> SpeechReply:
-            with meter.call(PROVIDER, model, estimate=estimate) as call:
-                response = self._send(model, [_user(text)], config, TTS_MODEL_SETTING)
-                usage = _usage(response, speech=True)
-                call.usage = usage
-                pcm, rate = _audio(response, model)
-                return SpeechReply(pcm=pcm, rate=rate, usage=usage, model=model)
-
-        return self._run(attempt)
+        responses, usage = self._exchange(model, [_user(text)], config, meter=meter, estimate=estimate,
+                                          model_setting=TTS_MODEL_SETTING, speech=True)
+        pcm, rate = bytearray(), 0
+        for response in responses:
+            piece, piece_rate = _audio(response, model)
+            if rate and piece_rate != rate:
+                raise ProviderError(PROVIDER, f"{model} changed its sample rate from {rate} to {piece_rate} Hz")
+            pcm += piece
+            rate = piece_rate
+        return SpeechReply(pcm=bytes(pcm), rate=rate, usage=usage, model=model)
 
     def count_tokens(self, text: str, *, model: str = "") -> int:
         """Tokens ``text`` makes for ``model`` (a free call)."""
@@ -203,6 +213,7 @@ class GeminiClient:
         from google.genai import types
 
         return types.GenerateContentConfig(
+            automatic_continuation=False,   # each billed request is metered and retried on its own
             system_instruction=system or None,
             temperature=temperature,
             max_output_tokens=self.settings.gemini_max_output_tokens,
@@ -213,17 +224,44 @@ class GeminiClient:
         )
 
     def _generate_text(self, contents: list[dict[str, Any]], *, model: str, meter: Meter,
-                       config: types.GenerateContentConfig) -> tuple[str, Usage]:
+                       config: types.GenerateContentConfig) -> tuple[str, Usage, str]:
         prompt_chars = sum(len(p.get("text", "")) for c in contents for p in c["parts"])
         estimate = self._estimate(model, prompt_chars // CHARS_PER_TOKEN + 1, self.settings.gemini_max_output_tokens)
 
-        def attempt() -> tuple[str, Usage]:
-            with meter.call(PROVIDER, model, estimate=estimate) as call:
-                response = self._send(model, contents, config, MODEL_SETTING)
-                call.usage = _usage(response, speech=False)
-                return _text(response, model), call.usage
+        responses, usage = self._exchange(model, contents, config, meter=meter, estimate=estimate,
+                                          model_setting=MODEL_SETTING, speech=False)
+        return _text(responses, model), usage, _name(responses[-1].candidates[0].finish_reason)
 
-        return self._run(attempt)
+    def _exchange(self, model: str, contents: list[dict[str, Any]], config: types.GenerateContentConfig, *,
+                  meter: Meter, estimate: float, model_setting: str, speech: bool) -> tuple[list[Any], Usage]:
+        """One answer as one or more requests, each metered and retried on its own.
+
+        An answer that ends with ``finishReason`` CONTINUATION and a ``continuationToken`` goes on
+        in a follow-up request carrying the token (the SDK would do this inside one call, hiding
+        billed requests from the ledger, so its automatic continuation is off).
+        """
+        responses: list[Any] = []
+        usage = Usage()
+        hop_config = config
+        for _ in range(MAX_HOPS):
+            def attempt(hop_config: types.GenerateContentConfig = hop_config) -> tuple[Any, Usage]:
+                with meter.call(PROVIDER, model, estimate=estimate) as call:
+                    response = self._send(model, contents, hop_config, model_setting)
+                    call.usage = _usage(response, speech=speech)
+                    refused = _refusal(response, model)
+                    if refused:  # inside the call: the ledger row says it failed (the input is still billed)
+                        raise refused
+                    return response, call.usage
+
+            response, hop_usage = self._run(attempt)
+            responses.append(response)
+            usage = _add(usage, hop_usage)
+            token = response.candidates[0].continuation_token
+            if _name(response.candidates[0].finish_reason) != "CONTINUATION" or not token:
+                return responses, usage
+            hop_config = config.model_copy(update={"continuation_token": token})
+        raise ProviderError(PROVIDER, f"{model} was still continuing its answer after {MAX_HOPS} requests",
+                            permanent=True, setting="MEDIABUDDY_GEMINI_MAX_OUTPUT_TOKENS")
 
     def _send(self, model: str, contents: list[dict[str, Any]], config: Any, model_setting: str) -> Any:
         try:
@@ -309,18 +347,19 @@ def _refusal(response: Any, model: str) -> ProviderError | None:
     return None
 
 
-def _text(response: Any, model: str) -> str:
-    refused = _refusal(response, model)
-    if refused:
-        raise refused
-    candidate = response.candidates[0]
-    parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-    text = "".join(p.text for p in parts if p.text and not p.thought)
+def _text(responses: list[Any], model: str) -> str:
+    """The answer's text over every hop (thought summaries left out)."""
+    text = ""
+    for response in responses:
+        candidate = response.candidates[0]
+        parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+        text += "".join(p.text for p in parts if p.text and not p.thought)
     if text.strip():
         return text
-    reason = _name(candidate.finish_reason)
+    last = responses[-1]
+    reason = _name(last.candidates[0].finish_reason)
     if reason == "MAX_TOKENS":
-        thoughts = response.usage_metadata.thoughts_token_count if response.usage_metadata else None
+        thoughts = last.usage_metadata.thoughts_token_count if last.usage_metadata else None
         raise ProviderError(PROVIDER, f"{model} used its whole output budget ({thoughts or 'unknown'} thinking "
                                       "tokens) and wrote no answer", permanent=True,
                             setting="MEDIABUDDY_GEMINI_THINKING_BUDGET")
@@ -328,9 +367,6 @@ def _text(response: Any, model: str) -> str:
 
 
 def _audio(response: Any, model: str) -> tuple[bytes, int]:
-    refused = _refusal(response, model)
-    if refused:
-        raise refused
     candidate = response.candidates[0]
     parts = candidate.content.parts if candidate.content and candidate.content.parts else []
     blobs = [p.inline_data for p in parts if p.inline_data is not None and p.inline_data.data]
@@ -366,12 +402,14 @@ def check_credentials(settings: Settings) -> str:
     or a ``ProviderError`` saying what is wrong and which setting fixes it."""
     with GeminiClient(settings, resilience=lambda attempt: attempt()) as client:
         models = client.list_models()
-    wanted = [settings.gemini_model]
-    missing = [m for m in wanted if m not in models]
-    if missing:
-        raise ProviderError(PROVIDER, f"the key works but cannot use model {missing[0]} (not listed)",
-                            permanent=True, setting=MODEL_SETTING)
-    return f"key accepted at {settings.gemini_base_url}; model {settings.gemini_model} available"
+    wanted = [(settings.gemini_model, MODEL_SETTING)]
+    if PROVIDER in settings.providers_for("narration"):
+        wanted.append((settings.gemini_tts_model, TTS_MODEL_SETTING))
+    for model, setting in wanted:
+        if model not in models:
+            raise ProviderError(PROVIDER, f"the key works but model {model} is not offered to it; set {setting} "
+                                          "to a listed model", permanent=True, setting=setting)
+    return f"key accepted at {settings.gemini_base_url}; {' and '.join(m for m, _ in wanted)} available"
 
 
 __all__ = ["GeminiClient", "TextReply", "JsonReply", "SpeechReply", "check_credentials", "parse_json",

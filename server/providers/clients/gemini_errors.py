@@ -9,6 +9,8 @@ What Gemini says, and what it means for us (EXTERNAL-APIS.md):
 - 408, 429 ``RESOURCE_EXHAUSTED``, 5xx: transient; 429 may carry ``google.rpc.RetryInfo``
   with ``retryDelay`` like ``"7s"``, any answer may carry ``Retry-After``.
 - Timeouts, refused connections and answers that are not JSON: transient.
+- Anything else the SDK raises happened before a request was sent (a schema it cannot
+  express, a bad argument): permanent, since the same call would fail again.
 
 Permanent errors are not retried and must not open a circuit breaker. No message ever
 contains the API key: the vendor's text is scrubbed before it is quoted.
@@ -17,6 +19,7 @@ contains the API key: the vendor's text is scrubbed before it is quoted.
 from __future__ import annotations
 
 import email.utils
+import json
 import re
 import time
 from typing import Any
@@ -44,11 +47,14 @@ def from_sdk_error(error: Exception, *, model: str, model_setting: str, secret: 
         return ProviderError(PROVIDER, f"cannot reach {base_url}: {scrub(type(error).__name__, secret)} "
                                        f"{scrub(str(error), secret)}".rstrip(),
                              setting="MEDIABUDDY_GEMINI_BASE_URL")
-    if isinstance(error, (ValueError, sdk_errors.UnknownApiResponseError)):
-        # json.JSONDecodeError, or the SDK failing to read the answer: a proxy page, a cut body.
+    if isinstance(error, (json.JSONDecodeError, sdk_errors.UnknownApiResponseError)):
+        # A proxy's error page or a cut body: the service, not us.
         return ProviderError(PROVIDER, f"the answer from {base_url} was not the JSON Gemini sends "
-                                       f"({scrub(type(error).__name__, secret)})")
-    return ProviderError(PROVIDER, f"unexpected {type(error).__name__}: {scrub(str(error), secret)[:300]}")
+                                       f"({type(error).__name__})")
+    # The SDK refused before sending (e.g. a pydantic schema Gemini cannot express): ours to fix,
+    # and the same request would fail again.
+    return ProviderError(PROVIDER, f"google-genai could not make the request: {type(error).__name__}: "
+                                   f"{scrub(str(error), secret)[:300]}", permanent=True)
 
 
 def _from_api_error(error: Any, *, model: str, model_setting: str, secret: str) -> ProviderError:

@@ -14,7 +14,7 @@ import wave
 from pathlib import Path
 from typing import ClassVar
 
-from config import Settings
+from config import GEMINI_VOICES, Settings
 from server.errors import ProviderError
 from server.providers.base import Meter
 from server.providers.clients.gemini import MAX_SPEECH_CHARS, GeminiClient
@@ -42,6 +42,11 @@ class GeminiNarrator:
     def fingerprint(self) -> str:
         return f"{self.settings.gemini_tts_model}:{self.settings.gemini_tts_voice}"
 
+    def voice_for(self, request: NarrationRequest) -> str:
+        """The request's voice when it names a Gemini voice (a job may name another narrator's), else ours."""
+        asked = request.voice.strip().capitalize()
+        return asked if asked in GEMINI_VOICES else self.settings.gemini_tts_voice
+
     def speaks(self, language: str) -> bool:
         return language.split("-")[0].lower() in LANGUAGES
 
@@ -52,7 +57,7 @@ class GeminiNarrator:
         pcm, rate = bytearray(), 0
         with GeminiClient(self.settings) as gemini:
             for i, piece in enumerate(pieces):
-                reply = gemini.synthesize_speech(piece, meter=meter, voice=request.voice or "")
+                reply = gemini.synthesize_speech(piece, meter=meter, voice=self.voice_for(request))
                 if rate and reply.rate != rate:
                     raise ProviderError(self.name, f"speech came back at {reply.rate} Hz after {rate} Hz")
                 rate = reply.rate
