@@ -59,18 +59,14 @@ class _Canceled(Exception):
     pass
 
 
-Stage = tuple[str, Callable[[StageContext], None]]
-
-
 def run_job(app: Flask, job_id: int, *, final_attempt: bool | None = True, stages: tuple[str, ...] | None = None,
-            owner: str | None = None, pipeline: tuple[Stage, ...] = PIPELINE) -> JobStatus | None:
+            owner: str | None = None) -> JobStatus | None:
     """Claim ``job_id`` and run its unfinished stages (all, or only those named in ``stages``).
 
     Returns the job's new status, or None when it was not claimable (finished, not due, or
     another worker holds a live lease) or the lease was lost mid-run. Raises ``JobFailed``
     when a stage fails. ``final_attempt=None`` lets the retry budget decide whether a
     failure is final; True (a one-shot render, a test) makes every failure final.
-    ``pipeline`` is the ordered (name, run) stage list; tests may pass a shorter one.
     """
     settings = settings_of(app)
     owner = owner or default_owner(settings.worker_name)
@@ -83,13 +79,13 @@ def run_job(app: Flask, job_id: int, *, final_attempt: bool | None = True, stage
         heartbeat = Heartbeat(db.engine, lease, settings.lease_seconds)
         heartbeat.start()
         try:
-            return _run_stages(app, lease, heartbeat, final_attempt, stages, pipeline)
+            return _run_stages(app, lease, heartbeat, final_attempt, stages)
         finally:
             heartbeat.stop()
 
 
 def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: bool | None,
-                only: tuple[str, ...] | None, pipeline: tuple[Stage, ...]) -> JobStatus | None:
+                only: tuple[str, ...] | None) -> JobStatus | None:
     settings = settings_of(app)
     ctx = StageContext(job_id=lease.job_id, settings=settings, work_dir=settings.var_dir / "jobs" / str(lease.job_id),
                        cache_dir=settings.var_dir / "cache")
@@ -101,7 +97,7 @@ def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: b
         return _fail(ctx, lease, job.stage or "?", error, retry_in=None)
     stage = "?"
     try:
-        for stage, run in pipeline:
+        for stage, run in PIPELINE:
             if stage in job.completed_stages or (only is not None and stage not in only):
                 continue
             _check_still_ours(lease, heartbeat)
