@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -121,6 +122,7 @@ class Heartbeat(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
+        renewed = time.monotonic()
         while not self._halt.wait(self.lease_seconds / 3):
             try:
                 with self.engine.begin() as connection:
@@ -128,6 +130,10 @@ class Heartbeat(threading.Thread):
                         log.warning("job %s: lease lost by %s", self.lease.job_id, self.lease.owner)
                         self.lost.set()
                         return
+                gap, renewed = time.monotonic() - renewed, time.monotonic()
+                if gap > self.lease_seconds * 2 / 3:  # a starved process or a lock: the lease nearly ran out
+                    log.warning("job %s: heartbeat %.1f s late (lease %.0f s)", self.lease.job_id,
+                                gap - self.lease_seconds / 3, self.lease_seconds)
                     cancel = connection.execute(sa.select(Job.cancel_requested).where(Job.id == self.lease.job_id))
                     if cancel.scalar():
                         self.cancel_requested.set()
