@@ -132,7 +132,8 @@ def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: b
         retryable = not isinstance(error, InvalidDocument) and getattr(error, "retryable", True)
         final = not retryable or (final_attempt if final_attempt is not None
                                   else lease.attempt > settings.job_retries)
-        retry_in = None if final else min(MAX_BACKOFF_SECONDS, settings.retry_backoff_seconds * 2 ** (lease.attempt - 1))
+        backoff = settings.retry_backoff_seconds * 2 ** (lease.attempt - 1)
+        retry_in = None if final else min(MAX_BACKOFF_SECONDS, backoff)
         _fail(ctx, lease, heartbeat, stage, error, retry_in=retry_in)
         raise JobFailed(lease.job_id, str(error), retryable, retry_in) from error
     _end(lease, heartbeat, status=JobStatus.SUCCEEDED, stage=None, finished_at=utcnow(), error=None)
