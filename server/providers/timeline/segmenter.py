@@ -3,7 +3,7 @@
 Scenes are cut where a listener would pause. The text becomes pieces (words; for Japanese
 and Chinese, clause runs measured in characters) and every boundary between two pieces
 has a cost: paragraph end 0, sentence end 0.5, clause punctuation or a conjunction next 3,
-a preposition next 7, elsewhere 12, inside a noun phrase 25, after a function word 30
+a preposition next 10, elsewhere 20, inside a noun phrase 35, after a function word 40
 (part-of-speech tags from ``nlp.analyse``). Dynamic programming picks the cheapest cut into
 scenes within the bounds, leaning towards the target; a heading paragraph (``## ...``)
 starts a new scene and becomes its ``chapter``.
@@ -23,18 +23,18 @@ import math
 import re
 from dataclasses import dataclass
 
-from server.providers.timeline import concepts, nlp
+from server.providers.timeline import concepts, nlp, rules
+from server.providers.timeline.rules import (MAX_CHARS, MAX_WORDS, MIN_CHARS, MIN_WORDS, TARGET_CHARS,
+                                             TARGET_WORDS, Bounds, bounds_for, measure)
 from server.providers.types import HEADING_MARK, SceneSpec
 
 NAME = "segmenter"
-MIN_WORDS, MAX_WORDS, TARGET_WORDS, MIN_TAIL = 15, 25, 20, 1
-MIN_CHARS, MAX_CHARS, TARGET_CHARS = 40, 70, 55
+MIN_TAIL = 1
+__all__ = ["MAX_WORDS", "MIN_TAIL", "MIN_WORDS", "NAME", "Bounds", "bounds_for", "measure", "plan_scenes"]
 
 _SENTENCE_END = (".", "!", "?", "…", '."', '?"', '!"', ".”", "?”", "!”", ".)", ".'")
 _CLAUSE_END = (",", ";", ":", ")", "—", "–")
-_CONJUNCTIONS = frozenset("and but or nor yet so because while when where although though whereas unless until "
-                          "since if after before whether which who that mais et ou donc car quand lorsque puisque "
-                          "parce".split())
+_CONJUNCTIONS = rules.OPENERS   # the validator accepts a scene that ends before one of these
 _FUNCTION_WORDS = frozenset("a an the of to in on at by for from with into onto about as than is are was were be "
                             "been has have had do does did will would can could should may might must shall my your "
                             "our their its his her this these those very le la les un une des du de au aux en ce "
@@ -43,30 +43,6 @@ _ABBREVIATION = re.compile(r"^(?:[A-Z]|Mr|Mrs|Ms|Dr|St|Jr|Sr|No|vs|etc|e\.g|i\.e
 _CJK_PUNCT_SENTENCE = "。！？!?"
 _CJK_PUNCT_CLAUSE = "、，,；;：:」』）)"
 _CJK_PIECE = re.compile(r"[^。！？!?、，,；;：:」』）)]*[。！？!?、，,；;：:」』）)]*")
-_PUNCT = re.compile(r"[\W_]", re.U)
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """How long a scene may be, in the unit that suits the language."""
-
-    low: int
-    high: int
-    target: int
-    unit: str   # "words" or "characters"
-
-
-def bounds_for(text: str, language: str = "en") -> Bounds:
-    if nlp.is_cjk(text, language):
-        return Bounds(MIN_CHARS, MAX_CHARS, TARGET_CHARS, "characters")
-    return Bounds(MIN_WORDS, MAX_WORDS, TARGET_WORDS, "words")
-
-
-def measure(text: str, bounds: Bounds) -> int:
-    """A scene's length in its bounds' unit: words, or characters that are not punctuation."""
-    if bounds.unit == "words":
-        return len(text.split())
-    return sum(1 for c in text if not c.isspace() and not _PUNCT.match(c))
 
 
 @dataclass(frozen=True)
@@ -91,7 +67,10 @@ def plan_scenes(text: str, *, theme: str = "midnight", language: str = "en") -> 
                              start=pieces[a].start, end=pieces[b - 1].start + len(pieces[b - 1].text),
                              chapter=pieces[a].heading)
               for i, (a, b) in enumerate(groups)]
-    return concepts.assign(drafts, analysed, theme=theme, language=language)
+    scenes = concepts.assign(drafts, analysed, theme=theme, language=language)
+    # The same validator every planner passes: offline, repair what it flags (one concept).
+    flagged = {p.scene for p in rules.check(scenes, language=language) if p.rule in ("concept", "composite", "visual")}
+    return [rules.repair(s, theme=theme, language=language) if s.index in flagged else s for s in scenes]
 
 
 def _blank_heading_marks(text: str) -> str:
@@ -146,16 +125,16 @@ def _cost_between(word: str, start: int, following: str, following_start: int, t
     next_bare = following.lower().strip(",.;:\"'“”()")
     here = tags.get(start + len(word) - len(word.lstrip("\"“'(")), "")
     there = tags.get(following_start + len(following) - len(following.lstrip("\"“'(")), "")
-    if next_bare in _CONJUNCTIONS or there in ("CCONJ", "SCONJ"):
+    if next_bare in _CONJUNCTIONS:
         return 3.0
     if bare in _FUNCTION_WORDS or here in ("DET", "ADP", "AUX", "PART", "CCONJ", "SCONJ"):
-        return 30.0
+        return 40.0
     if here in ("ADJ", "NUM") and there in ("NOUN", "PROPN", "ADJ") or here == "PROPN" and there == "PROPN" \
             or here == "NOUN" and there == "NOUN":
-        return 25.0
+        return 35.0
     if there == "ADP" or there == "VERB" and here in ("NOUN", "PROPN", "PRON"):
-        return 7.0
-    return 12.0
+        return 10.0
+    return 20.0
 
 
 def _cjk_pieces(text: str, analysed: str, language: str) -> list[_Piece]:
