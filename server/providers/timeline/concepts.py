@@ -120,7 +120,7 @@ def noun_phrases(tokens: tuple[nlp.Token, ...], text: str) -> list[Phrase]:
                 and (token.dep in ("compound", "flat", "nmod") or token.head == i + 1):
             continue
         first = i
-        while first > 0 and i - first < 3:
+        while first > 0 and i - first < 2:   # at most two modifiers: a name, not a description
             before = tokens[first - 1]
             if before.pos not in nlp.MODIFIER_TAGS or not _wordlike(before.text) or before.end + 1 < tokens[first].start:
                 break
