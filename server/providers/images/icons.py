@@ -130,6 +130,7 @@ shuffle: randomness random chaos
 house: home homes house household family
 people-roof: family parent parents children kid kids
 person: person individual human self someone
+user-gear: worker workers operator operators admin administrator administrators
 user: profile account accounts author authors contributor contributors maintainer maintainers developer developers engineer engineers programmer programmers
 robot: robot robots bot bots automation ai artificial machine machines model models agent agents
 microchip: chip chips hardware processor cpu computer computers memory compute
@@ -182,6 +183,11 @@ TAGS = _parse_tags(_TAG_LINES)
 _POOR = frozenset("arrow arrows angle angles chevron caret align border bars ellipsis font text indent outdent "
                   "bold italic underline subscript superscript strikethrough heading paragraph list-ol grip sort "
                   "slash minus plus equals divide xmark notdef square circle left right up down".split())
+
+
+# Slug words that turn an icon into a state or an action on something (a badge, a control).
+_STATE = frozenset("minimize maximize restore slash xmark minus plus question exclamation check arrow arrows turn "
+                   "rotate left right up down circle square half empty low quarter".split())
 
 
 @dataclass(frozen=True)
@@ -237,6 +243,8 @@ def _index() -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, str]
         if any(word in _POOR for word in icon.words[:1]) or len(icon.slug) <= 1 or icon.slug.isdigit():
             continue
         whole.setdefault(icon.slug, []).append(key)
+        if any(word in _STATE for word in icon.words):
+            continue   # "window-minimize" pictures a button, not a window: reachable by its exact slug or a tag only
         for word in icon.words:
             if word not in _POOR:
                 by_word.setdefault(word, []).append(key)
@@ -279,9 +287,14 @@ def match(words: list[str], *, proper: bool = False) -> list[tuple[float, str]]:
             for rank, slug in enumerate(TAGS.get(form, ())):
                 offer(f"solid/{slug}", (9.0 - 0.3 * rank) * weight)
             for key in by_word.get(form, [])[:6]:
-                extra = len(catalogue()[key].words) - 1
-                offer(key, (7.0 - 0.7 * extra) * weight)
+                slug_words = catalogue()[key].words
+                # The first slug word is what the icon shows ("kitchen-set" shows a kitchen).
+                lead = 1.0 if slug_words[0] == form else 0.6
+                offer(key, (7.0 - 0.7 * (len(slug_words) - 1)) * weight * lead)
     return sorted(((score, key) for key, score in found.items()), key=lambda item: (-item[0], item[1]))
+
+
+GOOD_MATCH = 4.5   # below this score an icon is a guess, not a picture of the concept
 
 
 def picturable(words: list[str], *, proper: bool = False) -> float:

@@ -79,10 +79,8 @@ def assign(drafts: list[Draft], analysed: str, *, theme: str, language: str) -> 
     per_scene: list[list[Phrase]] = [[] for _ in drafts]
     starts = [d.start for d in drafts]
     for phrase in phrases:
-        if len(phrase.lemmas) > 1 and pair_counts[phrase.key] < 2 and phrase.surface.split()[0].islower() \
-                and not phrase.proper and _is_adjective_led(phrase, tokens):
-            phrase = Phrase(phrase.surface.split()[-1], phrase.lemmas[-1:], phrase.proper,
-                            phrase.start + len(phrase.surface) - len(phrase.surface.split()[-1]))
+        if len(phrase.lemmas) > 1 and pair_counts[phrase.key] < 2 and not phrase.proper:
+            phrase = _without_adjectives(phrase, tokens)
         scene = _scene_of(phrase.start, starts)
         if scene is not None and drafts[scene].start <= phrase.start < drafts[scene].end:
             per_scene[scene].append(phrase)
@@ -143,11 +141,17 @@ def _wordlike(text: str) -> bool:
     return any(c.isalpha() for c in text) and not any(c in text for c in "/\\=<>{}[]@#$%^*_|~`")
 
 
-def _is_adjective_led(phrase: Phrase, tokens: tuple[nlp.Token, ...]) -> bool:
-    for token in tokens:
-        if token.start == phrase.start:
-            return token.pos == "ADJ"
-    return False
+def _without_adjectives(phrase: Phrase, tokens: tuple[nlp.Token, ...]) -> Phrase:
+    """Drop leading adjectives the article does not repeat with this noun ("flexible feature set")."""
+    by_start = {t.start: t for t in tokens}
+    words = phrase.surface.split()
+    offset, kept = phrase.start, list(zip(words, phrase.lemmas))
+    while len(kept) > 1 and by_start.get(offset) is not None and by_start[offset].pos == "ADJ":
+        offset += len(kept[0][0]) + 1
+        kept = kept[1:]
+    if len(kept) == len(words):
+        return phrase
+    return Phrase(" ".join(w for w, _ in kept), tuple(lemma for _, lemma in kept), phrase.proper, offset)
 
 
 def _scene_of(offset: int, starts: list[int]) -> int | None:
