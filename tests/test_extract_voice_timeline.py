@@ -88,4 +88,4 @@ def test_segmentation_is_deterministic_and_handles_short_text() -> None:
     text = "A short note. " * 3
     assert plan_scenes(text) == plan_scenes(text)
     assert len(plan_scenes("Just four words here.")) == 1
-    assert plan_scenes("") == ()
+    assert plan_scenes("") == []

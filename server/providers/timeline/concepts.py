@@ -65,6 +65,7 @@ class Phrase:
     lemmas: tuple[str, ...]
     proper: bool
     start: int
+    named: bool = False   # some word is a proper noun ("Rust project"): a brand mark may picture it
 
     @property
     def key(self) -> str:
@@ -95,12 +96,14 @@ def assign(drafts: list[Draft], analysed: str, *, theme: str, language: str) -> 
         previous = best.key if best else previous
     fallback = _article_fallback(chosen, article_frequency)
     scenes = []
-    for draft, phrase in zip(drafts, chosen):
-        phrase = phrase or fallback
+    for position, (draft, phrase) in enumerate(zip(drafts, chosen)):
+        # A scene that names nothing ("if you have always wanted to contribute...") continues
+        # the picture of the scene before it (or after it, at the start).
+        phrase = phrase or _neighbour(chosen, position) or fallback
         concept = phrase.surface if phrase else "an open notebook"
         lemmas = list(phrase.lemmas) if phrase else ["notebook"]
         scenes.append(SceneSpec(index=draft.index, text=draft.text, concept=concept,
-                                visual=describe(concept, lemmas, theme, proper=bool(phrase and phrase.proper),
+                                visual=describe(concept, lemmas, theme, proper=bool(phrase and phrase.named),
                                                 salt=draft.text),
                                 chapter=draft.chapter))
     return scenes
@@ -133,7 +136,7 @@ def noun_phrases(tokens: tuple[nlp.Token, ...], text: str) -> list[Phrase]:
         proper = all(t.pos == "PROPN" for t in span)
         if not proper and surface[:1].isupper() and span[0].pos != "PROPN":
             surface = surface[:1].lower() + surface[1:]
-        phrases.append(Phrase(surface, lemmas, proper, span[0].start))
+        phrases.append(Phrase(surface, lemmas, proper, span[0].start, any(t.pos == "PROPN" for t in span)))
     return phrases
 
 
@@ -151,7 +154,8 @@ def _without_adjectives(phrase: Phrase, tokens: tuple[nlp.Token, ...]) -> Phrase
         kept = kept[1:]
     if len(kept) == len(words):
         return phrase
-    return Phrase(" ".join(w for w, _ in kept), tuple(lemma for _, lemma in kept), phrase.proper, offset)
+    return Phrase(" ".join(w for w, _ in kept), tuple(lemma for _, lemma in kept), phrase.proper, offset,
+                  phrase.named)
 
 
 def _scene_of(offset: int, starts: list[int]) -> int | None:
@@ -177,7 +181,7 @@ def _strongest(found: list[Phrase], document_frequency: Counter[str], article_fr
         head = phrase.lemmas[-1]
         idf = math.log((1 + scene_count) / (1 + document_frequency[head])) + 1.0
         salience = counts[head] * idf + 0.4 * math.log1p(article_frequency[head])
-        picture = icons.picturable(list(phrase.lemmas), proper=phrase.proper) / 10.0
+        picture = icons.picturable(list(phrase.lemmas), proper=phrase.named) / 10.0
         abstract = next((cost for suffix, cost in _ABSTRACT_SUFFIXES if head.endswith(suffix)), 0.0)
         repeat = 1.2 if phrase.key == previous else 0.0
         compound = 0.25 if len(phrase.lemmas) > 1 else 0.0
@@ -185,6 +189,11 @@ def _strongest(found: list[Phrase], document_frequency: Counter[str], article_fr
 
     # Ties go to the earliest phrase: what the scene says first is what a viewer hears first.
     return max(reversed(found), key=score)
+
+
+def _neighbour(chosen: list[Phrase | None], position: int) -> Phrase | None:
+    before = next((p for p in reversed(chosen[:position]) if p), None)
+    return before or next((p for p in chosen[position + 1:] if p), None)
 
 
 def _article_fallback(chosen: list[Phrase | None], article_frequency: Counter[str]) -> Phrase | None:

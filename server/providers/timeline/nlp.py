@@ -68,7 +68,7 @@ def _spacy(model: str):  # noqa: ANN202 - spaCy's Language type stays inside thi
 def _sudachi():  # noqa: ANN202
     from sudachipy import dictionary  # heavy: loaded on first use only
 
-    return dictionary.Dictionary(dict="core").create()
+    return dictionary.Dictionary(dict="core").tokenizer()
 
 
 _SUDACHI_POS = {"名詞": "NOUN", "固有名詞": "PROPN", "動詞": "VERB", "形容詞": "ADJ", "副詞": "ADV",
@@ -92,7 +92,9 @@ def analyse(text: str, language: str = "en") -> tuple[Token, ...]:
 
 def _analyse_japanese(text: str) -> tuple[Token, ...]:
     tokens: list[Token] = []
-    for m in _sudachi().tokenize(text):
+    with _LOCK:   # a Sudachi tokenizer is not safe to share between threads
+        morphemes = list(_sudachi().tokenize(text))
+    for m in morphemes:
         pos = m.part_of_speech()
         tag = _SUDACHI_POS.get(pos[0], "X")
         if pos[0] == "名詞" and pos[1] == "固有名詞":

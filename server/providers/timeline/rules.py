@@ -60,7 +60,7 @@ _CONCEPT_JOINERS = re.compile(r"\b(and|or|with|while|plus|versus|vs)\b|[,&/;+]",
 _SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’)\]」』]*$")
 _CLAUSE_END = re.compile(r"[,;:—–、，；：)」』][\"'”’]*$")
 OPENERS = frozenset("and but or nor yet so because while when where although though whereas unless until since "
-                     "if after before whether which who whom whose that then mais et ou donc car quand lorsque "
+                     "if after before whether which who whom whose that mais et ou donc car quand lorsque "
                      "puisque parce".split())
 _FUNCTION_TAGS = frozenset({"VERB", "AUX", "ADV", "ADP", "DET", "PRON", "CCONJ", "SCONJ", "PART", "INTJ", "NUM",
                             "PUNCT", "SYM"})
