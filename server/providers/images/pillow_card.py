@@ -36,7 +36,7 @@ def render(scene: SceneSpec, style: ImageStyle, out: Path) -> None:
     seed = int.from_bytes(hashlib.sha256(scene.concept.lower().encode()).digest()[:8], "big")
     canvas = _gradient(w, h, palette.top, palette.bottom).convert("RGBA")
     motif = _motif(w, h, palette.accent, seed)
-    motif.putalpha(motif.getchannel("A").point(lambda a: a * 3 // 5))  # behind the picture, not beside it
+    motif.putalpha(_fade_above_captions(motif.getchannel("A"), h))
     canvas.alpha_composite(motif)
 
     draw = ImageDraw.Draw(canvas)
@@ -135,6 +135,12 @@ def _draw_picture(canvas: Image.Image, scene: SceneSpec, palette: Palette, *, to
     for line in name_lines:
         draw.text((cx, y), line, font=name_face, fill=palette.text, anchor="ma")
         y += int(name_face.size * 1.2)
+
+
+def _fade_above_captions(alpha: Image.Image, h: int) -> Image.Image:
+    """The motif at three fifths strength, fading out before the captions' zone begins."""
+    fade = np.clip((h * (_CAPTION_ZONE - 0.02) - np.arange(h, dtype=np.float32)) / (h * 0.18), 0.0, 1.0) * 0.6
+    return Image.fromarray((np.asarray(alpha, dtype=np.float32) * fade[:, None]).astype(np.uint8), "L")
 
 
 def _display(concept: str) -> str:
