@@ -78,4 +78,5 @@ def test_the_api_serves_the_storyboard_once_the_timeline_exists(app, client, aut
     with app.app_context():
         assert board == json.loads(json.dumps(storyboard_of(db.session.get(Job, job_id))))
     assert all(Path(s["image"]).is_file() for s in board["scenes"])
+    assert "/jobs/{id}/storyboard" in client.get("/api/v1/openapi.json").json["paths"]
     assert [s["index"] for s in board["scenes"]] == list(range(len(board["scenes"])))
