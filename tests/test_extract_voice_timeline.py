@@ -61,7 +61,7 @@ def test_broken_front_matter_is_a_clear_error() -> None:
 
 def test_spoken_form_expands_what_a_voice_would_misread() -> None:
     spoken = to_spoken_form("Use tools, e.g. grep & sed — 50% faster -> done.")
-    assert spoken == "Use tools, for example, grep and sed, 50 percent faster to done."
+    assert spoken == "Use tools, for example, grep and sed, fifty percent faster to done."
 
 
 @pytest.mark.parametrize("path", ARTICLES, ids=lambda p: p.name[:20])

@@ -19,7 +19,7 @@ from server.providers.extract.templating import HOLE
 
 _URL = re.compile(r"(?:https?|ftp)://[^\s<>\"'()\[\]]*[^\s<>\"'()\[\].,;:!?]|\bwww\.[\w-]+\.[^\s<>\"'()]+|\bmailto:\S+",
                   re.I)
-_PATH = re.compile(r"(?<![\w/])(?:\.{0,2}/|~/)[\w.@%+~-]+(?:/[\w.@%+~-]*)+|(?<![\w/])/[\w.@%+~-]+(?=[\s).,;:]|$)")
+_PATH = re.compile(r"(?<![\w/\ue000])(?:\.{0,2}/|~/)[\w.@%+~-]+(?:/[\w.@%+~-]*)+|(?<![\w/\ue000])/[\w.@%+~-]+(?=[\s).,;:]|$)")
 _HANDLE = re.compile(r"(?<![\w@.])@(?=[A-Za-z][\w-]{0,38}\b)(?![\w.-]*\.[a-z]{2,}\b)")
 _FOOTNOTE_LEFTOVER = re.compile(r"\[\^[^\]\s]+\]:?")
 _ALERT = re.compile(r"^\s*\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]\s*", re.I)
@@ -163,9 +163,11 @@ def _repair_sentence(sentence: str) -> str:
     # 2. Holes that are only joined by punctuation or "and/or" merge: "`-r`/`--runs`" had one spoken half.
     sentence = re.sub(HOLE + r"(?:\s*(?:[,/&]|\band\b|\bor\b)\s*" + HOLE + r")+", HOLE, sentence)
     sentence = re.sub(r"\s*/\s*" + HOLE + "|" + HOLE + r"\s*/\s*", "", sentence)
-    # 3. A trailing appendix: "Reference: GDPR - <url>", "Quote from <url>:" lose the appendix.
-    sentence = re.sub(r"\s*(?:[:\-–—]|\bat|\bsee|\bvia|\bfrom)\s*[\"“]?" + HOLE + r"[\"”]?\s*([.!?:;]?)\s*$", r"\1",
-                      sentence)
+    # 3. A trailing appendix: "Reference: GDPR - <url>", "the guide and <url>." lose the appendix;
+    #    "Quote from <url>: …" loses "from <url>".
+    sentence = re.sub(r"\s*(?:[:,\-–—]|\band\b|\bor\b|\bat\b|\bsee\b|\bvia\b|\bfrom\b)\s*[\"“]?" + HOLE
+                      + r"[\"”]?\s*([.!?:;]?)\s*$", r"\1", sentence)
+    sentence = re.sub(r"\s+(?:from|at|see|via|on|in)\s+[\"“]?" + HOLE + r"[\"”]?(?=\s*[:;,])", "", sentence)
     # 4. A short clause between commas: "and explaining `&T`, I had…" keeps its main clause.
     sentence = re.sub(r",[^,;:.!?]{0,60}" + HOLE + r"[^,;:.!?]{0,40},", ",", sentence)
     sentence = re.sub(r"^\s*[\"“]?" + HOLE + r"[\"”]?\s*$", "", sentence)
