@@ -32,7 +32,7 @@ class Language:
     """A language decision and where it came from."""
 
     tag: str            # BCP 47 primary language subtag, lower case: "en", "fr", "ja"
-    source: str         # "front matter", "detected" or "default"
+    source: str         # "front matter", "settings", "detected" or "default" (too little text to tell)
     confidence: float = 1.0
 
 
@@ -57,12 +57,12 @@ def detect(text: str) -> Language:
     return Language(tag, "detected", score)
 
 
-def resolve(declared: str | None, text: str) -> Language:
-    """Front matter wins when it names a language; otherwise detect."""
-    if declared:
-        tag = primary_tag(declared)
+def resolve(declared: str | None, text: str, default: str | None = None) -> Language:
+    """Front matter wins when it names a language, then the setting; otherwise detect."""
+    for given, source in ((declared, "front matter"), (default, "settings")):
+        tag = primary_tag(given) if given else None
         if tag:
-            return Language(tag, "front matter")
+            return Language(tag, source)
     return detect(text)
 
 

@@ -85,12 +85,13 @@ class Article:
         return dict(self.front_matter.raw)
 
 
-def extract(content: str, fallback_title: str = "") -> Article:
+def extract(content: str, fallback_title: str = "", *, default_language: str | None = None) -> Article:
     """Turn markdown into an Article.
 
-    Raises ``DocumentSkipped`` for a draft and ``InvalidDocument`` when nothing is left to
-    narrate or the front matter cannot be read. ``fallback_title`` is accepted for old
-    callers and ignored: a file name is never spoken as a title.
+    The language is the front matter's, else ``default_language`` (``MEDIABUDDY_LANGUAGE``),
+    else detected. Raises ``DocumentSkipped`` for a draft and ``InvalidDocument`` when
+    nothing is left to narrate or the front matter cannot be read. ``fallback_title`` is
+    accepted for old callers and ignored: a file name is never spoken as a title.
     """
     del fallback_title
     matter, body = front_matter.split(content)
@@ -106,7 +107,7 @@ def extract(content: str, fallback_title: str = "") -> Article:
             parsed.remove(first)
 
     prose_text = " ".join(b.text if b.kind != "list" else " ".join(b.items) for b in parsed)
-    lang = language.resolve(matter.language, inline.finish(inline.clean(prose_text)))
+    lang = language.resolve(matter.language, inline.finish(inline.clean(prose_text)), default=default_language)
     paragraphs = _compose(parsed, title, lang.tag)
     spoken = [p for p in paragraphs if not p.startswith(HEADING_MARK)]
     if language.count_words(" ".join(spoken)) < 3:
