@@ -366,3 +366,29 @@ def test_japanese_is_detected_and_counted_in_characters() -> None:
     assert article.text == "## 猫と暮らす\n\n吾輩は猫である。名前はまだ無い。\n\n朝ごはんは七時。 夜はwindowの近くで寝る。"
     # Each CJK character is a word, "window" is one: 5 (heading) + 14 + 7 + 9.
     assert article.word_count == 35
+
+
+def test_inline_html_emoji_tasks_alerts_and_math() -> None:
+    text = spoken("""# Notes
+
+<ruby>漢字<rt>かんじ</rt></ruby>を読むのは難しい。`if x != y`を使うと難しい。でも大丈夫です。
+
+> [!NOTE]
+> Remember to back up your data first.
+
+- [ ] Write the docs :rocket:
+- [x] Ship it :white_check_mark:
+
+Made with ❤️ by the team. Press the key<sup>[1](#fn1)</sup> now. 🚀 Launch day is here!
+
+Text <span class="x" data-id="3">inside a span</span> is read.
+
+The formula $E = mc^2$ is famous. Energy matters.
+""")
+    assert "漢字を読むのは難しい。でも大丈夫です。" in text          # ruby reading and the code sentence gone
+    assert "Remember to back up your data first." in text and "NOTE" not in text
+    assert "Write the docs. Ship it." in text                       # no boxes, no :rocket:
+    assert "Made with" not in text                                   # an emoji used as a word drops its sentence
+    assert "Press the key now. Launch day is here!" in text           # footnote marker and emoji gone
+    assert "Text inside a span is read." in text and "data-id" not in text
+    assert "Energy matters." in text and "mc" not in text
