@@ -392,3 +392,131 @@ The formula $E = mc^2$ is famous. Energy matters.
     assert "Press the key now. Launch day is here!" in text           # footnote marker and emoji gone
     assert "Text inside a span is read." in text and "data-id" not in text
     assert "Energy matters." in text and "mc" not in text
+
+
+REACT_BLOG = """---
+title: "React 19"
+author: The React Team
+date: 2024/12/05
+description: React 19 is now available on npm!
+---
+
+December 05, 2024 by [The React Team](/community/team)
+
+---
+<Note>
+
+### React 19 is now stable! {/*react-19-is-now-stable*/}
+
+Additions since this post was originally shared with the React 19 RC in April:
+
+- **Pre-warming for suspended trees**: see [Improvements to Suspense](/blog/2024/04/25/react-19-upgrade-guide#improvements-to-suspense).
+- **React DOM static APIs**: See [New React DOM Static APIs](#new-react-dom-static-apis).
+
+_The date for this post has been updated to reflect the stable release date._
+
+</Note>
+
+<Intro>
+
+React v19 is now available on npm!
+
+</Intro>
+
+In our [React 19 Upgrade Guide](/blog/2024/04/25/react-19-upgrade-guide), we shared step-by-step instructions for upgrading your app to React 19. In this post, we'll give an overview of the new features in React 19, and how you can adopt them.
+
+- [What's new in React 19](#whats-new-in-react-19)
+- [Improvements in React 19](#improvements-in-react-19)
+- [How to upgrade](#how-to-upgrade)
+
+For a list of breaking changes, see the [Upgrade Guide](/blog/2024/04/25/react-19-upgrade-guide).
+
+---
+
+## What's new in React 19 {/*whats-new-in-react-19*/}
+
+### Actions {/*actions*/}
+
+A common use case in React apps is to perform a data mutation and then update state in response. In the past, you would need to handle pending states, errors, optimistic updates, and sequential requests manually.
+
+For example, you could handle the pending and error state in `useState`:
+
+```js
+// Before Actions
+function UpdateName({}) {
+  const [name, setName] = useState("");
+}
+```
+
+<DeepDive>
+
+#### By convention, functions that use async transitions are called "Actions". {/*by-convention*/}
+
+Actions automatically manage submitting data for you:
+
+- **Pending state**: Actions provide a pending state that starts at the beginning of a request and automatically resets when the final state update is committed.
+- **Optimistic updates**: Actions support the new [`useOptimistic`](#new-hook-optimistic-updates) hook so you can show users instant feedback while the requests are submitting.
+
+</DeepDive>
+
+<ConsoleBlock level="error">
+
+Uncaught Error: Objects are not valid as a React child.
+
+</ConsoleBlock>
+
+<Sandpack>
+
+```js src/App.js
+export default function App() {}
+```
+
+</Sandpack>
+
+Building on top of Actions, React 19 introduces <CodeStep step={1}>useOptimistic</CodeStep> to manage optimistic updates, and a new hook [`React.useActionState`](#new-hook-useactionstate) to handle common cases for Actions.
+"""
+
+
+def test_react_blog_mdx_keeps_notes_and_deep_dives_but_not_consoles_sandboxes_or_tocs() -> None:
+    article = extract(REACT_BLOG)
+    text = article.text
+    assert leaks(text) == []
+    assert [h for h, _ in article.sections] == ["React 19", "React 19 is now stable!",
+                                                "What's new in React 19: Actions",
+                                                'By convention, functions that use async transitions are called "Actions"']
+    assert "React v19 is now available on npm!" in text                       # <Intro> prose
+    assert "Pre-warming for suspended trees: see Improvements to Suspense." in text
+    assert "Uncaught Error" not in text and "export default" not in text       # <ConsoleBlock>, <Sandpack>
+    assert "How to upgrade" not in text                                        # a table of contents is navigation
+    assert "you could handle the pending and error state in useState." in text
+    assert "React 19 introduces useOptimistic to manage optimistic updates" in text
+    assert "react-19-is-now-stable" not in text and "step={1}" not in text and "{1}" not in text
+
+
+def test_hugo_inline_shortcodes_tabs_details_and_toc() -> None:
+    text = spoken("""---
+title: "Config formats"
+date: 2023-01-01T10:00:00+01:00
+draft: false
+---
+
+{{< toc >}}
+
+Our site is called {{< param "siteName" >}} today. Hugo reads three formats.
+
+<!--more-->
+
+{{< tabs items="JSON,YAML" >}}
+  {{< tab >}}**JSON** is strict about commas.{{< /tab >}}
+  {{< tab >}}**YAML** is sensitive to indentation.{{< /tab >}}
+{{< /tabs >}}
+
+{{% details title="Why TOML?" %}}
+TOML is the default because it is unambiguous.
+{{% /details %}}
+
+See [the docs]({{< ref "docs/config.md" >}}) for every key.
+""")
+    assert text == ("## Config formats\n\nHugo reads three formats.\n\nJSON is strict about commas. "
+                    "YAML is sensitive to indentation.\n\nTOML is the default because it is unambiguous.\n\n"
+                    "See the docs for every key.")

@@ -171,7 +171,7 @@ def _read_list(lead: str, raw_items: list[str], lang: str, proper: set[str]) -> 
         return inline.as_sentence(lead) if lead and _finish_lead_in(lead) else ""
     conjunction = _SERIES_WORD.get(lang)
     short = all(len(item.split()) <= _SERIES_MAX_WORDS and len(inline.split_sentences(item)) == 1
-                for item in items)
+                and ":" not in item for item in items)  # "Term: description" items stay sentences
     if lead and conjunction and short and 2 <= len(items) <= _SERIES_MAX_ITEMS:
         # "…allows you to: a, b, and c." reads as one sentence, the way a person says it.
         parts = [_lower_first(item.rstrip(".;,:"), proper) for item in items]
