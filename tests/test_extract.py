@@ -13,19 +13,13 @@ import pytest
 
 from server.errors import DocumentSkipped, InvalidDocument
 from server.providers.extract.markdown import extract
+from server.providers.extract.quality import leaked_markup
 from server.providers.types import HEADING_MARK, split_sections
 
 pytestmark = pytest.mark.pipeline
 
-# Markup that must never reach the narration, whatever the source.
-LEAKS = [r"https?://", r"www\.", r"\{\{", r"\}\}", r"\{%", r"%\}", r"\{/\*", r"<[A-Za-z/!]", r"`", r"\]\(", r"!\[",
-         r"\|\s*-{3}", r"\[\^", r"\w+=\"[^\"]*\"", r"\w+=\{", r"\]:", r"\bimport\s+\{", r"\bexport const\b",
-         r"(?m)^\s*[-*+]\s", r"(?m)^\s*>", r"\*\*", r"__", "\ue000"]
-
-
 def leaks(text: str) -> list[str]:
-    body = "\n".join(p.removeprefix(HEADING_MARK) for p in text.split("\n\n"))
-    return [pattern for pattern in LEAKS if re.search(pattern, body)]
+    return leaked_markup(text)
 
 
 def spoken(markdown: str) -> str:
