@@ -41,6 +41,11 @@ ENGLISH = [
     ("TL;DR: use OAuth, OpenID, etc.", "In short: use OAuth, OpenID, et cetera."),
     ("Dr. Smith vs. Mr. Jones, a.k.a. the boss.", "Doctor Smith versus Mister Jones, also known as the boss."),
     ("Use SSL/TLS -> safe; #1 priority; ~5 minutes.", "Use SSL or TLS to safe; number one priority; about five minutes."),
+    ("Fields (password, etc.) and more, etc.", "Fields (password, et cetera) and more, et cetera."),
+    ('I thought "... oh no; what is that?", then "not here...". Well... maybe later...',
+     'I thought "oh no; what is that?", then "not here". Well, maybe later.'),
+    ("Disk I/O and SSL/TLS for fast commands (< 5 ms) and >= 3 runs.",
+     "Disk I/O and SSL or TLS for fast commands (less than five milliseconds) and at least three runs."),
     # left alone: digits inside names
     ("Enable MFA/2FA on S3 and OWASP A10.", "Enable MFA/2FA on S3 and OWASP A10."),
 ]
