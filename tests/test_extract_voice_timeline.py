@@ -28,7 +28,7 @@ def test_corpus_articles_yield_prose_without_markup(path: Path) -> None:
 def test_title_comes_from_front_matter_and_opens_the_narration() -> None:
     article = extract((CORPUS / "articles" / "01-18f-how-we-measure-coaching.md").read_text(encoding="utf-8"), "x")
     assert article.title == "How we measure the success of coaching engagements"
-    assert article.paragraphs[0] == "How we measure the success of coaching engagements."
+    assert article.paragraphs[0] == "## How we measure the success of coaching engagements"
     assert "font-size" not in article.text  # the inline <style> block
 
 
@@ -61,7 +61,7 @@ def test_broken_front_matter_is_a_clear_error() -> None:
 
 def test_spoken_form_expands_what_a_voice_would_misread() -> None:
     spoken = to_spoken_form("Use tools, e.g. grep & sed — 50% faster -> done.")
-    assert spoken == "Use tools, for example, grep and sed, 50 percent faster to done."
+    assert spoken == "Use tools, for example, grep and sed, fifty percent faster to done."
 
 
 @pytest.mark.parametrize("path", ARTICLES, ids=lambda p: p.name[:20])
