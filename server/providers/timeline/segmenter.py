@@ -3,7 +3,7 @@
 Scenes are cut where a listener would pause. The text becomes pieces (words; for Japanese
 and Chinese, clause runs measured in characters) and every boundary between two pieces
 has a cost: paragraph end 0, sentence end 0.5, clause punctuation or a conjunction next 3,
-a preposition next 10, elsewhere 20, inside a noun phrase 35, after a function word 40
+a preposition next 10, elsewhere 20 (subject and verb included), after a heading 150, inside a noun phrase 35, after a function word 40
 (part-of-speech tags from ``nlp.analyse``). Dynamic programming picks the cheapest cut into
 scenes within the bounds, leaning towards the target; a heading paragraph (``## ...``)
 starts a new scene and becomes its ``chapter``.
@@ -30,6 +30,7 @@ from server.providers.types import HEADING_MARK, SceneSpec
 
 NAME = "segmenter"
 MIN_TAIL = 1
+HEADING_LAST = 150.0
 __all__ = ["MAX_WORDS", "MIN_TAIL", "MIN_WORDS", "NAME", "Bounds", "bounds_for", "measure", "plan_scenes"]
 
 _SENTENCE_END = (".", "!", "?", "…", '."', '?"', '!"', ".”", "?”", "!”", ".)", ".'")
@@ -105,7 +106,10 @@ def _word_pieces(text: str, analysed: str, language: str) -> list[_Piece]:
         words = [(offset + m.start(), m.group(0)) for m in re.finditer(r"\S+", paragraph)]
         for i, (start, word) in enumerate(words):
             following = words[i + 1] if i + 1 < len(words) else None
-            cost = 0.0 if following is None else _cost_between(word, start, following[1], following[0], tags)
+            cost = 0.0 if following is None else _cost_between(word, start, following[1], following[0], tags,
+                                                               nlp.tagger_for(language) == "fr")
+            if following is None and heading:
+                cost = HEADING_LAST   # a heading opens a scene; it never ends one
             pieces.append(_Piece(word, start, 1, cost, heading if i == 0 else ""))
     return pieces
 
@@ -115,7 +119,8 @@ def _tags_by_offset(analysed: str, language: str) -> dict[int, str]:
     return {token.start: token.pos for token in nlp.analyse(analysed, language)}
 
 
-def _cost_between(word: str, start: int, following: str, following_start: int, tags: dict[int, str]) -> float:
+def _cost_between(word: str, start: int, following: str, following_start: int, tags: dict[int, str],
+                  french: bool = False) -> float:
     nxt = following.lstrip("\"“'(")
     if word.endswith(_SENTENCE_END) and not _ABBREVIATION.match(word) and nxt[:1] and (nxt[0].isupper() or nxt[0].isdigit()):
         return 0.5
@@ -132,8 +137,10 @@ def _cost_between(word: str, start: int, following: str, following_start: int, t
     if here in ("ADJ", "NUM") and there in ("NOUN", "PROPN", "ADJ") or here == "PROPN" and there == "PROPN" \
             or here == "NOUN" and there == "NOUN":
         return 35.0
-    if there == "ADP" or there == "VERB" and here in ("NOUN", "PROPN", "PRON"):
-        return 10.0
+    if there == "ADP":
+        # English prepositions open a phrase a listener can wait for; French "de", "du", "des"
+        # bind nouns together ("le moteur de rendu du navigateur").
+        return 25.0 if french else 10.0
     return 20.0
 
 
