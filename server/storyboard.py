@@ -19,7 +19,8 @@ from PIL import Image, ImageDraw
 from config import Settings
 from server.errors import MediaBuddyError
 from server.models import AssetKind, Job
-from server.providers.images.theme import PALETTES, font, wrap
+from server.providers.images.pillow_card import face_for, wrap_any
+from server.providers.images.theme import PALETTES, font
 from server.providers.timeline.rules import bounds_for, measure
 
 WORDS_PER_SECOND = 2.5
@@ -72,9 +73,10 @@ def contact_sheet(board: dict[str, object], out: Path, *, theme: str = "paper", 
     rows = max(1, math.ceil(len(scenes) / columns))
     sheet = Image.new("RGB", (columns * cell_w + pad, header + rows * cell_h + pad), palette.top)
     draw = ImageDraw.Draw(sheet)
-    title_face, small, bold, body = font("black", 44), font("semibold", 20), font("bold", 24), font("regular", 20)
+    small = font("semibold", 20)
     total = int(board.get("estimated_ms", 0)) // 1000  # type: ignore[arg-type]
-    draw.text((pad, pad), str(board.get("title") or "Untitled"), font=title_face, fill=palette.text)
+    title = str(board.get("title") or "Untitled")
+    draw.text((pad, pad), title, font=face_for(title, "black", 44), fill=palette.text)
     draw.text((pad, pad + 56), f"{len(scenes)} scenes · about {total // 60} min {total % 60:02d} s · "
               f"language {board.get('language')}", font=small, fill=palette.muted)
     for position, scene in enumerate(scenes):
@@ -99,35 +101,24 @@ def contact_sheet(board: dict[str, object], out: Path, *, theme: str = "paper", 
                   font=small, fill=palette.accent)
         ty += 30
         if scene.get("chapter"):
-            draw.text((tx, ty), f"§ {scene['chapter']}"[:48], font=small, fill=palette.muted)
+            chapter = f"§ {scene['chapter']}"[:48]
+            draw.text((tx, ty), chapter, font=face_for(chapter, "semibold", 20), fill=palette.muted)
             ty += 28
-        for line in wrap(str(scene["concept"]), bold, text_w)[:2]:
-            draw.text((tx, ty), line, font=bold, fill=palette.text)
+        concept_face = face_for(str(scene["concept"]), "bold", 24)
+        for line in wrap_any(str(scene["concept"]), concept_face, text_w)[:2]:
+            draw.text((tx, ty), line, font=concept_face, fill=palette.text)
             ty += 30
         ty += 6
         limit = (y + cell_h - pad - ty) // 25
-        lines = _wrap_any(str(scene["text"]), body, text_w)
+        lines = wrap_any(str(scene["text"]), face_for(str(scene["text"]), "regular", 20), text_w)
         if len(lines) > limit:
             lines = lines[:max(0, limit - 1)] + [lines[limit - 1].rstrip() + " …"] if limit > 0 else []
         for line in lines:
-            draw.text((tx, ty), line, font=body, fill=palette.text)
+            draw.text((tx, ty), line, font=face_for(line, "regular", 20), fill=palette.text)
             ty += 25
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out, format="PNG", optimize=False, compress_level=6)
     return out
-
-
-def _wrap_any(text: str, face, width: int) -> list[str]:  # noqa: ANN001
-    """Word wrap; text without spaces (Japanese) wraps by character."""
-    if " " in text.strip():
-        return wrap(text, face, width)
-    lines, current = [], ""
-    for character in text:
-        if current and face.getlength(current + character) > width:
-            lines.append(current)
-            current = ""
-        current += character
-    return lines + ([current] if current else [])
 
 
 def storyboard_file(settings: Settings, source: Path, out_base: Path) -> tuple[Path, Path]:

@@ -24,7 +24,7 @@ from functools import lru_cache
 # Everyday nouns each icon stands for (the icon first, then what it can picture).
 _TAG_LINES = """
 sack-dollar: money budget cost price fee salary fund funding grant grants payment pay revenue income expense finance
-coins: coin cash change currency economy saving savings
+coins: coin cash currency economy saving savings
 money-bill-wave: bill bills dollar dollars
 scale-balanced: balance justice fairness law legality regulation rule rules tradeoff trade-off comparison compare
 bug: bug error errors defect defects flaw glitch failure failures crash exception exceptions panic
@@ -41,8 +41,8 @@ code-branch: branch branches repository repositories repo version versions commi
 code-pull-request: pull contribution contributions patch patches review reviews
 people-group: community communities team teams group groups people member members crowd staff audience society population
 users: user users customer customers client clients participant participants colleague colleagues peer peers
-user-tie: manager managers leader leaders leadership director directors executive boss employer
-user-graduate: student students learner learners graduate education
+user-tie: owner owners manager managers leader leaders leadership director directors executive boss employer
+user-graduate: student students learner learners graduate education trainee trainees apprentice apprentices
 chalkboard-user: coach coaching teacher teaching training lesson lessons workshop mentor mentoring mentorship course
 handshake: agreement partnership partner partners collaboration cooperation deal contract relationship trust
 trophy: success win victory achievement achievements award prize champion
@@ -72,7 +72,8 @@ file-lines: document documents file files page pages paper papers text form form
 folder-open: folder folders directory directories project projects archive
 globe: world internet web website websites global network networks planet international
 network-wired: connection connections ethernet networking topology
-cloud: cloud cloudflare saas service services
+cloud: cloud saas
+bell-concierge: service services hospitality
 gear: setting settings configuration option options tool tools mechanism engine process processes system systems
 gears: machinery automation workflow workflows pipeline pipelines operation operations
 wrench: fix fixes repair maintenance tweak adjustment utility
@@ -257,6 +258,12 @@ _BRAND_NAMES = {"node.js": "node-js", "nodejs": "node-js", "node": "node-js", "g
                 "css": "css3", "html": "html5", "rust": "rust", "github": "github", "git": "git-alt"}
 
 
+_COMMON_BRANDS = frozenset("rust github gitlab git python docker node nodejs node.js go golang javascript js css html "
+                           "linux ubuntu debian fedora apple windows android aws google npm java php react angular vue "
+                           "chrome firefox wordpress slack discord markdown mastodon kubernetes jenkins figma swift "
+                           "microsoft youtube wikipedia stack-overflow".split())
+
+
 def match(words: list[str], *, proper: bool = False) -> list[tuple[float, str]]:
     """Icons for a concept given as lemmas, head noun LAST; best first as (score, key).
 
@@ -273,9 +280,12 @@ def match(words: list[str], *, proper: bool = False) -> list[tuple[float, str]]:
     if not cleaned:
         return []
     if proper:
+        # A brand mark for the whole name ("GitHub"), or for a word of it that is a well-known
+        # technology ("Rust project"); not for any capitalised word ("EDGE chart" is not a browser).
         name = " ".join(cleaned)
-        for candidate in (_BRAND_NAMES.get(name), _BRAND_NAMES.get(cleaned[-1]), name.replace(" ", "-"),
-                          cleaned[0], cleaned[-1]):
+        candidates = [_BRAND_NAMES.get(name), name.replace(" ", "-")]
+        candidates += [_BRAND_NAMES.get(word, word) for word in cleaned if word in _COMMON_BRANDS]
+        for candidate in candidates:
             if candidate and candidate in brands:
                 offer(brands[candidate], 9.5)
                 break
@@ -295,6 +305,7 @@ def match(words: list[str], *, proper: bool = False) -> list[tuple[float, str]]:
 
 
 GOOD_MATCH = 4.5   # below this score an icon is a guess, not a picture of the concept
+FALLBACK = "solid/lightbulb"   # an idea: for a concept no icon pictures
 
 
 def picturable(words: list[str], *, proper: bool = False) -> float:

@@ -13,10 +13,13 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import re
+from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from server.providers.images import icons
 from server.providers.images.theme import PALETTES, Palette, font, wrap
@@ -25,7 +28,7 @@ from server.providers.types import ImageStyle, SceneSpec
 NAME = "pillow-card"
 VERSION = "2"  # 2: an icon picture instead of the concept set as a word; bump when the look changes
 
-FALLBACK_ICON = "solid/lightbulb"   # an idea, for a concept no icon pictures
+FALLBACK_ICON = icons.FALLBACK      # an idea, for a concept no icon pictures
 _CAPTION_ZONE = 0.64                # below this fraction of the height, captions are burned in
 
 
@@ -47,9 +50,9 @@ def render(scene: SceneSpec, style: ImageStyle, out: Path) -> None:
     counter = f"{scene.index + 1:02d} / {style.scene_count:02d}"
     draw.text((w - margin, int(h * 0.07)), counter, font=label, fill=palette.accent, anchor="ra")
 
-    masthead = font("semibold", max(14, int(unit * 0.034)))
+    masthead = face_for(style.title, "semibold", max(14, int(unit * 0.034)))
     title_width = w - 2 * margin - int(label.getlength(counter)) - margin // 2
-    title_lines = wrap(style.title.upper(), masthead, title_width)[:2]
+    title_lines = wrap_any(style.title.upper(), masthead, title_width)[:2]
     y = int(h * 0.07)
     for line in title_lines:
         draw.text((margin, y), line, font=masthead, fill=palette.muted)
@@ -91,8 +94,8 @@ def _draw_picture(canvas: Image.Image, scene: SceneSpec, palette: Palette, *, to
     w, h = canvas.size
     unit = min(w, h)
     bottom = int(h * _CAPTION_ZONE)
-    name_face = font("semibold", max(14, int(unit * 0.05)))
-    name_lines = wrap(_display(scene.concept), name_face, int(w * 0.8))[:2]
+    name_face = face_for(scene.concept, "semibold", max(14, int(unit * 0.05)))
+    name_lines = wrap_any(_display(scene.concept), name_face, int(w * 0.8))[:2]
     name_height = int(name_face.size * 1.2) * len(name_lines)
     gap = int(unit * 0.04)
     radius = int(min(unit * 0.28, (bottom - top - name_height - gap) / 2))
@@ -135,6 +138,41 @@ def _draw_picture(canvas: Image.Image, scene: SceneSpec, palette: Palette, *, to
     for line in name_lines:
         draw.text((cx, y), line, font=name_face, fill=palette.text, anchor="ma")
         y += int(name_face.size * 1.2)
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
+
+
+def face_for(text: str, weight: str, size: int) -> ImageFont.FreeTypeFont:
+    """Source Sans Pro, or Noto Sans CJK (the captions' wheel) for Japanese, Chinese or Korean text,
+    so a Japanese title or concept is never drawn as empty boxes."""
+    if _CJK.search(text):
+        cjk = _cjk_font(size)
+        if cjk is not None:
+            return cjk
+    return font(weight, size)
+
+
+@lru_cache(maxsize=16)
+def _cjk_font(size: int) -> ImageFont.FreeTypeFont | None:
+    try:
+        path = files("noto_cjk_sans_jp_bold").joinpath("NotoSansCJKjp-Bold.otf")
+    except ModuleNotFoundError:
+        return None
+    return ImageFont.truetype(str(path), size) if path.is_file() else None
+
+
+def wrap_any(text: str, face: ImageFont.FreeTypeFont, max_width: int) -> list[str]:
+    """Word wrap; text without spaces (Japanese, Chinese) wraps between characters."""
+    if " " in text.strip() or not _CJK.search(text):
+        return wrap(text, face, max_width)
+    lines, current = [], ""
+    for character in text:
+        if current and face.getlength(current + character) > max_width:
+            lines.append(current)
+            current = ""
+        current += character
+    return lines + ([current] if current else [])
 
 
 def _fade_above_captions(alpha: Image.Image, h: int) -> Image.Image:

@@ -128,6 +128,9 @@ def noun_phrases(tokens: tuple[nlp.Token, ...], text: str) -> list[Phrase]:
             if before.pos == "ADJ" and token.pos == "PROPN":
                 break
             first -= 1
+        # "first-time product owners": a word glued to the one before it belongs to that word.
+        while first < i and first > 0 and tokens[first].start == tokens[first - 1].end:
+            first += 1
         span = tokens[first:i + 1]
         lemmas = tuple(t.lemma.lower() if t.pos != "PROPN" else t.text.lower() for t in span)
         if lemmas[-1] in _VAGUE or len(lemmas[-1]) < 2:
@@ -207,8 +210,9 @@ def _article_fallback(chosen: list[Phrase | None], article_frequency: Counter[st
 def describe(concept: str, lemmas: list[str], theme: str, *, proper: bool = False, salt: str = "") -> str:
     """One complete sentence about one thing: the concept, the picture that shows it, the theme."""
     backdrop, accent = _BACKDROPS.get(theme, ("plain dark", "warm white"))
-    found = icons.match(lemmas, proper=proper)
-    icon = icons.catalogue()[found[0][1]].label.lower() if found else "open notebook"
+    found = [m for m in icons.match(lemmas, proper=proper) if m[0] >= icons.GOOD_MATCH]
+    # The same picture the offline card draws: the concept's icon, else a light bulb for an idea.
+    icon = icons.catalogue()[found[0][1] if found else icons.FALLBACK].label.lower()
     if icon.rstrip("s") == concept.lower().rstrip("s"):
         icon = "simple"
     thing = concept if proper or concept[:1].isupper() else _with_article(concept)
