@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from server.providers.extract.markdown import extract
 from server.providers.timeline import concepts, nlp, rules
 from server.providers.timeline.segmenter import MAX_WORDS, MIN_WORDS, bounds_for, measure, plan_scenes
+from server.providers.types import SceneSpec
 from server.providers.voice.normalizer import to_spoken_form
 
 pytestmark = pytest.mark.pipeline
@@ -19,18 +21,26 @@ ARTICLES = sorted(CORPUS.glob("*.md")) if CORPUS.is_dir() else sorted(
     (Path("/work/shared/corpus/articles")).glob("*.md"))
 
 
+@lru_cache(maxsize=None)
 def _spoken(path: Path) -> str:
     return to_spoken_form(extract(path.read_text(encoding="utf-8")).text)
 
 
+@lru_cache(maxsize=None)
 def _language(path: Path) -> str:
     return extract(path.read_text(encoding="utf-8")).language.tag
+
+
+@lru_cache(maxsize=None)
+def _planned(path: Path) -> tuple[SceneSpec, ...]:
+    """Each corpus article is planned once per test run (the planner is deterministic, tested below)."""
+    return tuple(plan_scenes(_spoken(path), theme="midnight", language=_language(path)))
 
 
 @pytest.mark.parametrize("path", ARTICLES, ids=lambda p: p.name[:24])
 def test_corpus_scenes_keep_every_word_and_stay_within_bounds(path: Path) -> None:
     text = _spoken(path)
-    scenes = plan_scenes(text, theme="midnight", language=_language(path))
+    scenes = _planned(path)
     assert [w for s in scenes for w in s.text.split()] == [w for w in text.split() if w != "##"]
     assert all(MIN_WORDS <= s.word_count <= MAX_WORDS for s in scenes[:-1]), \
         [s.word_count for s in scenes if not MIN_WORDS <= s.word_count <= MAX_WORDS]
@@ -44,7 +54,7 @@ def test_corpus_scenes_keep_every_word_and_stay_within_bounds(path: Path) -> Non
 def test_at_most_one_scene_in_twenty_ends_mid_phrase_over_the_corpus() -> None:
     scenes = ends = 0
     for path in ARTICLES:
-        planned = plan_scenes(_spoken(path), language=_language(path))
+        planned = _planned(path)
         scenes += len(planned)
         ends += sum(1 for p in rules.check(planned, language=_language(path)) if p.rule == "boundary")
     assert scenes > 300 and ends <= scenes / 20, (ends, scenes)
@@ -115,7 +125,7 @@ def test_concepts_are_nouns_from_the_scene_and_visuals_are_single_sentences() ->
 def test_no_concept_is_a_verb_adverb_or_function_word_anywhere_in_the_corpus() -> None:
     forbidden = {"VERB", "ADV", "AUX", "ADP", "DET", "PRON", "CCONJ", "SCONJ", "PART"}
     for path in ARTICLES:
-        for scene in plan_scenes(_spoken(path), language=_language(path)):
+        for scene in _planned(path):
             assert not rules.concept_problem(scene.concept, language=_language(path), context=scene.text), scene
             head = scene.concept.split()[-1].lower()
             assert head not in {"bring", "demonstrate", "embrace", "leveraging", "carefully"}

@@ -81,6 +81,7 @@ screwdriver-wrench: toolkit tooling build builds maintenance
 hammer: construction builder
 cubes: module modules package packages component components library dependency dependencies container containers
 box: box product products shipment delivery parcel
+truck: truck trucks cargo freight shipping logistics
 rocket: launch release releases startup speedup acceleration
 flag-checkered: finish finale completion end conclusion
 flag: milestone milestones country nation flag
