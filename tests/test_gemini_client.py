@@ -20,7 +20,7 @@ from server.providers.clients.gemini import GeminiClient, check_credentials
 from server.providers.clients.gemini_errors import parse_duration, parse_retry_after
 from server.providers.narration.gemini import PROVIDER as GeminiNarrator, speech_pieces
 from server.providers.types import NarrationRequest, Usage
-from tests.fakes.gemini import (KEY, FakeGemini, audio, blocked, fake_gemini, hang, internal, invalid_key,  # noqa: F401
+from tests.fakes.gemini import (KEY, FakeGemini, audio, blocked, continuing, fake_gemini, hang, internal, invalid_key,  # noqa: F401
                                 json_reply, malformed, max_tokens, rate_limited, safety_stop, text, unavailable,
                                 unknown_model)
 
@@ -410,3 +410,12 @@ def test_check_credentials_covers_the_speech_model_when_gemini_narrates(gemini_s
         check_credentials(narrating)
     assert caught.value.setting == "MEDIABUDDY_GEMINI_TTS_MODEL"
     assert "available" in check_credentials(gemini_settings)  # not narrating with gemini: not needed
+
+
+def test_a_continued_answer_is_one_metered_request_per_hop(client, fake_gemini, meter):
+    fake_gemini.script(continuing("The tide ", token=b"t1"), continuing("comes ", token=b"t2"), text("in."))
+    reply = client.generate_text("hello", meter=meter)
+    assert reply.text == "The tide comes in." and not reply.truncated
+    assert fake_gemini.count() == 3 and len(meter.rows) == 3
+    assert [r.body.get("continuationToken") for r in fake_gemini.requests] == [None, "dDE=", "dDI="]
+    assert reply.usage.input_tokens == 36

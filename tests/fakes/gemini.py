@@ -68,6 +68,14 @@ def text(answer: str, *, finish: str = "STOP", prompt_tokens: int = 12, thoughts
                        "modelVersion": "fake"})
 
 
+def continuing(answer: str, token: bytes = b"hop-1") -> Reply:
+    """Part of an answer that goes on: ``finishReason`` CONTINUATION and a ``continuationToken``
+    the next request must send back."""
+    reply = text(answer, finish="CONTINUATION")
+    reply.body["candidates"][0]["continuationToken"] = base64.b64encode(token).decode()
+    return reply
+
+
 def json_reply(value: Any) -> Reply:
     return text(json.dumps(value))
 
@@ -191,6 +199,7 @@ class FakeGemini:
         self.problems: list[str] = []
         self._script: deque[Reply] = deque()
         self._responder: Callable[[dict[str, Any]], Any] | None = None
+        self._expect_token: str | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -286,7 +295,9 @@ class FakeGemini:
         if action != "generateContent" or method != "POST":
             return error(404, "NOT_FOUND", f"no route for {method} {path}")
         self._check_generate(model, body)
+        self._check_continuation(body)
         if scripted is not None:
+            self._expect_token = _token(scripted)
             return scripted
         return self._default(model, body)
 
@@ -324,12 +335,19 @@ class FakeGemini:
                 if len(kinds) != 1:
                     self._problem(f"{action}: contents[{i}] has a part that is not one text or data: {part}")
 
+    def _check_continuation(self, body: Any) -> None:
+        sent = body.get("continuationToken") if isinstance(body, dict) else None
+        if sent != self._expect_token:
+            self._problem(f"continuationToken {sent!r} sent where {self._expect_token!r} was due")
+        self._expect_token = None
+
     def _check_generate(self, model: str, body: Any) -> None:
         self._check_contents("generateContent", body)
         if not isinstance(body, dict):
             return
         unknown = set(body) - {"contents", "systemInstruction", "system_instruction", "generationConfig",
-                               "generation_config", "safetySettings", "tools", "toolConfig", "cachedContent"}
+                               "generation_config", "safetySettings", "tools", "toolConfig", "cachedContent",
+                               "continuationToken"}
         if unknown:
             self._problem(f"generateContent: unknown fields {sorted(unknown)}")
         config = _config(body)
@@ -383,6 +401,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *_args: Any) -> None:
         pass
+
+
+def _token(reply: Reply) -> str | None:
+    if isinstance(reply.body, dict) and reply.body.get("candidates"):
+        candidate = reply.body["candidates"][0]
+        if candidate.get("finishReason") == "CONTINUATION":
+            return candidate.get("continuationToken")
+    return None
 
 
 def _as_reply(value: Any) -> Reply:

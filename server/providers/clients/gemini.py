@@ -40,6 +40,7 @@ MODEL_SETTING = "MEDIABUDDY_GEMINI_MODEL"
 TTS_MODEL_SETTING = "MEDIABUDDY_GEMINI_TTS_MODEL"
 SPEECH_RATE = 24_000     # Gemini speech: 16-bit little-endian mono PCM at 24 kHz
 CHARS_PER_TOKEN = 3      # a cautious guess for budget estimates (English runs near 4)
+MAX_HOPS = 8             # continuation requests one answer may take
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -161,21 +162,23 @@ class GeminiClient:
         if len(text) > MAX_SPEECH_CHARS:
             raise ValueError(f"{len(text)} characters is over the {MAX_SPEECH_CHARS} one speech request may carry")
         config = types.GenerateContentConfig(
+            automatic_continuation=False,   # each billed request is metered and retried on its own
             response_modalities=["AUDIO"],
             speech_config=types.SpeechConfig(voice_config=types.VoiceConfig(
                 prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=voice or self.settings.gemini_tts_voice))),
         )
         estimate = self._estimate(model, len(text) // CHARS_PER_TOKEN + 1, speech_seconds_for(text))
 
-        def attempt() -> SpeechReply:
-            with meter.call(PROVIDER, model, estimate=estimate) as call:
-                response = self._send(model, [_user(text)], config, TTS_MODEL_SETTING)
-                usage = _usage(response, speech=True)
-                call.usage = usage
-                pcm, rate = _audio(response, model)
-                return SpeechReply(pcm=pcm, rate=rate, usage=usage, model=model)
-
-        return self._run(attempt)
+        responses, usage = self._exchange(model, [_user(text)], config, meter=meter, estimate=estimate,
+                                          model_setting=TTS_MODEL_SETTING, speech=True)
+        pcm, rate = bytearray(), 0
+        for response in responses:
+            piece, piece_rate = _audio(response, model)
+            if rate and piece_rate != rate:
+                raise ProviderError(PROVIDER, f"{model} changed its sample rate from {rate} to {piece_rate} Hz")
+            pcm += piece
+            rate = piece_rate
+        return SpeechReply(pcm=bytes(pcm), rate=rate, usage=usage, model=model)
 
     def count_tokens(self, text: str, *, model: str = "") -> int:
         """Tokens ``text`` makes for ``model`` (a free call)."""
@@ -210,6 +213,7 @@ class GeminiClient:
         from google.genai import types
 
         return types.GenerateContentConfig(
+            automatic_continuation=False,   # each billed request is metered and retried on its own
             system_instruction=system or None,
             temperature=temperature,
             max_output_tokens=self.settings.gemini_max_output_tokens,
@@ -224,13 +228,40 @@ class GeminiClient:
         prompt_chars = sum(len(p.get("text", "")) for c in contents for p in c["parts"])
         estimate = self._estimate(model, prompt_chars // CHARS_PER_TOKEN + 1, self.settings.gemini_max_output_tokens)
 
-        def attempt() -> tuple[str, Usage, str]:
-            with meter.call(PROVIDER, model, estimate=estimate) as call:
-                response = self._send(model, contents, config, MODEL_SETTING)
-                call.usage = _usage(response, speech=False)
-                return _text(response, model), call.usage, _name(response.candidates[0].finish_reason)
+        responses, usage = self._exchange(model, contents, config, meter=meter, estimate=estimate,
+                                          model_setting=MODEL_SETTING, speech=False)
+        return _text(responses, model), usage, _name(responses[-1].candidates[0].finish_reason)
 
-        return self._run(attempt)
+    def _exchange(self, model: str, contents: list[dict[str, Any]], config: types.GenerateContentConfig, *,
+                  meter: Meter, estimate: float, model_setting: str, speech: bool) -> tuple[list[Any], Usage]:
+        """One answer as one or more requests, each metered and retried on its own.
+
+        An answer that ends with ``finishReason`` CONTINUATION and a ``continuationToken`` goes on
+        in a follow-up request carrying the token (the SDK would do this inside one call, hiding
+        billed requests from the ledger, so its automatic continuation is off).
+        """
+        responses: list[Any] = []
+        usage = Usage()
+        hop_config = config
+        for _ in range(MAX_HOPS):
+            def attempt(hop_config: types.GenerateContentConfig = hop_config) -> tuple[Any, Usage]:
+                with meter.call(PROVIDER, model, estimate=estimate) as call:
+                    response = self._send(model, contents, hop_config, model_setting)
+                    call.usage = _usage(response, speech=speech)
+                    refused = _refusal(response, model)
+                    if refused:  # inside the call: the ledger row says it failed (the input is still billed)
+                        raise refused
+                    return response, call.usage
+
+            response, hop_usage = self._run(attempt)
+            responses.append(response)
+            usage = _add(usage, hop_usage)
+            token = response.candidates[0].continuation_token
+            if _name(response.candidates[0].finish_reason) != "CONTINUATION" or not token:
+                return responses, usage
+            hop_config = config.model_copy(update={"continuation_token": token})
+        raise ProviderError(PROVIDER, f"{model} was still continuing its answer after {MAX_HOPS} requests",
+                            permanent=True, setting="MEDIABUDDY_GEMINI_MAX_OUTPUT_TOKENS")
 
     def _send(self, model: str, contents: list[dict[str, Any]], config: Any, model_setting: str) -> Any:
         try:
@@ -316,18 +347,19 @@ def _refusal(response: Any, model: str) -> ProviderError | None:
     return None
 
 
-def _text(response: Any, model: str) -> str:
-    refused = _refusal(response, model)
-    if refused:
-        raise refused
-    candidate = response.candidates[0]
-    parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-    text = "".join(p.text for p in parts if p.text and not p.thought)
+def _text(responses: list[Any], model: str) -> str:
+    """The answer's text over every hop (thought summaries left out)."""
+    text = ""
+    for response in responses:
+        candidate = response.candidates[0]
+        parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+        text += "".join(p.text for p in parts if p.text and not p.thought)
     if text.strip():
         return text
-    reason = _name(candidate.finish_reason)
+    last = responses[-1]
+    reason = _name(last.candidates[0].finish_reason)
     if reason == "MAX_TOKENS":
-        thoughts = response.usage_metadata.thoughts_token_count if response.usage_metadata else None
+        thoughts = last.usage_metadata.thoughts_token_count if last.usage_metadata else None
         raise ProviderError(PROVIDER, f"{model} used its whole output budget ({thoughts or 'unknown'} thinking "
                                       "tokens) and wrote no answer", permanent=True,
                             setting="MEDIABUDDY_GEMINI_THINKING_BUDGET")
@@ -335,9 +367,6 @@ def _text(response: Any, model: str) -> str:
 
 
 def _audio(response: Any, model: str) -> tuple[bytes, int]:
-    refused = _refusal(response, model)
-    if refused:
-        raise refused
     candidate = response.candidates[0]
     parts = candidate.content.parts if candidate.content and candidate.content.parts else []
     blobs = [p.inline_data for p in parts if p.inline_data is not None and p.inline_data.data]
