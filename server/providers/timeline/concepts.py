@@ -104,7 +104,7 @@ def assign(drafts: list[Draft], analysed: str, *, theme: str, language: str) -> 
         lemmas = list(phrase.lemmas) if phrase else ["notebook"]
         scenes.append(SceneSpec(index=draft.index, text=draft.text, concept=concept,
                                 visual=describe(concept, lemmas, theme, proper=bool(phrase and phrase.named),
-                                                salt=draft.text),
+                                                salt=draft.text, language=language),
                                 chapter=draft.chapter))
     return scenes
 
@@ -207,7 +207,8 @@ def _article_fallback(chosen: list[Phrase | None], article_frequency: Counter[st
     return max(present, key=lambda p: (article_frequency[p.lemmas[-1]], -p.start))
 
 
-def describe(concept: str, lemmas: list[str], theme: str, *, proper: bool = False, salt: str = "") -> str:
+def describe(concept: str, lemmas: list[str], theme: str, *, proper: bool = False, salt: str = "",
+             language: str = "en") -> str:
     """One complete sentence about one thing: the concept, the picture that shows it, the theme."""
     backdrop, accent = _BACKDROPS.get(theme, ("plain dark", "warm white"))
     found = [m for m in icons.match(lemmas, proper=proper) if m[0] >= icons.GOOD_MATCH]
@@ -215,7 +216,8 @@ def describe(concept: str, lemmas: list[str], theme: str, *, proper: bool = Fals
     icon = icons.catalogue()[found[0][1] if found else icons.FALLBACK].label.lower()
     if icon.rstrip("s") == concept.lower().rstrip("s"):
         icon = "simple"
-    thing = concept if proper or concept[:1].isupper() else _with_article(concept)
+    english = language.split("-")[0].lower() == "en"
+    thing = concept if proper or concept[:1].isupper() or not english else _with_article(concept)
     frame = _FRAMES[int.from_bytes(hashlib.sha256(salt.encode()).digest()[:2], "big") % len(_FRAMES)]
     sentence = frame.format(thing=thing, Thing=thing[:1].upper() + thing[1:], icon=icon, accent=accent,
                             backdrop=backdrop)

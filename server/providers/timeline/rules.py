@@ -190,7 +190,8 @@ def repair(scene: SceneSpec, *, theme: str, language: str = "en") -> SceneSpec:
     visual = scene.visual
     if concept != scene.concept or visual_problem(visual):
         lemmas = [t.lemma for t in nlp.analyse(concept, language) if t.pos != "PUNCT"] or [concept]
-        visual = concepts.describe(concept, lemmas, theme, proper=concept[:1].isupper(), salt=scene.text)
+        visual = concepts.describe(concept, lemmas, theme, proper=concept[:1].isupper(), salt=scene.text,
+                                   language=language)
     return replace(scene, concept=concept, visual=visual)
 
 
