@@ -224,13 +224,13 @@ def status(ctx: click.Context, job_id: int | None, as_json: bool, follow: bool) 
 
 def _print_status(report: dict) -> None:
     table = Table(title="Jobs", show_lines=False)
-    for column in ("id", "file", "status", "stage", "done", "video s", "cost", "notes"):
+    for column in ("id", "file", "status", "stage", "done", "video s", "$/paid calls", "notes"):
         table.add_column(column)
     for job in report["jobs"]:
         done = sum(1 for s in job["stages"] if s["state"] == "done")
         seconds = f"{job['duration_ms'] / 1000:.1f}" if job["duration_ms"] else ""
         cost = job.get("cost") or {}
-        spent = f"${cost.get('total_usd', 0):.4f} ({cost.get('paid_calls', 0)} paid)" if cost else ""
+        spent = f"${cost.get('total_usd', 0):.4f}/{cost.get('paid_calls', 0)}" if cost else ""
         notes = "degraded" if job["degraded"] else ""
         if job["error"]:
             notes = job["error"][:60]
