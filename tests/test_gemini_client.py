@@ -20,9 +20,9 @@ from server.providers.clients.gemini import GeminiClient, check_credentials
 from server.providers.clients.gemini_errors import parse_duration, parse_retry_after
 from server.providers.narration.gemini import PROVIDER as GeminiNarrator, speech_pieces
 from server.providers.types import NarrationRequest, Usage
-from tests.fakes.gemini import (KEY, FakeGemini, audio, blocked, continuing, fake_gemini, hang, internal, invalid_key,  # noqa: F401
-                                json_reply, malformed, max_tokens, rate_limited, safety_stop, text, unavailable,
-                                unknown_model)
+from tests.fakes.gemini import fake_gemini  # noqa: F401 - the fixture
+from tests.fakes.gemini import (KEY, FakeGemini, audio, blocked, continuing, hang, internal, json_reply, malformed,
+                                max_tokens, rate_limited, safety_stop, text, unavailable)
 
 pytestmark = pytest.mark.clients
 

@@ -18,7 +18,6 @@ Use it as a context manager so its connection pool is closed::
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
@@ -28,6 +27,8 @@ import pydantic
 from config import Settings
 from server.errors import NotConfigured, ProviderError
 from server.providers.base import Meter
+from server.providers.clients.gemini_answers import (add_usage, answer_audio, answer_text, name_of, parse_json,
+                                                     refusal, speech_tokens_for, usage_of)
 from server.providers.clients.gemini_errors import from_sdk_error, scrub
 from server.providers.types import Usage
 
@@ -38,9 +39,9 @@ PROVIDER = "gemini"
 KEY_SETTING = "GEMINI_API_KEY"
 MODEL_SETTING = "MEDIABUDDY_GEMINI_MODEL"
 TTS_MODEL_SETTING = "MEDIABUDDY_GEMINI_TTS_MODEL"
-SPEECH_RATE = 24_000     # Gemini speech: 16-bit little-endian mono PCM at 24 kHz
 CHARS_PER_TOKEN = 3      # a cautious guess for budget estimates (English runs near 4)
 MAX_HOPS = 8             # continuation requests one answer may take
+MAX_SPEECH_CHARS = 4000  # well under the 8,192-input-token limit even at one token per character (CJK)
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -145,7 +146,7 @@ class GeminiClient:
             f"Your reply did not match the required JSON schema: {first_problem}\n"
             "Reply again with only the corrected JSON object, nothing else.")]
         text, second, _ = self._generate_text(contents, model=model, meter=meter, config=config)
-        usage = _add(usage, second)
+        usage = add_usage(usage, second)
         try:
             return JsonReply(value=parse_json(text, schema), usage=usage, model=model, repaired=True)
         except ValueError as problem:
@@ -167,13 +168,13 @@ class GeminiClient:
             speech_config=types.SpeechConfig(voice_config=types.VoiceConfig(
                 prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=voice or self.settings.gemini_tts_voice))),
         )
-        estimate = self._estimate(model, len(text) // CHARS_PER_TOKEN + 1, speech_seconds_for(text))
+        estimate = self._estimate(model, len(text) // CHARS_PER_TOKEN + 1, speech_tokens_for(text))
 
         responses, usage = self._exchange(model, [_user(text)], config, meter=meter, estimate=estimate,
                                           model_setting=TTS_MODEL_SETTING, speech=True)
         pcm, rate = bytearray(), 0
         for response in responses:
-            piece, piece_rate = _audio(response, model)
+            piece, piece_rate = answer_audio(response, model)
             if rate and piece_rate != rate:
                 raise ProviderError(PROVIDER, f"{model} changed its sample rate from {rate} to {piece_rate} Hz")
             pcm += piece
@@ -230,7 +231,7 @@ class GeminiClient:
 
         responses, usage = self._exchange(model, contents, config, meter=meter, estimate=estimate,
                                           model_setting=MODEL_SETTING, speech=False)
-        return _text(responses, model), usage, _name(responses[-1].candidates[0].finish_reason)
+        return answer_text(responses, model), usage, name_of(responses[-1].candidates[0].finish_reason)
 
     def _exchange(self, model: str, contents: list[dict[str, Any]], config: types.GenerateContentConfig, *,
                   meter: Meter, estimate: float, model_setting: str, speech: bool) -> tuple[list[Any], Usage]:
@@ -247,17 +248,17 @@ class GeminiClient:
             def attempt(hop_config: types.GenerateContentConfig = hop_config) -> tuple[Any, Usage]:
                 with meter.call(PROVIDER, model, estimate=estimate) as call:
                     response = self._send(model, contents, hop_config, model_setting)
-                    call.usage = _usage(response, speech=speech)
-                    refused = _refusal(response, model)
+                    call.usage = usage_of(response, speech=speech)
+                    refused = refusal(response, model)
                     if refused:  # inside the call: the ledger row says it failed (the input is still billed)
                         raise refused
                     return response, call.usage
 
             response, hop_usage = self._run(attempt)
             responses.append(response)
-            usage = _add(usage, hop_usage)
+            usage = add_usage(usage, hop_usage)
             token = response.candidates[0].continuation_token
-            if _name(response.candidates[0].finish_reason) != "CONTINUATION" or not token:
+            if name_of(response.candidates[0].finish_reason) != "CONTINUATION" or not token:
                 return responses, usage
             hop_config = config.model_copy(update={"continuation_token": token})
         raise ProviderError(PROVIDER, f"{model} was still continuing its answer after {MAX_HOPS} requests",
@@ -286,108 +287,12 @@ class GeminiClient:
         return (input_tokens * price.input + output_tokens * out) / 1_000_000
 
 
-MAX_SPEECH_CHARS = 4000   # well under the 8,192-input-token limit even at one token per character (CJK)
-AUDIO_TOKENS_PER_SECOND = 32
-
-
-def speech_seconds_for(text: str) -> int:
-    """Audio tokens a text may produce, generously (about 2.5 words a second; CJK by characters)."""
-    words = max(len(text.split()), len(text) // 3)
-    return int(words / 2.0 * AUDIO_TOKENS_PER_SECOND) + AUDIO_TOKENS_PER_SECOND
-
-
-def parse_json(text: str, schema: type[M]) -> M:
-    """Validate ``text`` against ``schema``; ``ValueError`` says briefly what is wrong."""
-    body = text.strip()
-    fenced = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", body, flags=re.DOTALL)
-    if fenced:  # some models wrap JSON in a fence even in JSON mode
-        body = fenced.group(1)
-    try:
-        return schema.model_validate_json(body)
-    except pydantic.ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}"
-                             for e in error.errors()[:5])
-        raise ValueError(problems) from None
-
-
 def _user(text: str) -> dict[str, Any]:
     return {"role": "user", "parts": [{"text": text}]}
 
 
 def _model(text: str) -> dict[str, Any]:
     return {"role": "model", "parts": [{"text": text}]}
-
-
-def _add(a: Usage, b: Usage) -> Usage:
-    return Usage(input_tokens=a.input_tokens + b.input_tokens, output_tokens=a.output_tokens + b.output_tokens,
-                 images=a.images + b.images, audio_tokens=a.audio_tokens + b.audio_tokens)
-
-
-def _usage(response: Any, *, speech: bool) -> Usage:
-    meta = response.usage_metadata
-    if meta is None:
-        return Usage()
-    prompt = meta.prompt_token_count or 0
-    out = (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)  # thinking is billed as output
-    return Usage(input_tokens=prompt, audio_tokens=out) if speech else Usage(input_tokens=prompt, output_tokens=out)
-
-
-def _refusal(response: Any, model: str) -> ProviderError | None:
-    """A safety block, as a permanent error (the same prompt is refused again), else None."""
-    feedback = response.prompt_feedback
-    if feedback is not None and feedback.block_reason:
-        return ProviderError(PROVIDER, f"{model} refused the prompt (blockReason {_name(feedback.block_reason)}"
-                                       f"{': ' + feedback.block_reason_message if feedback.block_reason_message else ''})",
-                             permanent=True)
-    if not response.candidates:
-        return ProviderError(PROVIDER, f"{model} answered with no candidates and no reason", permanent=False)
-    reason = _name(response.candidates[0].finish_reason)
-    if reason in ("SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"):
-        return ProviderError(PROVIDER, f"{model} stopped its answer for {reason}", permanent=True)
-    return None
-
-
-def _text(responses: list[Any], model: str) -> str:
-    """The answer's text over every hop (thought summaries left out)."""
-    text = ""
-    for response in responses:
-        candidate = response.candidates[0]
-        parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-        text += "".join(p.text for p in parts if p.text and not p.thought)
-    if text.strip():
-        return text
-    last = responses[-1]
-    reason = _name(last.candidates[0].finish_reason)
-    if reason == "MAX_TOKENS":
-        thoughts = last.usage_metadata.thoughts_token_count if last.usage_metadata else None
-        raise ProviderError(PROVIDER, f"{model} used its whole output budget ({thoughts or 'unknown'} thinking "
-                                      "tokens) and wrote no answer", permanent=True,
-                            setting="MEDIABUDDY_GEMINI_THINKING_BUDGET")
-    raise ProviderError(PROVIDER, f"{model} answered with no text (finishReason {reason})")
-
-
-def _audio(response: Any, model: str) -> tuple[bytes, int]:
-    candidate = response.candidates[0]
-    parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-    blobs = [p.inline_data for p in parts if p.inline_data is not None and p.inline_data.data]
-    if not blobs:
-        raise ProviderError(PROVIDER, f"{model} answered without audio (finishReason "
-                                      f"{_name(candidate.finish_reason)}); is it a speech model?",
-                            permanent=True, setting=TTS_MODEL_SETTING)
-    mime = (blobs[0].mime_type or "").lower()
-    if not mime.startswith(("audio/l16", "audio/pcm")):
-        raise ProviderError(PROVIDER, f"{model} sent audio as {mime or 'an unnamed type'}, not 16-bit PCM",
-                            permanent=True, setting=TTS_MODEL_SETTING)
-    rate_match = re.search(r"rate=(\d+)", mime)
-    rate = int(rate_match.group(1)) if rate_match else SPEECH_RATE
-    pcm = b"".join(b.data for b in blobs)
-    if len(pcm) % 2 or not 8000 <= rate <= 48000:
-        raise ProviderError(PROVIDER, f"{model} sent malformed audio ({len(pcm)} bytes at {rate} Hz)")
-    return pcm, rate
-
-
-def _name(value: Any) -> str:
-    return str(getattr(value, "value", value) or "")
 
 
 def _default_resilience(settings: Settings) -> Callable[[Callable[[], Any]], Any]:
