@@ -143,6 +143,8 @@ class Settings(BaseSettings):
 
     def providers_for(self, kind: str) -> list[str]:
         """The provider names for ``voice``, ``timeline``, ``images`` or ``narration``, in order."""
+        if kind == "narration" and self.tts_engine != "auto":  # the older, narrower setting still wins
+            return [self.tts_engine]
         raw = {"voice": self.voice_providers, "timeline": self.timeline_providers,
                "images": self.image_providers, "narration": self.narration_providers}[kind]
         return [name.strip() for name in raw.split(",") if name.strip()]
@@ -201,7 +203,38 @@ class Settings(BaseSettings):
 
 
     # --- replicate: base URL, FLUX model and inputs (replicate) ---
-    #
+    replicate_base_url: str = Field(default="https://api.replicate.com",
+                                    description="Replicate API root (point it at a fake in tests).")
+    flux_model: str = Field(default="black-forest-labs/flux-schnell", description="FLUX model on Replicate, owner/name.")
+    flux_steps: int = Field(default=4, ge=1, le=50, description="num_inference_steps (schnell allows 1-4).")
+    flux_output_format: Literal["png", "jpg", "webp"] = Field(default="jpg", description="Format FLUX returns.")
+    flux_output_quality: int = Field(default=90, ge=0, le=100, description="Quality of jpg/webp outputs.")
+    flux_megapixels: Literal["1", "0.25"] = Field(default="1", description="Output size: about 1 or 0.25 megapixels.")
+    flux_go_fast: bool = Field(default=True, description="FLUX fp8 fast path (schnell and dev).")
+    replicate_connect_timeout: float = Field(default=5.0, gt=0, le=120, description="Seconds to connect to Replicate.")
+    replicate_read_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to wait for one answer.")
+    replicate_prefer_wait: int = Field(default=5, ge=1, le=60,
+                                       description="Seconds the create call may hold for the result; its timeout "
+                                                   "is this plus 0.5 s.")
+    replicate_poll_seconds: float = Field(default=0.5, ge=0.01, le=30, description="Pause between status checks.")
+    replicate_deadline_seconds: float = Field(default=180.0, ge=1, le=3600,
+                                              description="Longest wait for one prediction; then it is canceled.")
+    replicate_download_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to fetch one output.")
+
+    @field_validator("replicate_base_url")
+    @classmethod
+    def _replicate_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")) or len(value) < 10:
+            raise ValueError("must be an http(s):// URL such as https://api.replicate.com")
+        return value.rstrip("/")
+
+    @field_validator("flux_model")
+    @classmethod
+    def _flux_model_name(cls, value: str) -> str:
+        owner, _, name = value.partition("/")
+        if not owner or not name or "/" in name or ":" in value or " " in value:
+            raise ValueError("must be a Replicate model as owner/name, e.g. black-forest-labs/flux-schnell")
+        return value
 
     # --- extraction and language (extract) ---
     #
@@ -211,6 +244,18 @@ class Settings(BaseSettings):
 
     # --- author's voice and length (voice) ---
     #
+    voice_samples: Path | None = Field(
+        default=None, description="The author's writing samples (a .txt/.md file or a folder of them; 70 KB+ "
+                                  "recommended) whose style the narration is rewritten in.")
+    max_minutes: float = Field(default=5.0, ge=0.5, le=120,
+                               description="Longest narration a job may plan; longer articles are condensed "
+                                           "(Gemini), trimmed (TRIM_TO_LENGTH) or refused before heavy work.")
+    trim_to_length: bool = Field(default=False,
+                                 description="Offline, cut an over-long article at a section boundary (marked "
+                                             "degraded) instead of refusing it.")
+    kokoro_voice: Literal["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"] = Field(
+        default="jf_alpha", description="Kokoro voice for Japanese narration.")
+    kokoro_speed: float = Field(default=1.0, ge=0.5, le=2.0, description="Kokoro speaking speed.")
 
     # --- renderer: house style, encoder, music, captions (render) ---
     #
@@ -248,6 +293,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://host:port/db URL")
         return value
+
+    @field_validator("voice_samples")
+    @classmethod
+    def _samples_exist(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().exists():
+            raise ValueError(f"must be an existing file or folder of writing samples (got {value})")
+        return value.expanduser().resolve() if value is not None else None
 
     @field_validator("piper_voice")
     @classmethod

@@ -9,10 +9,15 @@ from __future__ import annotations
 import ctypes
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
+from config import Settings
 from server.errors import ProviderUnavailable
+from server.providers.base import Meter
+from server.providers.narration.base import narrate
+from server.providers.types import NarrationClip, NarrationRequest
 
 NAME = "espeak-ng"
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -74,3 +79,27 @@ class EspeakNarrator:
             raise ProviderUnavailable(NAME, f"espeak_Synth failed with status {status}")
         samples = np.concatenate(collected) if collected else np.zeros(0, np.int16)
         return samples.astype(np.int16), self._rate
+
+
+class EspeakProvider:
+    """espeak-ng as a narration provider (name ``espeak``): always installed, robotic, English here."""
+
+    kind: ClassVar[str] = "narration"
+    name: ClassVar[str] = "espeak"
+    version: ClassVar[str] = "1"
+    paid: ClassVar[bool] = False
+
+    def __init__(self, settings: Settings) -> None:
+        self._narrator = EspeakNarrator()
+
+    def fingerprint(self) -> str:
+        return self._narrator.identity
+
+    def speaks(self, language: str) -> bool:
+        return language.replace("_", "-").split("-")[0].lower() == "en"  # the voice is set to en-us at start
+
+    def narrate(self, request: NarrationRequest, out: Path, meter: Meter) -> NarrationClip:
+        return narrate(self._narrator, request.text, out, request.pause_ms)
+
+
+PROVIDER = EspeakProvider
