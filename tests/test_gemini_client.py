@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import wave
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import pydantic
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
-from config import Settings, load_settings
-from server.errors import NotConfigured, ProviderError
+from config import ModelPrice, Settings, load_settings
+from server.errors import BudgetExceeded, NotConfigured, ProviderError
+from server.extensions import db
+from server.intake import accept
+from server.models import ProviderCall
+from server.pipeline.ledger import Ledger
 from server.providers import resilience
 from server.providers.clients.gemini import GeminiClient, check_credentials
 from server.providers.clients.gemini_errors import parse_duration, parse_retry_after
@@ -25,34 +29,6 @@ from tests.fakes.gemini import (KEY, FakeGemini, audio, blocked, continuing, han
                                 max_tokens, rate_limited, safety_stop, text, unavailable)
 
 pytestmark = pytest.mark.clients
-
-
-@dataclass
-class Row:
-    provider: str
-    model: str
-    estimate: float
-    usage: Usage = field(default_factory=Usage)
-    cost: float | None = None
-    detail: str = ""
-    outcome: str = "ok"
-
-
-class RecordingMeter:
-    """A Meter that keeps its rows in memory, so a test can compare them with the fake's count."""
-
-    def __init__(self) -> None:
-        self.rows: list[Row] = []
-
-    @contextlib.contextmanager
-    def call(self, provider: str, model: str, *, estimate: float) -> Iterator[Row]:
-        row = Row(provider, model, estimate)
-        self.rows.append(row)
-        try:
-            yield row
-        except BaseException as error:
-            row.outcome = type(error).__name__
-            raise
 
 
 class Plan(pydantic.BaseModel):
@@ -91,9 +67,32 @@ def client(gemini_settings) -> Iterator[GeminiClient]:  # noqa: ANN001
         yield gemini
 
 
+@pytest.fixture(scope="module")
+def ledger_app(tmp_path_factory):  # noqa: ANN001, ANN201 - a Flask app
+    """One migrated SQLite database for the module; each test gets its own job in it."""
+    from server import create_app, upgrade_database
+
+    application = create_app(load_settings(home=tmp_path_factory.mktemp("ledger")))
+    upgrade_database(application)
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 @pytest.fixture
-def meter() -> RecordingMeter:
-    return RecordingMeter()
+def meter(ledger_app, settings: Settings) -> Ledger:
+    """The real cost ledger of a real job: every paid request must leave one row."""
+    with ledger_app.app_context():
+        job = accept(f"# Tides\n\nThe sea rises and falls ({settings.home.name}).\n".encode(), "tides.md", None,
+                     settings)
+        return Ledger(db.engine, settings, job.job_id, "narration")
+
+
+def rows(ledger: Ledger) -> list[ProviderCall]:
+    with Session(ledger.engine) as session:
+        return list(session.scalars(sa.select(ProviderCall).where(ProviderCall.job_id == ledger.job_id)
+                                    .order_by(ProviderCall.id)))
 
 
 # Answers -----------------------------------------------------------------------------------
@@ -112,8 +111,9 @@ def test_text_reply_carries_usage_model_and_a_bounded_thinking_budget(client, fa
     config = seen.body["generationConfig"]
     assert config["maxOutputTokens"] == 8192
     assert config["thinkingConfig"] in ({"thinkingBudget": 1024}, {"thinking_budget": 1024})
-    assert [(r.model, r.usage, r.outcome) for r in meter.rows] == [("gemini-3.5-flash-lite", reply.usage, "ok")]
-    assert 0 < meter.rows[0].estimate < 0.05
+    assert [(r.provider, r.model, r.input_tokens, r.output_tokens, r.outcome) for r in rows(meter)] == [
+        ("gemini", "gemini-3.5-flash-lite", 31, reply.usage.output_tokens, "ok")]
+    assert rows(meter)[0].price_usd == pytest.approx((31 * 0.30 + reply.usage.output_tokens * 2.50) / 1e6)
 
 
 def test_api_version_and_model_come_from_settings(gemini_settings, fake_gemini, meter):
@@ -142,7 +142,7 @@ def test_one_repair_prompt_quotes_the_validation_error(client, fake_gemini, mete
     fake_gemini.script(first, json_reply(GOOD_PLAN))
     reply = client.generate_json("Plan a video about tides.", Plan, meter=meter)
     assert reply.value == Plan(**GOOD_PLAN) and reply.repaired
-    assert fake_gemini.count() == 2 and len(meter.rows) == 2
+    assert fake_gemini.count() == 2 and len(rows(meter)) == 2
     repair = fake_gemini.requests[-1].body["contents"]
     assert [c["role"] for c in repair] == ["user", "model", "user"]
     assert repair[1]["parts"][0]["text"] == first.body["candidates"][0]["content"]["parts"][0]["text"]
@@ -169,8 +169,8 @@ def test_safety_refusals_are_permanent_and_not_retried(client, fake_gemini, mete
     with pytest.raises(ProviderError) as caught:
         client.generate_text("Something the model refuses.", meter=meter)
     assert caught.value.permanent and words in caught.value.message
-    assert fake_gemini.count() == 1 and meter.rows[0].outcome == "ProviderError"
-    assert meter.rows[0].usage.input_tokens == 12  # a refused prompt is still billed for its input
+    assert fake_gemini.count() == 1 and rows(meter)[0].outcome == "ProviderError"
+    assert rows(meter)[0].input_tokens == 12  # a refused prompt is still billed for its input
 
 
 def test_max_tokens_without_text_names_the_thinking_budget(client, fake_gemini, meter):
@@ -180,7 +180,7 @@ def test_max_tokens_without_text_names_the_thinking_budget(client, fake_gemini, 
     error = caught.value
     assert error.permanent and error.setting == "MEDIABUDDY_GEMINI_THINKING_BUDGET"
     assert "8000 thinking tokens" in error.message
-    assert meter.rows[0].usage.output_tokens == 8000 and fake_gemini.count() == 1
+    assert rows(meter)[0].output_tokens == 8000 and fake_gemini.count() == 1
 
 
 # Failures and retries ------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def test_429_waits_as_long_as_gemini_asks(client, fake_gemini, meter, reply, wai
     started = time.monotonic()
     assert client.generate_text("hello", meter=meter).text == "ok"
     assert time.monotonic() - started >= wait
-    assert fake_gemini.count() == 2 and [r.outcome for r in meter.rows] == ["ProviderError", "ok"]
+    assert fake_gemini.count() == 2 and [r.outcome for r in rows(meter)] == ["ProviderError 429", "ok"]
 
 
 def test_5xx_bursts_are_retried_and_bounded(client, fake_gemini, meter):
@@ -206,14 +206,14 @@ def test_5xx_bursts_are_retried_and_bounded(client, fake_gemini, meter):
     with pytest.raises(ProviderError) as caught:
         client.generate_text("hello", meter=meter)
     assert caught.value.status == 503 and not caught.value.permanent and caught.value.attempts == 3
-    assert fake_gemini.count() == 6 and len(meter.rows) == 6  # ledger rows == requests the vendor saw
+    assert fake_gemini.count() == 6 and len(rows(meter)) == 6  # ledger rows == requests the vendor saw
 
 
 def test_a_hang_longer_than_the_timeout_is_abandoned_and_retried(client, fake_gemini, meter):
     fake_gemini.script(hang(20), text("second try"))
     started = time.monotonic()
     assert client.generate_text("hello", meter=meter).text == "second try"
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # the hang lasts 20 s: the client did not wait for it
     fake_gemini.script(*[hang(20)] * 3)
     with pytest.raises(ProviderError) as caught:
         client.generate_text("hello", meter=meter)
@@ -260,9 +260,16 @@ def test_no_key_declines_as_not_configured(settings):
     ("MEDIABUDDY_GEMINI_MODEL", lambda g, m: g.generate_text("hello", meter=m, model="gemini-2.0-flash")),
     ("MEDIABUDDY_GEMINI_TTS_MODEL", lambda g, m: g.synthesize_speech("hello", meter=m, model="gemini-0-tts")),
 ], ids=["text", "speech"])
-def test_unknown_model_names_the_setting_to_change(client, fake_gemini, meter, setting, call):
-    with pytest.raises(ProviderError) as caught:
-        call(client, meter)
+def test_unknown_model_names_the_setting_to_change(gemini_settings, fake_gemini, meter, setting, call):
+    with GeminiClient(gemini_settings) as gemini, pytest.raises(ProviderError) as caught:
+        call(gemini, meter)   # no price for it: refused before any request, naming the model setting
+    assert (caught.value.permanent, caught.value.setting) == (True, setting)
+    assert "MEDIABUDDY_PRICES" in caught.value.message and fake_gemini.count() == 0
+    priced = gemini_settings.model_copy(update={"prices": {"gemini-2.0-flash": ModelPrice(input=1, output=1),
+                                                           "gemini-0-tts": ModelPrice(input=1, audio_output=1)}})
+    meter.prices = priced.model_prices
+    with GeminiClient(priced) as gemini, pytest.raises(ProviderError) as caught:
+        call(gemini, meter)   # priced but unknown to Gemini: its 404
     assert (caught.value.status, caught.value.permanent, caught.value.setting) == (404, True, setting)
     assert f"set {setting}" in caught.value.message and fake_gemini.count() == 1
 
@@ -335,7 +342,8 @@ def test_narrator_writes_24khz_wav_with_captions_and_no_word_timings(gemini_sett
     assert clip.captions[0].start_ms == 0 and clip.captions[-1].end_ms == 1500
     config = fake_gemini.requests[-1].body["generationConfig"]
     assert config["responseModalities"] == ["AUDIO"] and "Puck" in str(config)
-    assert meter.rows[0].model == "gemini-3.8-flash-lite-tts" and meter.rows[0].usage.audio_tokens == 48
+    assert [(r.model, r.audio_tokens) for r in rows(meter)] == [("gemini-3.8-flash-lite-tts", 48)]
+    assert rows(meter)[0].price_usd == pytest.approx((10 * 0.50 + 48 * 6.00) / 1e6)
 
 
 def test_long_text_is_spoken_in_pieces_under_the_input_limit(gemini_settings, fake_gemini, meter, tmp_path):
@@ -345,7 +353,7 @@ def test_long_text_is_spoken_in_pieces_under_the_input_limit(gemini_settings, fa
     assert speech_pieces("字" * 9000) == ["字" * 4000, "字" * 4000, "字" * 1000]  # no spaces: cut at the limit
     fake_gemini.script(audio(0.5), audio(0.5), audio(0.3))
     clip = GeminiNarrator(gemini_settings).narrate(NarrationRequest(text=long_text), tmp_path / "long.wav", meter)
-    assert fake_gemini.count() == 3 and len(meter.rows) == 3
+    assert fake_gemini.count() == 3 and len(rows(meter)) == 3
     assert clip.duration_ms > 0 and clip.captions[-1].end_ms <= clip.duration_ms
 
 
@@ -416,6 +424,6 @@ def test_a_continued_answer_is_one_metered_request_per_hop(client, fake_gemini, 
     fake_gemini.script(continuing("The tide ", token=b"t1"), continuing("comes ", token=b"t2"), text("in."))
     reply = client.generate_text("hello", meter=meter)
     assert reply.text == "The tide comes in." and not reply.truncated
-    assert fake_gemini.count() == 3 and len(meter.rows) == 3
+    assert fake_gemini.count() == 3 and len(rows(meter)) == 3
     assert [r.body.get("continuationToken") for r in fake_gemini.requests] == [None, "dDE=", "dDI="]
     assert reply.usage.input_tokens == 36

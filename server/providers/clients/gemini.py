@@ -9,18 +9,19 @@ becomes a ``ProviderError`` in one place, ``from_sdk_error()``, which decides ``
 ``retry_after`` (the ``Retry-After`` header or Gemini's ``RetryInfo.retryDelay``) and the
 ``setting`` a person should fix. The API key never appears in a message.
 
-Use it as a context manager so its connection pool is closed::
+Each request opens and closes its own connection, so a client may live as long as its
+provider and be shared by threads::
 
-    with GeminiClient(settings) as gemini:
+    gemini = GeminiClient(settings)
         reply = gemini.generate_json(prompt, Plan, meter=meter, system=RULES)
         reply.value, reply.usage, reply.model
 """
 
 from __future__ import annotations
 
-import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
 
 import pydantic
 
@@ -83,10 +84,12 @@ class GeminiClient:
         self.settings = settings
         self._key = settings.gemini_api_key.get_secret_value().strip()
         self._run = resilience or _default_resilience(settings)
-        self._sdk: Client | None = None
-        self._sdk_lock = threading.Lock()   # stages call providers from several threads
 
     # Lifecycle ---------------------------------------------------------------------------
+    # Each request gets its own ``genai.Client``, closed as soon as the answer is read: no
+    # pool outlives a call (providers are long-lived and never closed), threads share
+    # nothing, and a retry after a hang starts on a fresh connection. Building one costs
+    # about 70 ms, small beside a model's answer.
 
     def __enter__(self) -> GeminiClient:
         return self
@@ -95,18 +98,15 @@ class GeminiClient:
         self.close()
 
     def close(self) -> None:
-        with self._sdk_lock:
-            if self._sdk is not None:
-                self._sdk.close()
-                self._sdk = None
+        """Nothing stays open between calls; kept so ``with GeminiClient(...)`` reads naturally."""
 
-    @property
-    def sdk(self) -> Client:
-        """The ``genai.Client``, built on first use with SDK retries off and our timeout."""
-        with self._sdk_lock:
-            if self._sdk is None:
-                self._sdk = self._build()
-            return self._sdk
+    @contextmanager
+    def _sdk(self) -> Iterator[Client]:
+        client = self._build()
+        try:
+            yield client
+        finally:
+            client.close()
 
     def _build(self) -> Client:
         from google import genai
@@ -168,7 +168,7 @@ class GeminiClient:
             speech_config=types.SpeechConfig(voice_config=types.VoiceConfig(
                 prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=voice or self.settings.gemini_tts_voice))),
         )
-        estimate = self._estimate(model, len(text) // CHARS_PER_TOKEN + 1, speech_tokens_for(text))
+        estimate = self._estimate(meter, model, len(text) // CHARS_PER_TOKEN + 1, speech_tokens_for(text))
 
         responses, usage = self._exchange(model, [_user(text)], config, meter=meter, estimate=estimate,
                                           model_setting=TTS_MODEL_SETTING, speech=True)
@@ -187,7 +187,8 @@ class GeminiClient:
 
         def attempt() -> int:
             try:
-                answer = self.sdk.models.count_tokens(model=model, contents=text)
+                with self._sdk() as sdk:
+                    answer = sdk.models.count_tokens(model=model, contents=text)
             except Exception as error:  # noqa: BLE001 - every SDK failure is translated in one place
                 raise self._translate(error, model, MODEL_SETTING) from error
             if answer.total_tokens is None:
@@ -200,8 +201,9 @@ class GeminiClient:
         """Model ids this key may use (a free call, the cheapest proof that the key works)."""
         def attempt() -> list[str]:
             try:
-                return [m.name.removeprefix("models/") for m in self.sdk.models.list(config={"page_size": 100})
-                        if m.name]
+                with self._sdk() as sdk:
+                    return [m.name.removeprefix("models/") for m in sdk.models.list(config={"page_size": 100})
+                            if m.name]
             except Exception as error:  # noqa: BLE001 - translated in one place
                 raise self._translate(error, "", KEY_SETTING) from error
 
@@ -227,7 +229,7 @@ class GeminiClient:
     def _generate_text(self, contents: list[dict[str, Any]], *, model: str, meter: Meter,
                        config: types.GenerateContentConfig) -> tuple[str, Usage, str]:
         prompt_chars = sum(len(p.get("text", "")) for c in contents for p in c["parts"])
-        estimate = self._estimate(model, prompt_chars // CHARS_PER_TOKEN + 1, self.settings.gemini_max_output_tokens)
+        estimate = self._estimate(meter, model, prompt_chars // CHARS_PER_TOKEN + 1, self.settings.gemini_max_output_tokens)
 
         responses, usage = self._exchange(model, contents, config, meter=meter, estimate=estimate,
                                           model_setting=MODEL_SETTING, speech=False)
@@ -266,7 +268,8 @@ class GeminiClient:
 
     def _send(self, model: str, contents: list[dict[str, Any]], config: Any, model_setting: str) -> Any:
         try:
-            return self.sdk.models.generate_content(model=model, contents=contents, config=config)
+            with self._sdk() as sdk:
+                return sdk.models.generate_content(model=model, contents=contents, config=config)
         except Exception as error:  # noqa: BLE001 - every SDK failure is translated in one place
             raise self._translate(error, model, model_setting) from error
 
@@ -274,17 +277,16 @@ class GeminiClient:
         return from_sdk_error(error, model=model, model_setting=model_setting, secret=self._key,
                               timeout=self.settings.gemini_timeout_seconds, base_url=self.settings.gemini_base_url)
 
-    def _estimate(self, model: str, input_tokens: int, output_tokens: int) -> float:
-        """The most this call may cost, for the budget check before it (the ledger prices the usage).
-
-        A model with no price setting is priced as the dearest Gemini model known, so an
-        estimate never undershoots.
-        """
-        prices = self.settings.model_prices
-        price = prices.get(model) or max((p for name, p in prices.items() if name.startswith("gemini")),
-                                         key=lambda p: p.output + p.audio_output)
-        out = price.audio_output if model.endswith("-tts") else price.output
-        return (input_tokens * price.input + output_tokens * out) / 1_000_000
+    def _estimate(self, meter: Meter, model: str, input_tokens: int, output_tokens: int) -> float:
+        """The most this call may cost, for the budget check before it, at the ledger's prices."""
+        if model not in self.settings.model_prices:  # most often a mistyped model id: say both fixes
+            setting = TTS_MODEL_SETTING if model.endswith("-tts") else MODEL_SETTING
+            known = ", ".join(m for m in self.settings.model_prices if m.startswith("gemini"))
+            raise ProviderError(PROVIDER, f"model {model} has no price, so its cost could not be counted: set "
+                                          f"{setting} to one of {known}, or add its price to MEDIABUDDY_PRICES",
+                                permanent=True, setting=setting)
+        out = {"audio_tokens": output_tokens} if model.endswith("-tts") else {"output_tokens": output_tokens}
+        return meter.price(model, Usage(input_tokens=input_tokens, **out))
 
 
 def _user(text: str) -> dict[str, Any]:
