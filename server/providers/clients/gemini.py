@@ -168,7 +168,7 @@ class GeminiClient:
             speech_config=types.SpeechConfig(voice_config=types.VoiceConfig(
                 prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=voice or self.settings.gemini_tts_voice))),
         )
-        estimate = self._estimate(meter, model, len(text) // CHARS_PER_TOKEN + 1, speech_tokens_for(text))
+        estimate = self._estimate(model, len(text) // CHARS_PER_TOKEN + 1, speech_tokens_for(text))
 
         responses, usage = self._exchange(model, [_user(text)], config, meter=meter, estimate=estimate,
                                           model_setting=TTS_MODEL_SETTING, speech=True)
@@ -229,7 +229,7 @@ class GeminiClient:
     def _generate_text(self, contents: list[dict[str, Any]], *, model: str, meter: Meter,
                        config: types.GenerateContentConfig) -> tuple[str, Usage, str]:
         prompt_chars = sum(len(p.get("text", "")) for c in contents for p in c["parts"])
-        estimate = self._estimate(meter, model, prompt_chars // CHARS_PER_TOKEN + 1, self.settings.gemini_max_output_tokens)
+        estimate = self._estimate(model, prompt_chars // CHARS_PER_TOKEN + 1, self.settings.gemini_max_output_tokens)
 
         responses, usage = self._exchange(model, contents, config, meter=meter, estimate=estimate,
                                           model_setting=MODEL_SETTING, speech=False)
@@ -277,16 +277,18 @@ class GeminiClient:
         return from_sdk_error(error, model=model, model_setting=model_setting, secret=self._key,
                               timeout=self.settings.gemini_timeout_seconds, base_url=self.settings.gemini_base_url)
 
-    def _estimate(self, meter: Meter, model: str, input_tokens: int, output_tokens: int) -> float:
-        """The most this call may cost, for the budget check before it, at the ledger's prices."""
-        if model not in self.settings.model_prices:  # most often a mistyped model id: say both fixes
+    def _estimate(self, model: str, input_tokens: int, output_tokens: int) -> float:
+        """The most this call may cost, for the budget check before it, at MEDIABUDDY_PRICES (the
+        ledger prices the usage afterwards from the same settings)."""
+        price = self.settings.model_prices.get(model)
+        if price is None:  # most often a mistyped model id: say both fixes
             setting = TTS_MODEL_SETTING if model.endswith("-tts") else MODEL_SETTING
             known = ", ".join(m for m in self.settings.model_prices if m.startswith("gemini"))
             raise ProviderError(PROVIDER, f"model {model} has no price, so its cost could not be counted: set "
                                           f"{setting} to one of {known}, or add its price to MEDIABUDDY_PRICES",
                                 permanent=True, setting=setting)
-        out = {"audio_tokens": output_tokens} if model.endswith("-tts") else {"output_tokens": output_tokens}
-        return meter.price(model, Usage(input_tokens=input_tokens, **out))
+        out = price.audio_output if model.endswith("-tts") else price.output
+        return (input_tokens * price.input + output_tokens * out) / 1_000_000
 
 
 def _user(text: str) -> dict[str, Any]:
