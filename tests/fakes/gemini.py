@@ -274,6 +274,8 @@ class FakeGemini:
                 body = None
                 self._problem(f"{action}: body is not JSON")
         key = headers.get("x-goog-api-key")
+        if "key=" in path:
+            self._problem("the key travels in the URL (it would reach access logs): send x-goog-api-key instead")
         with self._lock:
             self.requests.append(Seen(method, path, version, model, action, body, bool(key), headers))
         if not key:
