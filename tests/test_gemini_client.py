@@ -427,3 +427,53 @@ def test_a_continued_answer_is_one_metered_request_per_hop(client, fake_gemini, 
     assert fake_gemini.count() == 3 and len(rows(meter)) == 3
     assert [r.body.get("continuationToken") for r in fake_gemini.requests] == [None, "dDE=", "dDI="]
     assert reply.usage.input_tokens == 36
+
+
+# The fake itself: it must catch what the real service would refuse ---------------------------
+
+
+def test_the_fake_refuses_what_gemini_refuses_and_records_why():
+    import json as json_
+    import urllib.error
+    import urllib.request
+
+    fake = FakeGemini().start()
+    try:
+        def post(path: str, body: object, key: str | None = KEY) -> tuple[int, dict]:
+            headers = {"Content-Type": "application/json", **({"x-goog-api-key": key} if key else {})}
+            request = urllib.request.Request(fake.url + path, json_.dumps(body).encode(), headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    return answer.status, json_.loads(answer.read())
+            except urllib.error.HTTPError as error:
+                with error:
+                    return error.code, json_.loads(error.read())
+
+        good = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+        assert post("/v1beta/models/gemini-3.5-flash-lite:generateContent", good, key=None)[0] == 403
+        status, body = post("/v1/models/gemini-3.5-flash-lite:generateContent", good, key="AIzaWRONG")
+        assert status == 400 and body["error"]["details"][0]["reason"] == "API_KEY_INVALID"
+        assert post("/v1beta/models/gemini-9:generateContent", good)[0] == 404
+        assert fake.problems == []
+        refused = [
+            ({"contents": []}, "'contents' must be a non-empty list"),
+            ({**good, "generationConfig": {"responseMimeType": "application/json",
+                                           "responseSchema": {"type": "object"}}}, "must be upper-case"),
+            ({**good, "generationConfig": {"responseSchema": {"type": "OBJECT"}}}, "needs responseMimeType"),
+            ({**good, "continuationToken": "dDE="}, "continuationToken"),
+        ]
+        for body, why in refused:
+            status, answer = post("/v1beta/models/gemini-3.5-flash-lite:generateContent", body)
+            assert status == 400 and why in answer["error"]["message"] and why in fake.problems[-1]
+        assert post("/v1beta/models/gemini-3.8-flash-lite-tts:generateContent", good)[0] == 400  # speech model
+        assert post("/v1beta/models/gemini-3.5-flash-lite:countTokens?key=" + KEY, good)[0] == 200
+        assert "key travels in the URL" in fake.problems[-1] and len(fake.problems) == 6
+        fake.problems.clear()
+        fake.respond_with(lambda request: "plain")
+        assert post("/v1beta/models/gemini-3.5-flash-lite:generateContent", good)[1]["candidates"][0]["content"][
+            "parts"][0]["text"] == "plain"
+        fake.respond_with(lambda request: {"a": 1})
+        assert json_.loads(post("/v1beta/models/gemini-3.5-flash-lite:generateContent", good)[1]["candidates"][0][
+            "content"]["parts"][0]["text"]) == {"a": 1}
+    finally:
+        fake.stop()

@@ -14,8 +14,9 @@ Scripting, per test::
 A responder returns a ``Reply`` (any behaviour below), a ``str`` (answered as text), or a
 dict/list (answered as JSON text; a dict with ``candidates`` or ``promptFeedback`` is sent
 as the whole body). ``fake.requests`` records every request; ``fake.count()`` counts them.
-Every request body is checked against the wire format; ``fake.problems`` lists what was
-wrong, and the ``fake_gemini`` fixture fails the test if anything was.
+Every request body is checked against the wire format: a request the real service would
+refuse gets its 400 ``INVALID_ARGUMENT``, ``fake.problems`` lists what was wrong, and the
+``fake_gemini`` fixture fails the test if anything was.
 """
 
 from __future__ import annotations
@@ -289,15 +290,20 @@ class FakeGemini:
                 "generateContent", "countTokens"]} for m in sorted(self.models)]})
         if model not in self.models:
             return unknown_model(model, version)
+        found = len(self.problems)
+        if action == "countTokens":
+            self._check_contents(action, body)
+        elif action == "generateContent" and method == "POST":
+            self._check_generate(model, body)
+            self._check_continuation(body)
+        else:
+            return error(404, "NOT_FOUND", f"no route for {method} {path}")
+        if len(self.problems) > found:  # what the real service refuses, it refuses with a 400
+            return error(400, "INVALID_ARGUMENT", "; ".join(self.problems[found:]))
         with self._lock:
             scripted = self._script.popleft() if self._script else None
         if action == "countTokens":
-            self._check_contents(action, body)
             return scripted or Reply(body={"totalTokens": max(1, len(prompt_text(body)) // 4)})
-        if action != "generateContent" or method != "POST":
-            return error(404, "NOT_FOUND", f"no route for {method} {path}")
-        self._check_generate(model, body)
-        self._check_continuation(body)
         if scripted is not None:
             self._expect_token = _token(scripted)
             return scripted
