@@ -25,8 +25,8 @@ from server.providers.clients.gemini_errors import parse_duration, parse_retry_a
 from server.providers.narration.gemini import PROVIDER as GeminiNarrator, speech_pieces
 from server.providers.types import NarrationRequest, Usage
 from tests.fakes.gemini import fake_gemini  # noqa: F401 - the fixture
-from tests.fakes.gemini import (KEY, FakeGemini, audio, blocked, continuing, hang, internal, json_reply, malformed,
-                                max_tokens, rate_limited, safety_stop, text, unavailable)
+from tests.fakes.gemini import (KEY, FakeGemini, Reply, audio, blocked, continuing, hang, internal, json_reply,
+                                malformed, max_tokens, rate_limited, safety_stop, text, unavailable)
 
 pytestmark = pytest.mark.clients
 
@@ -363,6 +363,16 @@ def test_a_speech_model_that_answers_text_is_a_clear_error(gemini_settings, fake
         GeminiNarrator(gemini_settings).narrate(NarrationRequest(text="Hello."), tmp_path / "x.wav", meter)
     assert caught.value.permanent and caught.value.setting == "MEDIABUDDY_GEMINI_TTS_MODEL"
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_an_empty_speech_answer_is_retried(gemini_settings, fake_gemini, meter, tmp_path):
+    empty = {"candidates": [{"content": {"role": "model", "parts": []}, "finishReason": "OTHER", "index": 0}],
+             "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}}
+    fake_gemini.script(Reply(body=empty), audio(0.4))
+    clip = GeminiNarrator(gemini_settings).narrate(NarrationRequest(text="Hello.", pause_ms=0), tmp_path / "e.wav",
+                                                   meter)
+    assert clip.duration_ms == 400 and fake_gemini.count() == 2
+    assert [r.outcome for r in rows(meter)] == ["ProviderError", "ok"]
 
 
 def test_narrator_declines_without_a_key(settings):

@@ -171,7 +171,8 @@ class GeminiClient:
         estimate = self._estimate(model, len(text) // CHARS_PER_TOKEN + 1, speech_tokens_for(text))
 
         responses, usage = self._exchange(model, [_user(text)], config, meter=meter, estimate=estimate,
-                                          model_setting=TTS_MODEL_SETTING, speech=True)
+                                          model_setting=TTS_MODEL_SETTING, speech=True,
+                                          check=lambda response: answer_audio(response, model))
         pcm, rate = bytearray(), 0
         for response in responses:
             piece, piece_rate = answer_audio(response, model)
@@ -236,12 +237,14 @@ class GeminiClient:
         return answer_text(responses, model), usage, name_of(responses[-1].candidates[0].finish_reason)
 
     def _exchange(self, model: str, contents: list[dict[str, Any]], config: types.GenerateContentConfig, *,
-                  meter: Meter, estimate: float, model_setting: str, speech: bool) -> tuple[list[Any], Usage]:
+                  meter: Meter, estimate: float, model_setting: str, speech: bool,
+                  check: Callable[[Any], object] | None = None) -> tuple[list[Any], Usage]:
         """One answer as one or more requests, each metered and retried on its own.
 
         An answer that ends with ``finishReason`` CONTINUATION and a ``continuationToken`` goes on
         in a follow-up request carrying the token (the SDK would do this inside one call, hiding
-        billed requests from the ledger, so its automatic continuation is off).
+        billed requests from the ledger, so its automatic continuation is off). ``check`` reads
+        each answer inside its attempt, so what it raises is recorded and, if transient, retried.
         """
         responses: list[Any] = []
         usage = Usage()
@@ -254,6 +257,8 @@ class GeminiClient:
                     refused = refusal(response, model)
                     if refused:  # inside the call: the ledger row says it failed (the input is still billed)
                         raise refused
+                    if check is not None:
+                        check(response)  # a transient problem with the answer is retried like any other
                     return response, call.usage
 
             response, hop_usage = self._run(attempt)

@@ -97,9 +97,11 @@ def answer_audio(response: Any, model: str) -> tuple[bytes, int]:
     parts = candidate.content.parts if candidate.content and candidate.content.parts else []
     blobs = [p.inline_data for p in parts if p.inline_data is not None and p.inline_data.data]
     if not blobs:
-        raise ProviderError(PROVIDER, f"{model} answered without audio (finishReason "
-                                      f"{name_of(candidate.finish_reason)}); is it a speech model?",
-                            permanent=True, setting=TTS_MODEL_SETTING)
+        if any(p.text for p in parts):  # words instead of speech: not a speech model, and asking again won't help
+            raise ProviderError(PROVIDER, f"{model} answered with text, not audio; is it a speech model?",
+                                permanent=True, setting=TTS_MODEL_SETTING)
+        raise ProviderError(PROVIDER, f"{model} answered with no audio (finishReason "
+                                      f"{name_of(candidate.finish_reason)})")  # an empty answer: worth a retry
     mime = (blobs[0].mime_type or "").lower()
     if not mime.startswith(("audio/l16", "audio/pcm")):
         raise ProviderError(PROVIDER, f"{model} sent audio as {mime or 'an unnamed type'}, not 16-bit PCM",
