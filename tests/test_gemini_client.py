@@ -250,6 +250,16 @@ def test_invalid_key_fails_fast_and_never_shows_a_key(gemini_settings, fake_gemi
     assert wrong not in shown and KEY not in shown
 
 
+def test_the_sdks_own_environment_variables_change_nothing(client, fake_gemini, meter, monkeypatch):
+    # Only config.py reads the environment; the SDK would switch to Vertex AI or another API version.
+    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
+    monkeypatch.setenv("GOOGLE_GENAI_API_VERSION", "v1alpha")
+    monkeypatch.setenv("GOOGLE_API_KEY", "AIzaFROM-THE-ENVIRONMENT-0123456789")
+    assert client.generate_text("hello", meter=meter).text
+    seen = fake_gemini.requests[-1]
+    assert seen.path.startswith("/v1beta/models/") and seen.key_sent and fake_gemini.problems == []
+
+
 def test_no_key_declines_as_not_configured(settings):
     with pytest.raises(NotConfigured) as caught:
         GeminiClient(settings.model_copy(update={"gemini_api_key": None}))

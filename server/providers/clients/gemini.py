@@ -112,7 +112,7 @@ class GeminiClient:
         from google import genai
         from google.genai import types
 
-        return genai.Client(api_key=self._key, http_options=types.HttpOptions(
+        return genai.Client(api_key=self._key, vertexai=False, http_options=types.HttpOptions(
             base_url=self.settings.gemini_base_url,
             api_version=self.settings.gemini_api_version,
             timeout=int(self.settings.gemini_timeout_seconds * 1000),  # the SDK takes milliseconds
