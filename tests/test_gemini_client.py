@@ -325,6 +325,12 @@ def test_check_credentials(gemini_settings, fake_gemini):
     assert caught.value.setting == "MEDIABUDDY_GEMINI_MODEL"
     with pytest.raises(NotConfigured):
         check_credentials(gemini_settings.model_copy(update={"gemini_api_key": None}))
+    fake_gemini.models.add("gemini-3.5-flash-lite")
+    fake_gemini.script(hang(20))  # a hung service: the check gives up after its timeout, once
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        check_credentials(gemini_settings.model_copy(update={"gemini_timeout_seconds": 1.0}))
+    assert "within 1 s" in caught.value.message and time.monotonic() - started < 8
 
 
 def test_retry_hints_parse():
@@ -420,6 +426,7 @@ def test_the_key_never_reaches_logs_or_errors(gemini_settings, fake_gemini, mete
         shown += [str(caught.value), repr(caught.value), str(caught.value.__cause__)]
     assert fake_gemini.count() == 8 and "internal error" in caplog.text  # the retries were logged
     assert KEY not in caplog.text + " ".join(shown) and KEY[:16] not in caplog.text
+    assert KEY not in repr(fake_gemini.requests)  # not even the fake keeps it
 
 
 def test_the_request_voice_is_used_only_when_it_is_a_gemini_voice(gemini_settings, fake_gemini, meter, tmp_path):

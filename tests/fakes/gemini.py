@@ -89,7 +89,7 @@ class FakeGemini:
     # Scripting ---------------------------------------------------------------------------
 
     def script(self, *replies: Reply) -> FakeGemini:
-        """Answer the next model requests (generateContent and countTokens) with these, in order."""
+        """Answer the next requests (generateContent, countTokens, listing models) with these, in order."""
         with self._lock:
             self._script.extend(replies)
         return self
@@ -167,7 +167,9 @@ class FakeGemini:
         if key != self.key:
             return invalid_key()
         if action == "list":
-            return Reply(body={"models": [{"name": f"models/{m}", "supportedGenerationMethods": [
+            with self._lock:
+                scripted = self._script.popleft() if self._script else None
+            return scripted or Reply(body={"models": [{"name": f"models/{m}", "supportedGenerationMethods": [
                 "generateContent", "countTokens"]} for m in sorted(self.models)]})
         if model not in self.models:
             return unknown_model(model, version)

@@ -42,6 +42,7 @@ MODEL_SETTING = "MEDIABUDDY_GEMINI_MODEL"
 TTS_MODEL_SETTING = "MEDIABUDDY_GEMINI_TTS_MODEL"
 CHARS_PER_TOKEN = 3      # a cautious guess for budget estimates (English runs near 4)
 MAX_HOPS = 8             # continuation requests one answer may take
+CHECK_TIMEOUT_SECONDS = 10.0  # a credential check waits no longer than this for a hung service
 MAX_SPEECH_CHARS = 4000  # well under the 8,192-input-token limit even at one token per character (CJK)
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -314,7 +315,9 @@ def _default_resilience(settings: Settings) -> Callable[[Callable[[], Any]], Any
 def check_credentials(settings: Settings) -> str:
     """The cheapest real call (list models) for doctor and start-up: a line saying what works,
     or a ``ProviderError`` saying what is wrong and which setting fixes it."""
-    with GeminiClient(settings, resilience=lambda attempt: attempt()) as client:
+    quick = settings.model_copy(update={"gemini_timeout_seconds": min(settings.gemini_timeout_seconds,
+                                                                      CHECK_TIMEOUT_SECONDS)})
+    with GeminiClient(quick, resilience=lambda attempt: attempt()) as client:  # one try: doctor answers fast
         models = client.list_models()
     wanted = [(settings.gemini_model, MODEL_SETTING)]
     if PROVIDER in settings.providers_for("narration"):
