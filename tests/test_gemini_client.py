@@ -198,6 +198,15 @@ def test_429_waits_as_long_as_gemini_asks(client, fake_gemini, meter, reply, wai
     assert fake_gemini.count() == 2 and [r.outcome for r in rows(meter)] == ["ProviderError 429", "ok"]
 
 
+def test_a_spent_daily_quota_is_not_retried(client, fake_gemini, meter):
+    fake_gemini.script(rate_limited(retry_delay="20s", daily=True), text("never reached"))
+    with pytest.raises(ProviderError) as caught:
+        client.generate_text("hello", meter=meter)
+    error = caught.value
+    assert (error.status, error.permanent, error.setting) == (429, True, "GEMINI_API_KEY")
+    assert "PerDay" in error.message and fake_gemini.count() == 1
+
+
 def test_5xx_bursts_are_retried_and_bounded(client, fake_gemini, meter):
     fake_gemini.script(unavailable(), internal(), text("after the burst"))
     assert client.generate_text("hello", meter=meter).text == "after the burst"

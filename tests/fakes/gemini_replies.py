@@ -93,9 +93,17 @@ def unknown_model(model: str = "gemini-0-retired", version: str = "v1beta") -> R
                                    "and their supported methods.")
 
 
-def rate_limited(retry_after: float | None = None, retry_delay: str | None = None) -> Reply:
-    """429 RESOURCE_EXHAUSTED with a ``Retry-After`` header and/or a ``RetryInfo.retryDelay`` detail."""
-    details = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay}] if retry_delay else []
+def rate_limited(retry_after: float | None = None, retry_delay: str | None = None, *,
+                 daily: bool = False) -> Reply:
+    """429 RESOURCE_EXHAUSTED with a ``Retry-After`` header and/or a ``RetryInfo.retryDelay`` detail;
+    ``daily``: the per-day quota is what ran out (a ``QuotaFailure`` naming it)."""
+    details: list[dict[str, Any]] = []
+    if daily:
+        details.append({"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{
+            "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+            "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier", "quotaValue": "50"}]})
+    if retry_delay:
+        details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay})
     headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
     return error(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota, please check your plan and billing "
                                             "details.", details, headers)
