@@ -513,3 +513,29 @@ def test_the_fake_refuses_what_gemini_refuses_and_records_why():
             "content"]["parts"][0]["text"]) == {"a": 1}
     finally:
         fake.stop()
+
+
+@pytest.mark.parametrize("setting, value, says", [
+    ("gemini_model", "gemini-2.5-flash", "MEDIABUDDY_GEMINI_MODEL: gemini-2.5-flash is retired"),
+    ("gemini_tts_model", "gemini-2.5-pro", "MEDIABUDDY_GEMINI_TTS_MODEL: gemini-2.5-pro is retired"),
+    ("gemini_model", "gemini-1.5-flash-002", "is retired"),
+    ("gemini_tts_voice", "Joe", "MEDIABUDDY_GEMINI_TTS_VOICE: must be one of Gemini's prebuilt voices"),
+    ("gemini_thinking_budget", 5000, "MEDIABUDDY_GEMINI_THINKING_BUDGET: must be at most half"),
+    ("gemini_base_url", "generativelanguage.googleapis.com", "MEDIABUDDY_GEMINI_BASE_URL: must be an http"),
+    ("gemini_api_version", "v2", "MEDIABUDDY_GEMINI_API_VERSION"),
+])
+def test_gemini_settings_are_validated_with_their_names(tmp_path, setting, value, says):
+    from config import SettingsError
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings(home=tmp_path, **{setting: value})
+    assert says in str(caught.value)
+
+
+def test_gemini_settings_defaults_are_current_and_normalised(tmp_path):
+    settings = load_settings(home=tmp_path, gemini_model="models/gemini-3.8-flash", gemini_tts_voice="puck",
+                             gemini_base_url="http://127.0.0.1:9/")
+    assert (settings.gemini_model, settings.gemini_tts_voice, settings.gemini_base_url) == (
+        "gemini-3.8-flash", "Puck", "http://127.0.0.1:9")
+    defaults = load_settings(home=tmp_path)
+    assert defaults.gemini_model in defaults.model_prices and defaults.gemini_tts_model in defaults.model_prices
