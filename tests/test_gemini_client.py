@@ -161,9 +161,11 @@ def test_a_second_invalid_answer_is_a_clear_permanent_failure(client, fake_gemin
     assert fake_gemini.count() == 2  # one repair, no blind retries
 
 
-@pytest.mark.parametrize("refusal, words", [(blocked("PROHIBITED_CONTENT"), "blockReason PROHIBITED_CONTENT"),
-                                            (safety_stop(), "stopped its answer for SAFETY")],
-                         ids=["blocked-prompt", "finish-safety"])
+@pytest.mark.parametrize("refusal, words", [
+    (blocked("PROHIBITED_CONTENT"), "blockReason PROHIBITED_CONTENT"),
+    (safety_stop(), "stopped its answer for SAFETY"),
+    (Reply(body={"candidates": [], "usageMetadata": {"promptTokenCount": 12}}), "no candidates"),
+], ids=["blocked-prompt", "finish-safety", "no-candidates"])
 def test_safety_refusals_are_permanent_and_not_retried(client, fake_gemini, meter, refusal, words):
     fake_gemini.script(refusal)
     with pytest.raises(ProviderError) as caught:

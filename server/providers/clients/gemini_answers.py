@@ -66,7 +66,9 @@ def refusal(response: Any, model: str) -> ProviderError | None:
         return ProviderError(PROVIDER, f"{model} refused the prompt (blockReason {name_of(feedback.block_reason)}"
                                        f"{said})", permanent=True)
     if not response.candidates:
-        return ProviderError(PROVIDER, f"{model} answered with no candidates and no reason", permanent=False)
+        # Gemini's way of blocking without saying why; the same prompt meets the same filter.
+        return ProviderError(PROVIDER, f"{model} answered with no candidates (a block without a reason)",
+                             permanent=True)
     reason = name_of(response.candidates[0].finish_reason)
     if reason in REFUSALS:
         return ProviderError(PROVIDER, f"{model} stopped its answer for {reason}", permanent=True)
