@@ -541,3 +541,14 @@ def test_gemini_settings_defaults_are_current_and_normalised(tmp_path):
         "gemini-3.8-flash", "Puck", "http://127.0.0.1:9")
     defaults = load_settings(home=tmp_path)
     assert defaults.gemini_model in defaults.model_prices and defaults.gemini_tts_model in defaults.model_prices
+
+
+def test_one_client_serves_threads_at_once(client, fake_gemini, meter):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake_gemini.respond_with(lambda request: {"title": request["contents"][0]["parts"][0]["text"], "scenes": ["x"],
+                                              "minutes": 1})
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        replies = list(pool.map(lambda i: client.generate_json(f"plan {i}", Plan, meter=meter), range(12)))
+    assert [r.value.title for r in replies] == [f"plan {i}" for i in range(12)]
+    assert fake_gemini.count() == 12 == len(rows(meter))
