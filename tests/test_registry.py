@@ -29,6 +29,7 @@ from server.pipeline.ledger import Ledger
 from server.pipeline.runner import JobFailed, run_job
 from server.providers import resilience
 from server.providers.registry import ProviderChain, provider_classes
+from tests.conftest import POSTGRES_URL, _reset_postgres
 
 pytestmark = pytest.mark.pipeline
 
@@ -154,8 +155,13 @@ def test_a_new_image_provider_is_one_module(tmp_path, painter):
     assert len(painter.CALLS) == got["scenes"]
 
 
-def test_a_second_run_of_the_same_article_pays_nothing(tmp_path, painter):
-    with pipeline(tmp_path) as (app, settings):
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_second_run_of_the_same_article_pays_nothing(tmp_path, painter, database):
+    extra = {}
+    if database == "postgresql":  # pictures drawn in threads, each row in its own transaction, on PostgreSQL
+        _reset_postgres(POSTGRES_URL)
+        extra["database_url"] = POSTGRES_URL
+    with pipeline(tmp_path, **extra) as (app, settings):
         first = submit(app, settings)
         run_job(app, first, stages=UP_TO_IMAGES)
         paid = len(painter.CALLS)
