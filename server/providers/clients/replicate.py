@@ -22,6 +22,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
@@ -30,10 +31,14 @@ from PIL import Image, UnidentifiedImageError
 from config import Settings
 from server.errors import NotConfigured, ProviderError, ProviderUnavailable
 from server.providers import resilience
+from server.providers.base import PaidCall
 from server.providers.clients.prediction_journal import REUSE_SECONDS, PredictionJournal, request_key
+from server.providers.types import Usage
 
 if TYPE_CHECKING:
     from replicate.prediction import Prediction
+
+PaidCallFactory = Callable[[], AbstractContextManager[PaidCall]]
 
 log = logging.getLogger("mediabuddy.providers.replicate")
 
@@ -223,8 +228,9 @@ class ReplicateClient:
                 return prediction
         return None
 
-    def _previous(self, key: str, model: str, payload: dict[str, Any]) -> "Prediction | None":
-        """The prediction an earlier attempt bought for this request, if it is still good."""
+    def _previous(self, key: str, model: str, payload: dict[str, Any]) -> "tuple[Prediction, bool] | None":
+        """The prediction an earlier attempt bought for this request, if it is still good, and
+        whether a ledger row already counts it."""
         entry = self.journal.lookup(key)
         if entry is None:
             return None
@@ -238,41 +244,47 @@ class ReplicateClient:
                  entry.state, entry.age_seconds)
         if not entry.prediction_id:
             self.journal.record(key, model, found.id)
-        return found
+        return found, entry.billed
 
-    def _find_or_create(self, key: str, model: str, payload: dict[str, Any],
-                        sent: list[bool]) -> tuple["Prediction", bool]:
+    def _find_or_create(self, key: str, model: str, payload: dict[str, Any], paid_call: PaidCallFactory,
+                        note: str) -> tuple["Prediction", bool]:
         """One attempt: reuse what an earlier attempt bought, else create (the intent written first).
 
-        Returns the prediction and whether this call paid for it: True when it was created
-        now, or found after a create this call sent lost its answer; False when an earlier
-        call (whose ledger row already counts it) bought it.
+        Each create is one ledger row (a refused one costs nothing); a prediction found after
+        a lost answer gets the row its create could not write, once. Returns the prediction
+        and whether this call's rows count its price.
         """
         previous = self._previous(key, model, payload)
-        if previous is not None:
-            return previous, sent[0]
-        self.journal.intend(key, model)
-        sent[0] = True
-        # Always ask to wait: without it the SDK sends the create with no timeout at all
-        # (timeout=None), and a hung create would park this thread for ever.
-        wait = self.settings.replicate_prefer_wait
-        prediction = self._call(lambda: self.sdk.models.predictions.create(model, payload, wait=wait))
-        self.journal.record(key, model, prediction.id)
-        log.info("replicate: created prediction %s on %s", prediction.id, model)
+        if previous is not None and previous[1]:
+            return previous[0], False
+        with paid_call() as call:
+            if previous is not None:
+                prediction = previous[0]
+                call.detail = f"prediction={prediction.id} {note} (its create's answer was lost)".strip()
+            else:
+                self.journal.intend(key, model)
+                # Always ask to wait: without it the SDK sends the create with no timeout at all
+                # (timeout=None), and a hung create would park this thread for ever.
+                wait = self.settings.replicate_prefer_wait
+                prediction = self._call(lambda: self.sdk.models.predictions.create(model, payload, wait=wait))
+                self.journal.record(key, model, prediction.id)
+                log.info("replicate: created prediction %s on %s", prediction.id, model)
+                call.detail = f"prediction={prediction.id} {note}".strip()
+            call.usage = Usage(images=1)
+        self.journal.billed(key)
         return prediction, True
 
-    def predict(self, model: str, payload: dict[str, Any], *,
-                on_created: Callable[[str, bool], None] | None = None) -> Outcome:
+    def predict(self, model: str, payload: dict[str, Any], *, paid_call: PaidCallFactory,
+                note: str = "") -> Outcome:
         """A succeeded prediction for this input, never buying one that an earlier attempt already bought.
 
-        Retries (and the breaker) come from ``resilience``: every retry of the create starts
-        by looking for the prediction the failed attempt may have made. ``on_created(id, paid)``
-        is called before waiting, so the ledger knows the id even if the wait fails.
+        ``paid_call()`` opens a ledger row (``meter.call(...)``) around each create; ``note``
+        goes into its detail. Retries and the breaker come from ``resilience``: every retry
+        of the create starts by looking for the prediction the failed attempt may have made.
         """
         key = request_key(model, payload)
-        prediction, paid = resilience.call(PROVIDER, self.settings, self._find_or_create, key, model, payload, [False])
-        if on_created is not None:
-            on_created(prediction.id, paid)
+        prediction, paid = resilience.call(PROVIDER, self.settings, self._find_or_create, key, model, payload,
+                                           paid_call, note)
         try:
             return Outcome(self.wait(prediction), paid, key)
         except PredictionFailed:
