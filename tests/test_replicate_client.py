@@ -15,8 +15,10 @@ from server.errors import BudgetExceeded, NotConfigured, ProviderError
 from server.extensions import db
 from server.intake import accept
 from server.models import ProviderCall
+from server.pipeline.cache import ResultCache
 from server.pipeline.ledger import Ledger
 from server.providers import resilience
+from server.providers.registry import ProviderChain
 from server.providers.clients.replicate import (InputRejected, OutputUnavailable, PredictionFailed, ReplicateClient,
                                                 check_credentials)
 from server.providers.images.replicate import PROVIDER as ReplicateImages
@@ -49,7 +51,7 @@ class Books:
                                            .order_by(ProviderCall.id)))
 
     def paid_images(self) -> int:
-        return sum(row.images for row in self.rows())
+        return sum(row.images for row in self.rows() if not row.cached)   # cached rows: what a cache hit saved
 
     def spent(self) -> float:
         return sum(row.price_usd for row in self.rows())
@@ -339,3 +341,36 @@ def test_scenes_drawn_in_parallel_with_lost_answers_are_each_paid_once(tmp_path,
     assert fake_replicate.creates == 5 and len({r.meta["prediction"] for r in results}) == 5
     assert books.paid_images() == 5 and books.spent() == pytest.approx(0.015)
     assert sorted(row.outcome for row in books.rows()) == ["ProviderError"] * 3 + ["ok"] * 5
+
+
+def image_chain(settings, books: Books):
+    with books.app.app_context():
+        return ProviderChain("images", settings, Ledger(db.engine, settings, books.job_id, "images"),
+                             ResultCache(settings.var_dir / "cache"))
+
+
+def test_through_the_registry_a_rerun_pays_nothing_and_the_ledger_says_what_was_saved(tmp_path, fake_replicate,
+                                                                                     books):
+    settings = make_settings(tmp_path, fake_replicate, image_providers="replicate,local")
+    scenes = [ImageRequest(SceneSpec(i, "t", f"boat {i}", f"A small wooden boat number {i} on a lake."), STYLE)
+              for i in range(3)]
+    first = [image_chain(settings, books).make(request) for request in scenes]
+    assert [(m.provider, m.cached) for m in first] == [("replicate", False)] * 3 and fake_replicate.creates == 3
+
+    again = [image_chain(settings, books).make(request) for request in scenes]
+    assert [(m.provider, m.cached) for m in again] == [("replicate", True)] * 3
+    assert fake_replicate.creates == 3, "a re-run makes no paid call"
+    assert [m.value.seed for m in again] == [m.value.seed for m in first]
+    saved = [row for row in books.rows() if row.cached]
+    assert len(saved) == 3 and all(row.price_usd == 0 and "saved $0.0030" in row.detail for row in saved)
+
+
+def test_through_the_registry_a_503_storm_falls_back_to_local_and_says_why(tmp_path, fake_replicate, books):
+    fake_replicate.fail("POST", "/predictions", 503, count=1000)
+    settings = make_settings(tmp_path, fake_replicate, image_providers="replicate,local", provider_retry_attempts=2)
+    chain = image_chain(settings, books)
+    made = chain.make(REQUEST)
+    assert made.provider == "local" and made.value.path.exists() and chain.degraded
+    [note] = chain.notes()
+    assert "replicate failed after 2 attempts" in note and "503" in note and "made by local instead" in note
+    assert fake_replicate.creates == 0
