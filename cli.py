@@ -137,6 +137,7 @@ def serve(ctx: click.Context, no_migrate: bool) -> None:
     if not no_migrate:
         upgrade_database(app)
     ensure_token(settings)
+    _check_credentials_in_background(settings)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     logging.getLogger("mediabuddy").info("API listening on %s", settings.effective_server_url)
     try:
@@ -144,6 +145,13 @@ def serve(ctx: click.Context, no_migrate: bool) -> None:
                        max_request_body_size=settings.max_document_bytes + 65536)
     except KeyboardInterrupt:
         pass
+
+
+def _check_credentials_in_background(settings) -> None:  # noqa: ANN001 - Settings
+    """Warn (in the log) about configured vendor credentials that do not work, without delaying start."""
+    from server.doctor import warn_about_credentials
+
+    threading.Thread(target=warn_about_credentials, args=(settings,), name="credential-check", daemon=True).start()
 
 
 @main.command()
@@ -358,7 +366,8 @@ def doctor(ctx: click.Context) -> None:
     for column in ("check", "result", "detail"):
         table.add_column(column)
     for check in checks:
-        mark = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}[check.state]
+        mark = {"ok": "[green]ok[/green]", "info": "[blue]info[/blue]", "warn": "[yellow]warn[/yellow]",
+                "fail": "[red]FAIL[/red]"}[check.state]
         table.add_row(check.name, mark, check.detail)
     out.print(table)
     if any(c.state == "fail" for c in checks):

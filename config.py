@@ -16,6 +16,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ASPECTS: dict[str, tuple[int, int]] = {"9:16": (9, 16), "16:9": (16, 9), "1:1": (1, 1), "4:5": (4, 5)}
 THEMES = ("midnight", "paper", "forest", "sunset", "ocean")
+# Shut down on 2026-12-01 (calls are rerouted): never a default, refused as a setting.
+RETIRED_GEMINI_MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-preview-tts",
+                         "gemini-2.5-pro-preview-tts")
+GEMINI_VOICES = ("Zephyr", "Puck", "Charon", "Kore", "Fenrir", "Leda", "Orus", "Aoede", "Callirrhoe", "Autonoe",
+                 "Enceladus", "Iapetus", "Umbriel", "Algieba", "Despina", "Erinome", "Algenib", "Rasalgethi",
+                 "Laomedeia", "Achernar", "Alnilam", "Schedar", "Gacrux", "Pulcherrima", "Achird",
+                 "Zubenelgenubi", "Vindemiatrix", "Sadachbia", "Sadaltager", "Sulafat")
 
 
 class ModelPrice(BaseModel):
@@ -145,6 +152,55 @@ class Settings(BaseSettings):
 
     # --- gemini: base URL, models, timeouts (gemini) ---
     #
+    gemini_base_url: str = Field(default="https://generativelanguage.googleapis.com",
+                                 description="Gemini API root (a local fake in tests).")
+    gemini_api_version: Literal["v1beta", "v1"] = Field(
+        default="v1beta", description="Gemini API version; v1beta has structured output, thinking and speech.")
+    gemini_model: str = Field(default="gemini-3.5-flash-lite", description="Gemini text model id.")
+    gemini_tts_model: str = Field(default="gemini-3.8-flash-lite-tts", description="Gemini speech model id.")
+    gemini_tts_voice: str = Field(default="Kore", description="One of Gemini's 30 prebuilt speech voices.")
+    gemini_timeout_seconds: float = Field(default=60.0, ge=1, le=600,
+                                          description="How long one Gemini request may take before it is abandoned.")
+    gemini_max_output_tokens: int = Field(default=8192, ge=256, le=65536,
+                                          description="Output tokens (thinking included) one text call may use.")
+    gemini_thinking_budget: int = Field(default=1024, ge=0, le=32768,
+                                        description="Thinking tokens per text call; 0 turns thinking off.")
+
+    @field_validator("gemini_base_url")
+    @classmethod
+    def _gemini_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("gemini_model", "gemini_tts_model")
+    @classmethod
+    def _current_gemini_model(cls, value: str) -> str:
+        model = value.strip().removeprefix("models/")
+        if not model or any(c in model for c in "/?# "):
+            raise ValueError("must be a Gemini model id such as gemini-3.5-flash-lite")
+        if model in RETIRED_GEMINI_MODELS or model.startswith(("gemini-1.0", "gemini-1.5", "gemini-2.0")):
+            raise ValueError(f"{model} is retired; use a current model such as gemini-3.5-flash-lite "
+                             "or gemini-3.8-flash (speech: gemini-3.8-flash-lite-tts)")
+        return model
+
+    @field_validator("gemini_tts_voice")
+    @classmethod
+    def _known_gemini_voice(cls, value: str) -> str:
+        voice = value.strip().capitalize()
+        if voice not in GEMINI_VOICES:
+            raise ValueError(f"must be one of Gemini's prebuilt voices: {', '.join(GEMINI_VOICES)}")
+        return voice
+
+    @field_validator("gemini_thinking_budget")
+    @classmethod
+    def _thinking_leaves_room(cls, value: int, info) -> int:  # noqa: ANN001 - pydantic's ValidationInfo
+        most = info.data.get("gemini_max_output_tokens", 8192) // 2
+        if value > most:
+            raise ValueError(f"must be at most half of MEDIABUDDY_GEMINI_MAX_OUTPUT_TOKENS ({most}), or thinking "
+                             "can use the whole output budget and leave no answer")
+        return value
+
 
     # --- replicate: base URL, FLUX model and inputs (replicate) ---
     replicate_base_url: str = Field(default="https://api.replicate.com",
@@ -188,6 +244,18 @@ class Settings(BaseSettings):
 
     # --- author's voice and length (voice) ---
     #
+    voice_samples: Path | None = Field(
+        default=None, description="The author's writing samples (a .txt/.md file or a folder of them; 70 KB+ "
+                                  "recommended) whose style the narration is rewritten in.")
+    max_minutes: float = Field(default=5.0, ge=0.5, le=120,
+                               description="Longest narration a job may plan; longer articles are condensed "
+                                           "(Gemini), trimmed (TRIM_TO_LENGTH) or refused before heavy work.")
+    trim_to_length: bool = Field(default=False,
+                                 description="Offline, cut an over-long article at a section boundary (marked "
+                                             "degraded) instead of refusing it.")
+    kokoro_voice: Literal["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"] = Field(
+        default="jf_alpha", description="Kokoro voice for Japanese narration.")
+    kokoro_speed: float = Field(default=1.0, ge=0.5, le=2.0, description="Kokoro speaking speed.")
 
     # --- renderer: house style, encoder, music, captions (render) ---
     #
@@ -225,6 +293,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://host:port/db URL")
         return value
+
+    @field_validator("voice_samples")
+    @classmethod
+    def _samples_exist(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().exists():
+            raise ValueError(f"must be an existing file or folder of writing samples (got {value})")
+        return value.expanduser().resolve() if value is not None else None
 
     @field_validator("piper_voice")
     @classmethod

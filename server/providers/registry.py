@@ -186,13 +186,21 @@ class ProviderChain:
 
     # Calls -------------------------------------------------------------------------------
 
-    def make(self, request: object) -> Made[Any]:
-        """Ask each provider in turn for ``request``'s result, through the cache."""
-        with self._lock:
-            self.calls += 1
+    def make(self, request: object, *, starting_with: str | None = None) -> Made[Any]:
+        """Ask each provider in turn for ``request``'s result, through the cache.
+
+        ``starting_with`` skips the providers before that one (a stage that must use one
+        provider throughout, like narration, re-asks with the fallback it ended up on)."""
+        candidates = self.candidates
+        if starting_with is not None:
+            names = [c.name for c in candidates]
+            candidates = candidates[names.index(starting_with):]
+        else:
+            with self._lock:
+                self.calls += 1
         failures: list[str] = []
         retryable = False
-        for candidate in self.candidates:
+        for candidate in candidates:
             if candidate.declined:
                 self._refuse_if_strict(candidate.name, candidate.declined, candidate.hint, retryable=False)
                 self._note(candidate.name, candidate.declined, candidate.hint)
@@ -267,6 +275,10 @@ class ProviderChain:
             return provider.draw(request, out, meter)
         return provider.narrate(request, out, meter)
 
+    def position(self, name: str) -> int:
+        """Where ``name`` stands in the configured order."""
+        return [c.name for c in self.candidates].index(name)
+
     # What the job is told ----------------------------------------------------------------
 
     @property
@@ -275,11 +287,12 @@ class ProviderChain:
 
     def notes(self) -> list[str]:
         """One sentence per provider problem: who, why, for how many calls, what was used, what to fix."""
-        made_by = ", ".join(f"{name} ({count})" if len(self.used) > 1 else name for name, count in self.used.items())
         notes = list(self.info)
         for (name, _category), problem in self.problems.items():
+            others = {other: count for other, count in self.used.items() if other != name}
+            instead = ", ".join(f"{other} ({count})" if len(others) > 1 else other for other, count in others.items())
             share = "" if self.calls == 1 else f" for {problem.count} of {self.calls} calls"
-            notes.append(f"{self.kind}: {name} {problem.reason}{share}; made by {made_by or 'nobody'} instead. "
+            notes.append(f"{self.kind}: {name} {problem.reason}{share}; used {instead or 'nothing'} instead. "
                          f"To fix: {problem.hint}.")
         return notes
 

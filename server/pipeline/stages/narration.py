@@ -20,9 +20,18 @@ def run(ctx: StageContext) -> None:
     texts = [(s.id, s.text) for s in job.scenes]
     chain = ctx.providers("narration", language=language)
     # Speak everything before writing anything: the ledger commits on its own connection.
-    clips = [(scene_id, chain.make(NarrationRequest(text=text, language=language, voice=voice, pause_ms=pause)))
-             for scene_id, text in texts]
-    ctx.record_providers(chain)
+    requests = [(scene_id, NarrationRequest(text=text, language=language, voice=voice, pause_ms=pause))
+                for scene_id, text in texts]
+    clips = [(scene_id, chain.make(request)) for scene_id, request in requests]
+    notes = []
+    used = {made.provider for _, made in clips}
+    if len(used) > 1:
+        # One voice reads the whole video (and one sample rate reaches compose): the scenes the
+        # preferred narrator did speak are spoken again by the fallback it ended up on.
+        fallback = max(used, key=chain.position)
+        clips = [(scene_id, chain.make(request, starting_with=fallback)) for scene_id, request in requests]
+        notes.append(f"every scene is spoken by {fallback}, so the voice does not change mid-video")
+    ctx.record_providers(chain, *notes)
     job = ctx.job()
     scenes = {s.id: s for s in job.scenes}
     start = 0

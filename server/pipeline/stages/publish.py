@@ -56,6 +56,7 @@ def manifest_for(job: Job, slug: str) -> dict[str, object]:
     return {
         "slug": slug,
         "title": job.title,
+        "language": job.language,
         "job_id": job.id,
         "source": {"path": job.document.source_path, "sha256": job.document.sha256},
         "video": {"file": f"{slug}.mp4", "width": job.settings.get("width"), "height": job.settings.get("height"),
