@@ -65,7 +65,8 @@ class FakePrediction:
         return {"id": self.id, "model": self.model, "version": "hidden", "status": self.status,
                 "input": self.input, "output": self.output, "error": self.error, "logs": self.logs,
                 "metrics": {"predict_time": 0.8} if self.status == "succeeded" else {},
-                "created_at": self.created_at, "started_at": self.created_at,
+                "created_at": self.created_at, "started_at": self.created_at, "source": "api",
+                "data_removed": False,
                 "completed_at": self.created_at if self.status in ("succeeded", "failed", "canceled") else None,
                 "urls": {"get": f"{base}/v1/predictions/{self.id}", "cancel": f"{base}/v1/predictions/{self.id}/cancel",
                          "stream": f"{base}/stream/{self.id}"}}

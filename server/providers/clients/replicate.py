@@ -22,6 +22,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -141,6 +142,24 @@ def translate(error: Exception) -> ProviderError:
                          f"{str(error)[:300]})")
 
 
+def _same_input(echo: object, payload: dict[str, Any]) -> bool:
+    """Whether an echoed input is ours: the prompt present and every field we sent that it shows equal
+    (compared as text, since a server may echo ``"1"`` as ``1``)."""
+    if not isinstance(echo, dict) or "prompt" not in echo:
+        return False
+    return all(str(echo[name]) == str(value) for name, value in payload.items() if name in echo)
+
+
+def _recent(created_at: str | None) -> bool:
+    if not created_at:
+        return True
+    try:
+        made = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return True   # an odd timestamp is no reason to pay again
+    return (datetime.now(timezone.utc) - made).total_seconds() < REUSE_SECONDS
+
+
 def _raise_on_error(response: httpx.Response) -> None:
     if response.status_code >= 400:
         response.read()
@@ -220,11 +239,12 @@ class ReplicateClient:
             raise
 
     def find_recent(self, model: str, payload: dict[str, Any]) -> "Prediction | None":
-        """A live prediction of ours for this model and input, from the account's newest predictions."""
+        """A live prediction of ours for this model and input among the account's newest (one page,
+        the 100 most recent), made within the last ``REUSE_SECONDS``."""
         page = self._call(lambda: self.sdk.predictions.list())
         for prediction in page.results:
-            if prediction.model == model and prediction.input == payload and prediction.status not in ("failed",
-                                                                                                     "canceled"):
+            if (prediction.model == model and prediction.status not in ("failed", "canceled")
+                    and _same_input(prediction.input, payload) and _recent(prediction.created_at)):
                 return prediction
         return None
 
