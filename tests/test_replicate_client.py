@@ -18,10 +18,15 @@ from server.models import ProviderCall
 from server.pipeline.cache import ResultCache
 from server.pipeline.ledger import Ledger
 from server.providers import resilience
-from server.providers.registry import ProviderChain
-from server.providers.clients.replicate import (InputRejected, OutputUnavailable, PredictionFailed, ReplicateClient,
-                                                check_credentials)
+from server.providers.clients.replicate import (
+    InputRejected,
+    OutputUnavailable,
+    PredictionFailed,
+    ReplicateClient,
+    check_credentials,
+)
 from server.providers.images.replicate import PROVIDER as ReplicateImages
+from server.providers.registry import ProviderChain
 from server.providers.types import ImageRequest, ImageStyle, SceneSpec
 from tests.conftest import wait_for
 from tests.fakes.replicate import FakeReplicate, fake_replicate  # noqa: F401 - the fixture
@@ -263,7 +268,8 @@ def test_an_expired_output_url_is_a_clear_error_and_the_next_try_buys_a_new_pict
     settings = make_settings(tmp_path, fake_replicate)
     with pytest.raises(OutputUnavailable, match="expired or deleted") as caught:
         draw(settings, books)
-    assert caught.value.status == 404 and not caught.value.permanent
+    assert caught.value.status == 404 and caught.value.permanent   # fetching it again cannot help
+    assert fake_replicate.count("GET", "/files/") == 1
     fake_replicate.expire_all = False
     draw(settings, books)
     assert fake_replicate.creates == 2
@@ -372,5 +378,22 @@ def test_through_the_registry_a_503_storm_falls_back_to_local_and_says_why(tmp_p
     made = chain.make(REQUEST)
     assert made.provider == "local" and made.value.path.exists() and chain.degraded
     [note] = chain.notes()
-    assert "replicate failed after 2 attempts" in note and "503" in note and "made by local instead" in note
+    assert "replicate failed after 2 attempts" in note and "503" in note and "local instead" in note
     assert fake_replicate.creates == 0
+
+
+def test_a_download_that_fails_once_is_fetched_again_without_buying_again(tmp_path, fake_replicate, books):
+    fake_replicate.fail("GET", "/files/", 502)
+    assert draw(make_settings(tmp_path, fake_replicate), books).path.exists()
+    assert fake_replicate.count("GET", "/files/") == 2 and fake_replicate.creates == 1
+
+
+def test_through_the_registry_lost_outputs_stop_the_buying_for_the_stage(tmp_path, fake_replicate, books):
+    fake_replicate.expire_all = True
+    settings = make_settings(tmp_path, fake_replicate, image_providers="replicate,local")
+    chain = image_chain(settings, books)
+    scenes = [ImageRequest(SceneSpec(i, "t", f"boat {i}", f"A small wooden boat number {i} on a lake."), STYLE)
+              for i in range(3)]
+    assert [chain.make(request).provider for request in scenes] == ["local"] * 3
+    assert fake_replicate.creates == 1, "one lost picture is enough: the others are not bought"
+    assert any("expired or deleted" in note and "local instead" in note for note in chain.notes())

@@ -81,7 +81,8 @@ class PredictionJournal:
     def intend(self, key: str, model: str) -> None:
         """About to send a create: remembered before the money is spent."""
         self._write("INSERT INTO prediction (key, model, prediction_id, state, at) VALUES (?, ?, NULL, 'creating', ?) "
-                    "ON CONFLICT(key) DO UPDATE SET state = 'creating', prediction_id = NULL, billed = 0, at = excluded.at",
+                    "ON CONFLICT(key) DO UPDATE SET state = 'creating', prediction_id = NULL, billed = 0, "
+                    "at = excluded.at",
                     (key, model, time.time()))
 
     def record(self, key: str, model: str, prediction_id: str) -> None:

@@ -3,9 +3,9 @@
 Built on the ``replicate`` SDK (its base URL and timeouts from settings). Three things the
 SDK leaves to us:
 
-* **Errors**: every HTTP error answer is turned into a ``ProviderError`` in ``from_response``
-  (an httpx response hook, so the raw answer with ``Retry-After`` and ``invalid_fields`` is
-  still at hand); transport and SDK exceptions are translated in ``translate``.
+* **Errors**: every HTTP error answer is turned into a ``ProviderError`` by
+  ``replicate_errors.from_response``, raised from an httpx response hook so the raw answer
+  (``Retry-After``, ``invalid_fields``) is still at hand; exceptions go through ``translate``.
 * **Never paying twice**: the SDK never retries the create POST. We do, but only after
   looking for the prediction an earlier attempt may have bought (the journal's id, else the
   account's recent predictions matched on model and input).
@@ -15,15 +15,14 @@ SDK leaves to us:
 
 from __future__ import annotations
 
-import email.utils
 import io
 import logging
 import threading
 import time
 import weakref
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
@@ -34,6 +33,15 @@ from server.errors import NotConfigured, ProviderError, ProviderUnavailable
 from server.providers import resilience
 from server.providers.base import PaidCall
 from server.providers.clients.prediction_journal import REUSE_SECONDS, PredictionJournal, request_key
+from server.providers.clients.replicate_errors import (
+    PROVIDER,
+    InputRejected,
+    OutputUnavailable,
+    PredictionFailed,
+    from_response,
+    retry_after_seconds,
+    translate,
+)
 from server.providers.types import Usage
 
 if TYPE_CHECKING:
@@ -43,105 +51,8 @@ PaidCallFactory = Callable[[], AbstractContextManager[PaidCall]]
 
 log = logging.getLogger("mediabuddy.providers.replicate")
 
-PROVIDER = "replicate"
 TERMINAL = ("succeeded", "failed", "canceled")
 MAX_OUTPUT_BYTES = 40 * 1024 * 1024
-INPUT_SETTINGS = {"num_inference_steps": "MEDIABUDDY_FLUX_STEPS", "output_format": "MEDIABUDDY_FLUX_OUTPUT_FORMAT",
-                  "output_quality": "MEDIABUDDY_FLUX_OUTPUT_QUALITY", "megapixels": "MEDIABUDDY_FLUX_MEGAPIXELS",
-                  "go_fast": "MEDIABUDDY_FLUX_GO_FAST"}
-
-
-class PredictionFailed(ProviderError):
-    """The model ran and failed, or the prediction was canceled; carries its error and last log lines."""
-
-    def __init__(self, prediction_id: str, state: str, error: str, logs_tail: str):
-        super().__init__(PROVIDER, f"prediction {prediction_id} {state}: {error or 'no error given'}"
-                         + (f"; last log lines: {logs_tail}" if logs_tail else ""))
-        self.prediction_id = prediction_id
-        self.state = state
-        self.error = error
-        self.logs_tail = logs_tail
-
-
-class OutputUnavailable(ProviderError):
-    """The prediction succeeded but its output cannot be fetched (expired, 404) or is not a usable image."""
-
-    def __init__(self, prediction_id: str, message: str, *, status: int | None = None):
-        super().__init__(PROVIDER, f"output of prediction {prediction_id}: {message}", status=status)
-        self.prediction_id = prediction_id
-
-
-class InputRejected(ProviderError):
-    """Replicate refused the model's input (422); ``invalid_fields`` as it listed them."""
-
-    def __init__(self, message: str, invalid_fields: list[dict[str, Any]], setting: str):
-        super().__init__(PROVIDER, message, status=422, permanent=True, setting=setting)
-        self.invalid_fields = invalid_fields
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
-
-
-def from_response(response: httpx.Response) -> ProviderError:
-    """The one place an HTTP error answer from Replicate becomes a ``ProviderError``."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    body = body if isinstance(body, dict) else {}
-    status = response.status_code
-    detail = str(body.get("detail") or body.get("title") or response.reason_phrase or "no detail")[:500]
-    path = response.request.url.path
-    if status in (401, 403):
-        return ProviderError(PROVIDER, f"Replicate refused the API token ({status}): {detail}", status=status,
-                             permanent=True, setting="REPLICATE_API_TOKEN")
-    if status == 402:
-        return ProviderError(PROVIDER, f"the Replicate account cannot pay (402): {detail}", status=status,
-                             permanent=True, setting="REPLICATE_API_TOKEN")
-    if status == 404 and path.startswith("/v1/models/"):
-        return ProviderError(PROVIDER, f"unknown model ({path.split('/v1/models/')[1].removesuffix('/predictions')}): "
-                             f"{detail}", status=status, permanent=True, setting="MEDIABUDDY_FLUX_MODEL")
-    if status == 422:
-        fields = [f for f in body.get("invalid_fields") or [] if isinstance(f, dict)]
-        names = [str(f.get("field", "")).removeprefix("input.") for f in fields]
-        setting = next((INPUT_SETTINGS[n] for n in names if n in INPUT_SETTINGS), "MEDIABUDDY_FLUX_MODEL")
-        listed = "; ".join(f"{f.get('field')}: {f.get('description')}" for f in fields) or detail
-        return InputRejected(f"Replicate rejected the input (422): {listed}", fields, setting)
-    if status in (408, 429) or status >= 500:
-        return ProviderError(PROVIDER, f"Replicate answered {status}: {detail}", status=status,
-                             retry_after=_retry_after(response.headers.get("Retry-After")))
-    return ProviderError(PROVIDER, f"Replicate answered {status} to {response.request.method} {path}: {detail}",
-                         status=status, permanent=True)
-
-
-def translate(error: Exception) -> ProviderError:
-    """An exception from httpx or the SDK as a ``ProviderError`` (call as ``raise translate(e) from e``)."""
-    from replicate.exceptions import ReplicateError
-
-    if isinstance(error, ProviderError):
-        return error
-    if isinstance(error, httpx.TimeoutException):
-        return ProviderError(PROVIDER, f"Replicate did not answer in time ({type(error).__name__})")
-    if isinstance(error, httpx.TransportError):
-        return ProviderError(PROVIDER, f"could not talk to Replicate ({type(error).__name__}: {error})")
-    if isinstance(error, ReplicateError):
-        return ProviderError(PROVIDER, f"Replicate error {error.status}: {error.detail or error.title}",
-                             status=error.status, permanent=bool(error.status and 400 <= error.status < 500
-                                                                 and error.status not in (408, 429)))
-    # A body that is not the prediction JSON we expect (pydantic ValidationError, ValueError, KeyError).
-    return ProviderError(PROVIDER, f"Replicate sent an answer that is not valid ({type(error).__name__}: "
-                         f"{str(error)[:300]})")
-
-
 def _same_input(echo: object, payload: dict[str, Any]) -> bool:
     """Whether an echoed input is ours: the prompt present and every field we sent that it shows equal
     (compared as text, since a server may echo ``"1"`` as ``1``)."""
@@ -178,7 +89,7 @@ class _BoundedRetryAfter(httpx.HTTPTransport):
         response = super().handle_request(request)
         if request.method == "POST":   # the SDK never retries a POST: its hint is ours to honour
             return response
-        wait = _retry_after(response.headers.get("Retry-After"))
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
         if wait is not None and wait > self.cap_seconds:
             response.headers["Retry-After"] = str(int(self.cap_seconds))
         return response
@@ -372,7 +283,8 @@ class ReplicateClient:
                     downloads.stream("GET", url) as response:
                 if response.status_code in (403, 404, 410):
                     raise OutputUnavailable(prediction_id, f"{url} answered {response.status_code}: expired or "
-                                            "deleted (Replicate keeps outputs for an hour)", status=response.status_code)
+                                            "deleted (Replicate keeps outputs for an hour)",
+                                            status=response.status_code)
                 if response.status_code >= 400:
                     raise ProviderError(PROVIDER, f"{url} answered {response.status_code}", status=response.status_code)
                 chunks, size = [], 0
