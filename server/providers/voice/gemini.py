@@ -73,7 +73,7 @@ class GeminiVoice:
             raise ProviderError(self.name, f"the rewrite failed its checks twice ({'; '.join(reasons)}); "
                                            "narrating the article's own words instead", permanent=True)
         notes = ("rewritten by Gemini in the author's voice" if guide else "rewritten by Gemini for narration",)
-        return VoiceResult(text=normalizer.to_spoken_form(text), rewritten=True, notes=notes)
+        return VoiceResult(text=normalizer.to_spoken_form(text, request.language), rewritten=True, notes=notes)
 
     def _attempt(self, prompt: str, request: VoiceRequest, meter: Meter) -> tuple[str, list[str]]:
         reply = self.client.generate_json(prompt, Rewrite, meter=meter, system=SYSTEM, temperature=0.4)
