@@ -397,3 +397,26 @@ def test_through_the_registry_lost_outputs_stop_the_buying_for_the_stage(tmp_pat
     assert [chain.make(request).provider for request in scenes] == ["local"] * 3
     assert fake_replicate.creates == 1, "one lost picture is enough: the others are not bought"
     assert any("expired or deleted" in note and "local instead" in note for note in chain.notes())
+
+
+def test_a_create_answered_with_garbage_is_found_and_paid_once(tmp_path, fake_replicate, books):
+    fake_replicate.garble("POST", "/predictions")
+    assert draw(make_settings(tmp_path, fake_replicate), books).path.exists()
+    assert fake_replicate.creates == 1
+    assert [row.outcome for row in books.rows()] == ["ProviderError", "ok"]
+
+
+def test_a_garbled_status_answer_is_checked_again(tmp_path, fake_replicate, books):
+    fake_replicate.garble("GET", "/v1/predictions/", count=2)
+    fake_replicate.wait_completes = False
+    assert draw(make_settings(tmp_path, fake_replicate), books).path.exists()
+    assert fake_replicate.creates == 1
+
+
+@pytest.mark.parametrize("output_format", ["png", "jpg", "webp"])
+def test_every_output_format_is_decoded_and_saved_as_the_frame_png(tmp_path, fake_replicate, books, output_format):
+    result = draw(make_settings(tmp_path, fake_replicate, flux_output_format=output_format), books)
+    served = next(iter(fake_replicate.predictions.values())).output[0]
+    assert served.endswith(f".{output_format}")
+    with Image.open(result.path) as picture:
+        assert picture.format == "PNG" and picture.size == (STYLE.width, STYLE.height)
