@@ -19,6 +19,7 @@ from config import Settings
 from server.errors import ProviderUnavailable
 from server.providers.base import Meter
 from server.providers.clients.replicate import OutputUnavailable, ReplicateClient
+from server.providers.images import prompts
 from server.providers.images.prompts import flux_prompt
 from server.providers.types import ImageRequest, ImageResult
 
@@ -65,7 +66,7 @@ class ReplicateImages:
     def fingerprint(self) -> str:
         s = self.settings
         return (f"{self.model} steps={s.flux_steps} format={s.flux_output_format} quality={s.flux_output_quality} "
-                f"megapixels={s.flux_megapixels} go_fast={s.flux_go_fast}")
+                f"megapixels={s.flux_megapixels} go_fast={s.flux_go_fast} prompts={prompts.VERSION}")
 
     def inputs(self, request: ImageRequest) -> dict[str, Any]:
         """The model input for a scene; deterministic, so equal requests are equal predictions."""
