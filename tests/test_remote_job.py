@@ -193,3 +193,27 @@ def test_a_budget_too_small_fails_the_job_before_any_paid_call(run, fake_gemini,
     error_file = (app.settings.outbox_dir / f"{facts['slug']}.error.txt").read_text()
     assert "raise MEDIABUDDY_MAX_COST_PER_JOB" in error_file
     assert fake_gemini.count("generateContent") == 0 and fake_replicate.creates == 0 and app.ledger(job_id) == []
+
+
+def test_doctor_and_start_up_check_each_configured_credential(tmp_path, fake_gemini, fake_replicate, caplog):
+    from server.doctor import credential_checks, warn_about_credentials
+
+    good = remote_settings(tmp_path, fake_gemini, fake_replicate)
+    checks = {c.name: c for c in credential_checks(good)}
+    assert checks["Gemini key"].state == "ok" and "key accepted" in checks["Gemini key"].detail
+    assert checks["Replicate token"].state == "ok" and "token works" in checks["Replicate token"].detail
+
+    bad = remote_settings(tmp_path, fake_gemini, fake_replicate, gemini_api_key="AIza-wrong-key-0000000000000000000",
+                          replicate_api_token="r8_wrong_token")
+    checks = {c.name: c for c in credential_checks(bad)}
+    assert checks["Gemini key"].state == "fail" and "GEMINI_API_KEY" in checks["Gemini key"].detail
+    assert checks["Replicate token"].state == "fail" and "REPLICATE_API_TOKEN" in checks["Replicate token"].detail
+    with caplog.at_level("WARNING", logger="mediabuddy.doctor"):
+        warn_about_credentials(bad)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(w.startswith("Gemini key does not work") and "GEMINI_API_KEY" in w for w in warnings)
+    assert any(w.startswith("Replicate token does not work") for w in warnings)
+    assert not any("AIza-wrong-key" in w or "r8_wrong_token" in w for w in warnings), "a secret reached the log"
+
+    offline = load_settings(home=tmp_path / "offline")
+    assert {c.state for c in credential_checks(offline)} == {"info"}
