@@ -420,3 +420,15 @@ def test_every_output_format_is_decoded_and_saved_as_the_frame_png(tmp_path, fak
     assert served.endswith(f".{output_format}")
     with Image.open(result.path) as picture:
         assert picture.format == "PNG" and picture.size == (STYLE.width, STYLE.height)
+
+
+def test_an_open_breaker_stops_calls_to_a_service_that_is_down(tmp_path, fake_replicate, books):
+    fake_replicate.fail("POST", "/predictions", 503, count=1000)
+    settings = make_settings(tmp_path, fake_replicate, provider_retry_attempts=2, provider_breaker_failures=2)
+    with pytest.raises(ProviderError):
+        draw(settings, books)
+    sent = len(fake_replicate.requests)
+    with pytest.raises(resilience.CircuitOpen):
+        draw(settings, books, out=tmp_path / "second.png")
+    assert len(fake_replicate.requests) == sent, "an open breaker sends nothing"
+    assert fake_replicate.creates == 0
