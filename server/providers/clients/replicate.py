@@ -53,6 +53,8 @@ log = logging.getLogger("mediabuddy.providers.replicate")
 
 TERMINAL = ("succeeded", "failed", "canceled")
 MAX_OUTPUT_BYTES = 40 * 1024 * 1024
+
+
 def _same_input(echo: object, payload: dict[str, Any]) -> bool:
     """Whether an echoed input is ours: the prompt present and every field we sent that it shows equal
     (compared as text, since a server may echo ``"1"`` as ``1``)."""
@@ -97,7 +99,8 @@ class _BoundedRetryAfter(httpx.HTTPTransport):
 
 @dataclass(frozen=True)
 class Outcome:
-    """A finished prediction and whether this call paid for it (False: an earlier call's, reused)."""
+    """A finished prediction and whether this call's ledger rows count its price (False: an earlier
+    call bought it and its row already does)."""
 
     prediction: "Prediction"
     paid: bool
