@@ -200,7 +200,16 @@ class ReplicateClient:
                 # Always ask to wait: without it the SDK sends the create with no timeout at all
                 # (timeout=None), and a hung create would park this thread for ever.
                 wait = self.settings.replicate_prefer_wait
-                prediction = self._call(lambda: self.sdk.models.predictions.create(model, payload, wait=wait))
+                try:
+                    prediction = self._call(lambda: self.sdk.models.predictions.create(model, payload, wait=wait))
+                except ProviderError as error:
+                    if error.status is None and not isinstance(error.__cause__, httpx.HTTPError):
+                        # Answered 2xx with a body that is not a prediction: it was made, and is
+                        # counted now; the retry finds it (billed) and does not count it again.
+                        call.usage = Usage(images=1)
+                        call.detail = f"create answered but unreadable {note}".strip()
+                        self.journal.billed(key)
+                    raise
                 self.journal.record(key, model, prediction.id)
                 log.info("replicate: created prediction %s on %s", prediction.id, model)
                 call.detail = f"prediction={prediction.id} {note}".strip()
