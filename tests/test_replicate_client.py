@@ -433,3 +433,16 @@ def test_an_open_breaker_stops_calls_to_a_service_that_is_down(tmp_path, fake_re
         draw(settings, books, out=tmp_path / "second.png")
     assert len(fake_replicate.requests) == sent, "an open breaker sends nothing"
     assert fake_replicate.creates == 0
+
+
+def test_two_scenes_asking_for_the_same_picture_at_once_buy_it_once(tmp_path, fake_replicate, books):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake_replicate.slow("POST", "/predictions", 0.5)   # so the two asks overlap
+    provider = ReplicateImages(make_settings(tmp_path, fake_replicate))
+    meter = books.meter(provider.settings)
+    twins = [ImageRequest(SceneSpec(i, f"text {i}", "lighthouse", SCENE.visual), STYLE) for i in range(2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda r: provider.draw(r, tmp_path / f"{r.scene.index}.png", meter), twins))
+    assert fake_replicate.creates == 1 and results[0].meta["prediction"] == results[1].meta["prediction"]
+    assert sorted(r.meta["paid"] for r in results) == [False, True]

@@ -127,6 +127,7 @@ class ReplicateClient:
         self.close = weakref.finalize(self, transport.close)
         self._journal = journal
         self._journal_lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
 
     @property
     def journal(self) -> PredictionJournal:
@@ -135,6 +136,10 @@ class ReplicateClient:
             if self._journal is None:
                 self._journal = PredictionJournal(self.settings.var_dir / "replicate-predictions.sqlite")
             return self._journal
+
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._journal_lock:
+            return self._key_locks.setdefault(key, threading.Lock())
 
     def _call(self, action: Callable[[], Any]) -> Any:
         try:
@@ -226,8 +231,11 @@ class ReplicateClient:
         of the create starts by looking for the prediction the failed attempt may have made.
         """
         key = request_key(model, payload)
-        prediction, paid = resilience.call(PROVIDER, self.settings, self._find_or_create, key, model, payload,
-                                           paid_call, note)
+        # Two scenes asking for the very same picture at once would each buy it: the second
+        # waits here, then finds the first one's prediction in the journal.
+        with self._lock_for(key):
+            prediction, paid = resilience.call(PROVIDER, self.settings, self._find_or_create, key, model, payload,
+                                               paid_call, note)
         try:
             return Outcome(self.wait(prediction), paid, key)
         except PredictionFailed:
