@@ -309,6 +309,16 @@ def test_check_credentials_reads_the_account_and_the_model(tmp_path, fake_replic
     assert fake_replicate.creates == 0
 
 
+def test_check_credentials_names_the_base_url_when_nothing_answers(tmp_path):
+    from tests.conftest import free_port
+
+    settings = load_settings(home=tmp_path, replicate_api_token="r8_whatever",
+                             replicate_base_url=f"http://127.0.0.1:{free_port()}", replicate_connect_timeout=1)
+    with pytest.raises(ProviderError, match="could not talk to Replicate") as caught:
+        check_credentials(settings)
+    assert caught.value.setting == "MEDIABUDDY_REPLICATE_BASE_URL" and "r8_whatever" not in str(caught.value)
+
+
 @pytest.mark.parametrize("name, value", [("flux_model", "flux-schnell"), ("replicate_base_url", "api.replicate.com"),
                                          ("flux_output_format", "gif"), ("flux_steps", "0")])
 def test_bad_settings_name_the_variable(tmp_path, name, value):

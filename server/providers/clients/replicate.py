@@ -321,7 +321,13 @@ class ReplicateClient:
 def check_credentials(settings: Settings) -> str:
     """For ``mediabuddy doctor``: the cheapest real calls (account, then model read). Raises ProviderError."""
     client = ReplicateClient(settings)
-    account = client._call(lambda: client.sdk.accounts.current())
+    try:
+        account = client._call(lambda: client.sdk.accounts.current())
+    except ProviderError as error:
+        if error.status is None:   # never reached Replicate: the address is what to check
+            raise ProviderError(PROVIDER, f"{error.message} at {settings.replicate_base_url}",
+                                setting="MEDIABUDDY_REPLICATE_BASE_URL") from error
+        raise
     client._call(lambda: client.sdk.models.get(settings.flux_model))
     return f"token works (account {account.username}); model {settings.flux_model} is readable"
 
