@@ -283,8 +283,12 @@ def test_an_output_that_is_not_an_image_is_refused(tmp_path, fake_replicate, boo
 
 def test_an_output_of_the_wrong_shape_is_refused(tmp_path, fake_replicate, books):
     fake_replicate.output_size_override = (1024, 1024)
+    settings = make_settings(tmp_path, fake_replicate)
     with pytest.raises(OutputUnavailable, match="not the 9:16"):
-        draw(make_settings(tmp_path, fake_replicate), books)
+        draw(settings, books)
+    fake_replicate.output_size_override = None
+    draw(settings, books)
+    assert fake_replicate.creates == 2, "the refused picture is not fetched again; a new one is bought"
 
 
 def test_the_budget_is_checked_before_paying(tmp_path, fake_replicate, books):

@@ -270,14 +270,17 @@ class ReplicateClient:
 
     # Output -----------------------------------------------------------------------------
 
-    def fetch_image(self, outcome: Outcome) -> Image.Image:
+    def fetch_image(self, outcome: Outcome, check: Callable[[Image.Image], None] | None = None) -> Image.Image:
         """Download the first output now (URLs expire) and decode it; a 404 is ``OutputUnavailable``.
 
-        An output that cannot be had makes the journal forget the prediction, so the next
-        attempt buys a new one rather than waiting on a dead URL again.
+        ``check`` may refuse the picture (wrong size) with ``OutputUnavailable``. An output that
+        cannot be had or is refused makes the journal forget the prediction, so the next
+        attempt buys a new one rather than fetching the same unusable output again.
         """
         try:
             image = self._fetch_image(outcome.prediction)
+            if check is not None:
+                check(image)
         except OutputUnavailable:
             self.journal.forget(outcome.key)
             raise

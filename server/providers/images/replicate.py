@@ -85,8 +85,8 @@ class ReplicateImages:
         payload = self.inputs(request)
         outcome = self.client.predict(self.model, payload, note=f"seed={payload['seed']}",
                                       paid_call=lambda: meter.call(self.name, self.model, estimate=self.price))
-        image = self.client.fetch_image(outcome)
-        self._verify(outcome.prediction.id, image, payload)
+        image = self.client.fetch_image(outcome, check=lambda picture: self._verify(outcome.prediction.id, picture,
+                                                                                   payload))
         picture = ImageOps.fit(image.convert("RGB"), (request.style.width, request.style.height),
                                Image.Resampling.LANCZOS)
         if out.suffix.lower() in (".jpg", ".jpeg"):
