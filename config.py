@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         default="replicate,local", validation_alias=AliasChoices("MEDIABUDDY_IMAGE_PROVIDERS",
                                                                  "MEDIABUDDY_IMAGES_PROVIDERS"),
         description="Image providers to try, in order.")
-    narration_providers: str = Field(default="piper,espeak", description="Narration providers to try, in order.")
+    narration_providers: str = Field(default="piper,kokoro,gemini,espeak", description="Narration providers to try, in order.")
     strict_providers: bool = Field(default=False, description="Fail a job instead of falling back to the next "
                                                               "provider when a configured one fails.")
     max_cost_per_job: float = Field(default=1.00, ge=0, le=10_000, description="USD a job may spend on paid calls.")

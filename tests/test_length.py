@@ -76,3 +76,13 @@ def test_front_matter_minutes_and_trimming_cut_at_a_section_and_say_so(app, sett
         headings = [h for h, _ in split_sections(job.spoken_text) if h.startswith("Part")]
         assert headings == ["Part one", "Part two"]  # the spoken form of the headings
         assert any("front matter `minutes:`" in n and "left out" in n for n in job.notes)
+
+
+def test_offline_the_authors_rhythm_splits_sentences_longer_than_they_write(app, settings):
+    from server.providers.voice.local import split_long_sentences
+
+    long = ("The keeper climbed the long spiral stairs every evening without fail to light the great lamp; "
+            "the ships that passed in the dark trusted its steady beam more than any chart they carried.")
+    assert split_long_sentences(long, 20).count(". ") == 1
+    assert split_long_sentences(long, 40) == long  # within the author's habit: untouched
+    assert split_long_sentences("## A heading; with a semicolon that is long enough to split maybe", 3).startswith("## ")

@@ -31,8 +31,15 @@ def run(ctx: StageContext) -> None:
         fallback = max(used, key=chain.position)
         clips = [(scene_id, chain.make(request, starting_with=fallback)) for scene_id, request in requests]
         notes.append(f"every scene is spoken by {fallback}, so the voice does not change mid-video")
+    final = {made.provider for _, made in clips}
+    robotic = {c.name for c in chain.candidates if getattr(c.provider, "last_resort", False)} & final
+    if robotic and chain.info:  # the natural voices were skipped because none speaks the language
+        notes.append(f"no natural voice for {language!r} is installed, so {', '.join(sorted(robotic))}'s robotic "
+                     f"voice reads it. To fix: set GEMINI_API_KEY (Gemini speech) or MEDIABUDDY_PIPER_VOICE to "
+                     f"a piper voice for {language!r}")
     ctx.record_providers(chain, *notes)
     job = ctx.job()
+    job.degraded = job.degraded or bool(robotic and chain.info)
     scenes = {s.id: s for s in job.scenes}
     start = 0
     for scene_id, made in clips:

@@ -21,9 +21,9 @@ def run(ctx: StageContext) -> None:
     text = job.narration_text or ""
     limit = length.limit_for(job.settings, ctx.settings.max_minutes)
     over = length.minutes_of(text, language) > limit.minutes
-    guide, excerpts, notes = _style(ctx)
+    guide, excerpts, limit_words, notes = _style(ctx)
     request = VoiceRequest(text=text, title=job.title or "", language=language, style_guide=guide,
-                           style_excerpts=excerpts,
+                           style_excerpts=excerpts, sentence_limit=limit_words,
                            max_words=length.budget_units(limit.minutes, language) if over else None)
     chain = ctx.providers("voice")
     made = chain.make(request)  # before any write: the ledger commits on its own connection
@@ -33,7 +33,7 @@ def run(ctx: StageContext) -> None:
     notes += list(made.value.notes)
     if not made.value.rewritten:
         notes.append("no rewrite was done: the narration is the article's own words, made speakable"
-                     + (" (the author's style profile was measured but only a rewriting provider can apply it)"
+                     + (" (the author's style only set where over-long sentences are split)"
                         if guide else ""))
     degraded = False
     if length.minutes_of(spoken, language) > limit.minutes * 1.05:
@@ -48,18 +48,18 @@ def run(ctx: StageContext) -> None:
     job.spoken_text = spoken
 
 
-def _style(ctx: StageContext) -> tuple[str, tuple[str, ...], list[str]]:
+def _style(ctx: StageContext) -> tuple[str, tuple[str, ...], int | None, list[str]]:
     """The author's style guide and excerpts, or nothing when no samples are configured."""
     samples = ctx.settings.voice_samples
     if samples is None:
-        return "", (), []
+        return "", (), None, []
     try:
         profile, excerpts = style.load_profile(samples, ctx.cache_dir)
     except (style.SamplesError, OSError) as error:
-        return "", (), [f"the writing samples could not be used ({error}); narrating without a style"]
+        return "", (), None, [f"the writing samples could not be used ({error}); narrating without a style"]
     notes = []
     size = sum(p.stat().st_size for p in style.sample_files(samples))
     if size < style.RECOMMENDED_BYTES:
         notes.append(f"the writing samples are {size:,} bytes; {style.RECOMMENDED_BYTES:,}+ are recommended for "
                      "a faithful style (MEDIABUDDY_VOICE_SAMPLES)")
-    return profile.guide(), excerpts, notes
+    return profile.guide(), excerpts, int(profile.sentence_p90), notes
