@@ -43,6 +43,7 @@ class Fault:
     retry_after: str | None = None
     delay: float = 0.0
     drop: bool = False      # close the connection without answering (after doing the work, for a create)
+    garble: bool = False    # do the work, then answer 200/201 with JSON that is not a prediction
     count: int = 1
 
 
@@ -65,7 +66,8 @@ class FakePrediction:
         return {"id": self.id, "model": self.model, "version": "hidden", "status": self.status,
                 "input": self.input, "output": self.output, "error": self.error, "logs": self.logs,
                 "metrics": {"predict_time": 0.8} if self.status == "succeeded" else {},
-                "created_at": self.created_at, "started_at": self.created_at,
+                "created_at": self.created_at, "started_at": self.created_at, "source": "api",
+                "data_removed": False,
                 "completed_at": self.created_at if self.status in ("succeeded", "failed", "canceled") else None,
                 "urls": {"get": f"{base}/v1/predictions/{self.id}", "cancel": f"{base}/v1/predictions/{self.id}/cancel",
                          "stream": f"{base}/stream/{self.id}"}}
@@ -111,6 +113,9 @@ class FakeReplicate:
 
     def drop(self, method: str, path: str, *, count: int = 1) -> None:
         self.faults.append(Fault(method, path, drop=True, count=count))
+
+    def garble(self, method: str, path: str, *, count: int = 1) -> None:
+        self.faults.append(Fault(method, path, garble=True, count=count))
 
     def count(self, method: str, fragment: str) -> int:
         with self.lock:
@@ -273,9 +278,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != f"Bearer {fake.token}":
             self._problem(401, "Unauthenticated", "You did not pass a valid authentication token")
             return
-        self._api(method, path, body, dropped=bool(fault and fault.drop))
+        self._api(method, path, body, dropped=bool(fault and fault.drop), garbled=bool(fault and fault.garble))
 
-    def _api(self, method: str, path: str, body: bytes, *, dropped: bool) -> None:
+    def _api(self, method: str, path: str, body: bytes, *, dropped: bool, garbled: bool) -> None:
         fake = self.state
         if method == "GET" and path == "/v1/account":
             self._answer(200, {"type": "user", "username": "tester", "name": "Test Account", "github_url": None})
@@ -295,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
                                    "paper_url": None, "license_url": None, "run_count": 1, "cover_image_url": None,
                                    "default_example": None, "latest_version": None})
             elif method == "POST" and match[3]:
-                self._create(model, body, dropped=dropped)
+                self._create(model, body, dropped=dropped, garbled=garbled)
             else:
                 self._problem(405, "Method not allowed", path)
             return
@@ -314,11 +319,11 @@ class _Handler(BaseHTTPRequestHandler):
             if dropped:
                 self._hang_up()
                 return
-            self._answer(200, prediction.as_json(fake.url))
+            self._answer(200, {"id": prediction.id, "status": "thinking"} if garbled else prediction.as_json(fake.url))
             return
         self._problem(404, "Not found", f"no route for {method} {path}")
 
-    def _create(self, model: str, body: bytes, *, dropped: bool) -> None:
+    def _create(self, model: str, body: bytes, *, dropped: bool, garbled: bool) -> None:
         fake = self.state
         try:
             request = json.loads(body)
@@ -337,7 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
         if dropped:
             self._hang_up()
             return
-        self._answer(201, prediction.as_json(fake.url))
+        self._answer(201, {"id": prediction.id, "status": "thinking"} if garbled else prediction.as_json(fake.url))
 
     def _file(self, path: str, *, dropped: bool) -> None:
         fake = self.state
