@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import sys
 import textwrap
 from contextlib import contextmanager
@@ -68,6 +69,8 @@ class Painter:
             raise NotConfigured("painter", "PAINTER_KEY is not set")
         if SCRIPT["construct"] == "broken":
             raise ProviderUnavailable("painter", "the painter package is too old")
+        if SCRIPT["construct"] == "crash":
+            raise RuntimeError("the painter's settings file is corrupt")
 
     def fingerprint(self):
         return "model=test-painter"
@@ -333,3 +336,25 @@ def test_a_whole_job_publishes_providers_and_cost(tmp_path, painter):
     assert manifest["cost"] == {"total_usd": round(0.01 * scenes, 6), "paid_calls": scenes, "failed_calls": 0,
                                 "cached_calls": 0}
     assert body["job"]["cost"] == manifest["cost"]
+
+
+def test_a_provider_that_crashes_is_a_failure_to_fall_back_from(tmp_path, painter, caplog, monkeypatch):
+    painter.SCRIPT["error"] = lambda request: KeyError("output")  # e.g. a vendor answer it did not expect
+    # Alembic's logging setup replaces the root handlers caplog relies on: listen on our logger itself.
+    monkeypatch.setattr(logging.getLogger("mediabuddy.providers"), "handlers", [caplog.handler])
+    with pipeline(tmp_path) as (app, settings):
+        job_id = submit(app, settings)
+        run_job(app, job_id, stages=UP_TO_IMAGES)
+        got = facts(app, job_id)
+    assert got["status"] == JobStatus.SUCCEEDED and got["degraded"]
+    assert got["image_providers"] == ["local"] * got["scenes"]
+    assert "images: painter failed unexpectedly (KeyError: 'output')" in got["notes"][0]
+    assert "painter failed unexpectedly" in caplog.text and "Traceback" in caplog.text  # the bug is not hidden
+
+    painter.SCRIPT.update(construct="crash", error=None)
+    with pipeline(tmp_path / "again") as (app, settings):
+        job_id = submit(app, settings)
+        run_job(app, job_id, stages=UP_TO_IMAGES)
+        got = facts(app, job_id)
+    assert got["image_providers"] == ["local"] * got["scenes"]
+    assert "painter could not start (RuntimeError: the painter's settings file is corrupt)" in got["notes"][0]
