@@ -113,10 +113,20 @@ def up(ctx: click.Context) -> None:
     sys.exit(exit_code)
 
 
+def _refuse_bad_provider_lists(settings: Settings) -> None:
+    """A provider list naming no installed provider stops the start, like any bad setting."""
+    from server.providers.registry import check_settings
+
+    problems = check_settings(settings)
+    if problems:
+        raise click.ClickException("invalid settings:\n  " + "\n  ".join(problems))
+
+
 def _prepare_server(settings: Settings) -> None:
     from server import create_app, upgrade_database
     from server.auth import ensure_token
 
+    _refuse_bad_provider_lists(settings)
     settings.ensure_dirs()
     upgrade_database(create_app(settings))
     ensure_token(settings)
@@ -133,6 +143,7 @@ def serve(ctx: click.Context, no_migrate: bool) -> None:
     from server.auth import ensure_token
 
     settings = _settings(ctx)
+    _refuse_bad_provider_lists(settings)
     app = create_app(settings)
     if not no_migrate:
         upgrade_database(app)
@@ -160,6 +171,7 @@ def worker(ctx: click.Context) -> None:
     """Run the pipeline worker (Huey consumer)."""
     from server.worker import run_consumer
 
+    _refuse_bad_provider_lists(_settings(ctx))
     run_consumer(_settings(ctx))
 
 

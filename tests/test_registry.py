@@ -358,3 +358,16 @@ def test_a_provider_that_crashes_is_a_failure_to_fall_back_from(tmp_path, painte
         got = facts(app, job_id)
     assert got["image_providers"] == ["local"] * got["scenes"]
     assert "painter could not start (RuntimeError: the painter's settings file is corrupt)" in got["notes"][0]
+
+
+def test_a_misspelt_provider_stops_the_server_and_worker_at_start(tmp_path):
+    from click.testing import CliRunner
+
+    import cli
+
+    env = {"MEDIABUDDY_HOME": str(tmp_path), "MEDIABUDDY_IMAGE_PROVIDERS": "replicat,local"}
+    for command in ("serve", "worker"):
+        result = CliRunner().invoke(cli.main, [command], env=env)
+        assert result.exit_code == 1, result.output
+        assert "there is no images provider called 'replicat'; fix MEDIABUDDY_IMAGE_PROVIDERS (available: local" \
+            in result.output
