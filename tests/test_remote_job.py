@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ from server.intake import accept
 from server.models import Asset, AssetKind, Job, JobStatus, ProviderCall
 from server.pipeline.runner import JobFailed, run_job
 from server.providers import resilience
-from tests.fakes.gemini import FakeGemini, fake_gemini, json_reply, prompt_text, unavailable  # noqa: F401
+from tests.fakes.gemini import (FakeGemini, fake_gemini, hang, json_reply, prompt_text,  # noqa: F401
+                                rate_limited, unavailable)
 from tests.fakes.replicate import FakeReplicate, fake_replicate  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.clients
@@ -217,3 +219,30 @@ def test_doctor_and_start_up_check_each_configured_credential(tmp_path, fake_gem
 
     offline = load_settings(home=tmp_path / "offline")
     assert {c.state for c in credential_checks(offline)} == {"info"}
+
+
+def test_a_429_storm_is_waited_out_and_expired_images_fall_back(run, fake_gemini, fake_replicate):
+    fake_gemini.script(*[rate_limited(retry_after=0.2) for _ in range(3)])
+    fake_replicate.expire_all = True  # every FLUX output URL answers 404
+    app = run(provider_retry_attempts=5, narration_providers="espeak")
+    job_id = app.job()
+    facts, ledger = app.job_facts(job_id), app.ledger(job_id)
+    assert facts["status"] == JobStatus.SUCCEEDED
+    assert not any(n.startswith("voice: gemini") for n in facts["notes"]), "the storm passed: no fallback for voice"
+    assert [r.outcome for r in ledger if r.provider == "gemini"] == ["ProviderError 429"] * 3 + ["ok"]
+    assert len([r for r in ledger if r.provider == "gemini"]) == fake_gemini.count("generateContent")
+    image_note = next(n for n in facts["notes"] if n.startswith("images: replicate"))
+    assert facts["degraded"] and "used local instead" in image_note and facts["images"] == ["local"] * len(facts["images"])
+    flux_rows = [r for r in ledger if r.provider == "replicate"]
+    assert len(flux_rows) == fake_replicate.creates and sum(r.images for r in flux_rows) == fake_replicate.creates
+
+
+def test_a_hanging_service_is_abandoned_in_bounded_time(run, fake_gemini, fake_replicate):
+    fake_gemini.script(*[hang(5) for _ in range(10)])
+    app = run(gemini_timeout_seconds=1, narration_providers="espeak", image_providers="local")
+    started = time.monotonic()
+    job_id = app.job()
+    facts = app.job_facts(job_id)
+    assert facts["status"] == JobStatus.SUCCEEDED and facts["degraded"]
+    assert any(n.startswith("voice: gemini failed after 2 attempts") for n in facts["notes"]), facts["notes"]
+    assert time.monotonic() - started < 30
