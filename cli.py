@@ -368,6 +368,20 @@ def render(ctx: click.Context, source: Path, output: Path | None) -> None:
 
 
 @main.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Base name for the outputs: BASE.json and BASE.png (default: FILE.storyboard in this folder).")
+@click.pass_context
+def storyboard(ctx: click.Context, source: Path, output: Path | None) -> None:
+    """Plan one markdown file up to its pictures, without rendering: timeline JSON + contact sheet."""
+    from server.storyboard import storyboard_file
+
+    base = output.with_suffix("") if output and output.suffix in (".json", ".png") else output
+    json_path, sheet_path = storyboard_file(_settings(ctx), source, base or Path.cwd() / f"{source.stem}.storyboard")
+    out.print(f"Wrote [bold]{json_path}[/bold] and [bold]{sheet_path}[/bold]")
+
+
+@main.command()
 @click.pass_context
 def doctor(ctx: click.Context) -> None:
     """Check that everything Media Buddy needs is installed and reachable."""
