@@ -326,7 +326,8 @@ def test_count_tokens_and_list_models(client, fake_gemini):
 
 
 def test_check_credentials(gemini_settings, fake_gemini):
-    assert "gemini-3.5-flash-lite available" in check_credentials(gemini_settings)
+    assert "gemini-3.5-flash-lite" in check_credentials(gemini_settings) and "available" in check_credentials(
+        gemini_settings)
     with pytest.raises(ProviderError) as caught:
         check_credentials(fake_gemini.configure(gemini_settings, gemini_api_key="AIzaWRONG-0123456789abcdefghijkl"))
     assert caught.value.setting == "GEMINI_API_KEY" and "AIzaWRONG" not in str(caught.value)
@@ -455,7 +456,8 @@ def test_check_credentials_covers_the_speech_model_when_gemini_narrates(gemini_s
     with pytest.raises(ProviderError) as caught:
         check_credentials(narrating)
     assert caught.value.setting == "MEDIABUDDY_GEMINI_TTS_MODEL"
-    assert "available" in check_credentials(gemini_settings)  # not narrating with gemini: not needed
+    silent = gemini_settings.model_copy(update={"narration_providers": "piper,espeak"})
+    assert "tts" not in check_credentials(silent)  # not narrating with gemini: the speech model is not needed
 
 
 def test_a_continued_answer_is_one_metered_request_per_hop(client, fake_gemini, meter):
