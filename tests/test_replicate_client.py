@@ -460,3 +460,13 @@ def test_two_scenes_asking_for_the_same_picture_at_once_buy_it_once(tmp_path, fa
         results = list(pool.map(lambda r: provider.draw(r, tmp_path / f"{r.scene.index}.png", meter), twins))
     assert fake_replicate.creates == 1 and results[0].meta["prediction"] == results[1].meta["prediction"]
     assert sorted(r.meta["paid"] for r in results) == [False, True]
+
+
+def test_a_reused_prediction_whose_output_has_expired_is_bought_anew_at_once(tmp_path, fake_replicate, books):
+    fake_replicate.output_ttl = 0.3
+    settings = make_settings(tmp_path, fake_replicate)
+    draw(settings, books)
+    time.sleep(0.5)   # the cache file is lost and the output URL has expired since
+    again = draw(settings, books, out=tmp_path / "again.png")
+    assert again.meta["paid"] is True and fake_replicate.creates == 2
+    assert fake_replicate.count("GET", "/files/") == 3   # the first, the expired one, the new one
