@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 from config import Settings
 from server.errors import ProviderUnavailable
 from server.providers.base import Meter
-from server.providers.clients.replicate import OutputUnavailable, Outcome, ReplicateClient
+from server.providers.clients.replicate import Outcome, OutputUnavailable, ReplicateClient
 from server.providers.images import prompts
 from server.providers.images.prompts import flux_prompt
 from server.providers.types import ImageRequest, ImageResult
