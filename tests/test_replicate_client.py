@@ -32,6 +32,7 @@ from tests.conftest import wait_for
 from tests.fakes.replicate import FakeReplicate, fake_replicate  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.clients
+BOTH = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 SCENE = SceneSpec(index=0, text="The keeper climbs the tower every night.", concept="lighthouse",
                   visual="A weathered lighthouse on a rocky headland above a grey sea.")
@@ -135,6 +136,7 @@ def test_polls_starting_processing_succeeded_when_the_create_does_not_wait(tmp_p
     assert fake_replicate.creates == 1
 
 
+@BOTH
 def test_a_lost_create_answer_is_found_on_retry_and_paid_once(tmp_path, fake_replicate, books):
     fake_replicate.drop("POST", "/predictions")
     result = draw(make_settings(tmp_path, fake_replicate), books)
@@ -369,6 +371,7 @@ def image_chain(settings, books: Books):
                              ResultCache(settings.var_dir / "cache"))
 
 
+@BOTH
 def test_through_the_registry_a_rerun_pays_nothing_and_the_ledger_says_what_was_saved(tmp_path, fake_replicate,
                                                                                      books):
     settings = make_settings(tmp_path, fake_replicate, image_providers="replicate,local")
