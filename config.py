@@ -238,6 +238,9 @@ class Settings(BaseSettings):
         return value
 
     # --- extraction and language (extract) ---
+    language: str | None = Field(
+        default=None, description="Narration language when the article's front matter names none "
+                                  "(BCP 47, e.g. en, fr, ja); unset: detected from the text.")
     #
 
     # --- storyboard: timeline and offline pictures (storyboard) ---
@@ -280,6 +283,17 @@ class Settings(BaseSettings):
         if value not in THEMES:
             raise ValueError(f"must be one of {', '.join(THEMES)}")
         return value
+
+    @field_validator("language")
+    @classmethod
+    def _language_tag(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        tag = value.strip()
+        parts = tag.replace("_", "-").split("-")
+        if not (2 <= len(parts[0]) <= 3 and parts[0].isalpha() and all(p.isalnum() and 1 <= len(p) <= 8 for p in parts)):
+            raise ValueError("must be a BCP 47 language tag such as en, fr, de, es or ja")
+        return parts[0].lower()
 
     @field_validator("database_url")
     @classmethod

@@ -14,7 +14,7 @@ from server.providers.extract import markdown
 
 def run(ctx: StageContext) -> None:
     job = ctx.job()
-    article = markdown.extract(job.document.content)
+    article = markdown.extract(job.document.content, default_language=ctx.settings.language)
     job.title = article.title[:500] or None   # no title is better than the file name spoken
     job.narration_text = article.text
     job.language = article.language.tag

@@ -101,7 +101,10 @@ def _flag(value: object, name: str, warnings: list[str]) -> bool:
 def _choice(meta: dict[str, object], name: str, allowed: tuple[str, ...], warnings: list[str]) -> str | None:
     if name not in meta:
         return None
-    given = _text(meta[name])
+    value = meta[name]
+    if name == "aspect" and isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value // 60}:{value % 60}"  # YAML 1.1 reads an unquoted 16:9 as sexagesimal 969
+    given = _text(value)
     if given.lower() in allowed:
         return given.lower()
     warnings.append(f"front matter {name} {given!r} is not one of {', '.join(allowed)}; the default {name} was used")

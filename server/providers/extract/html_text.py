@@ -20,6 +20,9 @@ SKIPPED = {"script", "style", "pre", "code", "kbd", "samp", "var", "svg", "math"
 # Their edges are paragraph breaks.
 BLOCKS = {"p", "div", "section", "article", "aside", "details", "summary", "blockquote", "li", "ul", "ol", "dl", "dt",
           "dd", "header", "footer", "main", "center", "figcaption", "br", "hr", "tr", "td", "th"}
+_CODE_COMPONENT_WORDS = ("code", "console", "terminal", "sandpack", "snippet", "playground", "diagram", "chart",
+                         "mermaid", "shell", "repl", "embed", "video", "iframe", "image", "figure", "icon", "svg",
+                         "tweet", "youtube", "demo", "example")
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6", "summary"}   # a <details> summary titles what it hides
 _CODE_SPAN = re.compile(r"(`+)[^`\n]+?\1")
 VOID = {"br", "hr", "img", "source", "input", "meta", "link", "wbr", "area", "base", "col", "embed", "param", "track"}
@@ -57,7 +60,7 @@ class HtmlProse(HTMLParser):
     def _open(self, tag: str, self_closing: bool) -> None:
         name = tag.lower()
         void = self_closing or name in VOID
-        if name in SKIPPED and not void:
+        if (name in SKIPPED or _holds_code(name)) and not void:
             self.skip_depth += 1
             self._stack.append(name)
             return
@@ -78,7 +81,7 @@ class HtmlProse(HTMLParser):
             return  # a stray closing tag (its opener was in markdown or never existed)
         while self._stack:
             opened = self._stack.pop()
-            if opened in SKIPPED:
+            if opened in SKIPPED or _holds_code(opened):
                 self.skip_depth = max(0, self.skip_depth - 1)
             if opened == name:
                 break
@@ -116,6 +119,11 @@ class HtmlProse(HTMLParser):
     def _flush_pending(self) -> None:
         # The parser holds back an incomplete tag; text before it is complete.
         self._flush()
+
+
+def _holds_code(name: str) -> bool:
+    """JSX components named for code or media (<Sandpack>, <ConsoleBlock>, <TerminalBlock>)."""
+    return any(word in name for word in _CODE_COMPONENT_WORDS)
 
 
 def _dedent(text: str) -> str:

@@ -19,7 +19,7 @@ from server.providers.extract.templating import HOLE
 
 _URL = re.compile(r"(?:https?|ftp)://[^\s<>\"'()\[\]]*[^\s<>\"'()\[\].,;:!?]|\bwww\.[\w-]+\.[^\s<>\"'()]+|\bmailto:\S+",
                   re.I)
-_PATH = re.compile(r"(?<![\w/])(?:\.{0,2}/|~/)[\w.@%+~-]+(?:/[\w.@%+~-]*)+|(?<![\w/])/[\w.@%+~-]+(?=[\s).,;:]|$)")
+_PATH = re.compile(r"(?<![\w/\ue000])(?:\.{0,2}/|~/)[\w.@%+~-]+(?:/[\w.@%+~-]*)+|(?<![\w/\ue000])/[\w.@%+~-]+(?=[\s).,;:]|$)")
 _HANDLE = re.compile(r"(?<![\w@.])@(?=[A-Za-z][\w-]{0,38}\b)(?![\w.-]*\.[a-z]{2,}\b)")
 _FOOTNOTE_LEFTOVER = re.compile(r"\[\^[^\]\s]+\]:?")
 _ALERT = re.compile(r"^\s*\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]\s*", re.I)
@@ -32,7 +32,12 @@ _WORDS = re.compile(r"[A-Za-z][A-Za-z'-]*(?: [A-Za-z][A-Za-z'-]*){0,2}")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\ufe0e\ufe0f"))
 _KEPT_SYMBOLS = set("°")
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?…。！？])|(?<=[.!?…。！？][\"”’)»]))\s+")
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"”’)»]))\s+|(?<=[。！？])(?![」』）])\s*|(?<=[。！？][」』）])\s*")
+_INLINE_SKIPPED = {"rt", "rp", "sup", "sub", "script", "style", "svg", "math", "del", "s", "strike", "button"}
+_HTML_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][\w-]*)")
+_EMOJI_SHORTCODE = re.compile(r"(?<![\w:]):[a-z0-9][a-z0-9_+-]*:(?![\w:])")
+_TASK = re.compile(r"^\s*\[[ xX]\]\s+")
+_MATH = re.compile(r"\$\$?[^$\n]*[=^_\\][^$\n]*\$\$?")
 
 
 def inline_text(children: list[Token]) -> str:
@@ -41,8 +46,20 @@ def inline_text(children: list[Token]) -> str:
     links: list[int] = []  # where each open link's label starts in ``parts``
     html_code = False
     struck = 0
+    skipped: list[str] = []  # open inline HTML elements whose text is never read (<rt>, <sup>)
     for child in children:
         kind = child.type
+        if kind == "html_inline":
+            tag = _HTML_TAG_NAME.match(child.content)
+            if tag and tag.group(2).lower() in _INLINE_SKIPPED and not child.content.rstrip().endswith("/>"):
+                if tag.group(1):
+                    if skipped and skipped[-1] == tag.group(2).lower():
+                        skipped.pop()
+                else:
+                    skipped.append(tag.group(2).lower())
+                continue
+        if skipped:
+            continue
         if struck and kind not in ("s_open", "s_close"):
             continue
         if kind == "text":
@@ -112,16 +129,38 @@ def speakable_code(code: str) -> str:
 def clean(text: str) -> str:
     """Normalise spacing and drop what is never spoken: URLs, paths, emoji, stray markup."""
     text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
+    text = _TASK.sub("", text)  # "[ ] Write the docs", "[x] Ship it": task boxes
+    text = _MATH.sub(HOLE, text)
     text = _URL.sub(HOLE, text)
+    text = _EMOJI_SHORTCODE.sub("", text)  # GitHub's :rocket:
     text = _FOOTNOTE_LEFTOVER.sub("", text)
     text = _ALERT.sub("", text)
     text = _JSX_EXPRESSION.sub(HOLE, text)
     text = _PATH.sub(HOLE, text)
     text = _HANDLE.sub("", text)  # @yaahc → yaahc: a handle is a name, not "at"
     text = re.sub(r"</?[A-Za-z][^<>\n]{0,200}>", "", text)  # an HTML tag markdown-it left as text
-    text = "".join(ch for ch in text if _speakable_char(ch))
+    text = _emoji(text)
     text = _SPACES.sub(" ", text)
     return text.strip()
+
+
+def _emoji(text: str) -> str:
+    """Emoji and other pictographs are not spoken; one used as a word ("made with ❤️ by") leaves a hole."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if _speakable_char(text[i]):
+            out.append(text[i])
+            i += 1
+            continue
+        j = i
+        while j < len(text) and not _speakable_char(text[j]):
+            j += 1
+        between_words = text[i - 1:i] == " " and text[j:j + 1] == " " and text[:i].rstrip()[-1:].isalpha() \
+            and text[j:].lstrip()[:1].isalpha()
+        out.append(HOLE if between_words else "")
+        i = j
+    return "".join(out)
 
 
 def _speakable_char(ch: str) -> bool:
@@ -147,12 +186,13 @@ def repair(text: str, heading: bool = False) -> str:
         return text
     if heading:
         return text.replace(HOLE, "")
-    kept = []
+    kept = ""
     for sentence in _SENTENCE_END.split(text):
         fixed = _repair_sentence(sentence)
         if fixed:
-            kept.append(fixed)
-    return " ".join(kept)
+            # Chinese and Japanese sentences follow one another without a space.
+            kept += fixed if not kept or kept[-1] in "。！？」』）" else " " + fixed
+    return kept
 
 
 def _repair_sentence(sentence: str) -> str:
@@ -163,9 +203,11 @@ def _repair_sentence(sentence: str) -> str:
     # 2. Holes that are only joined by punctuation or "and/or" merge: "`-r`/`--runs`" had one spoken half.
     sentence = re.sub(HOLE + r"(?:\s*(?:[,/&]|\band\b|\bor\b)\s*" + HOLE + r")+", HOLE, sentence)
     sentence = re.sub(r"\s*/\s*" + HOLE + "|" + HOLE + r"\s*/\s*", "", sentence)
-    # 3. A trailing appendix: "Reference: GDPR - <url>", "Quote from <url>:" lose the appendix.
-    sentence = re.sub(r"\s*(?:[:\-–—]|\bat|\bsee|\bvia|\bfrom)\s*[\"“]?" + HOLE + r"[\"”]?\s*([.!?:;]?)\s*$", r"\1",
-                      sentence)
+    # 3. A trailing appendix: "Reference: GDPR - <url>", "the guide and <url>." lose the appendix;
+    #    "Quote from <url>: …" loses "from <url>".
+    sentence = re.sub(r"\s*(?:[:,\-–—]|\band\b|\bor\b|\bat\b|\bsee\b|\bvia\b|\bfrom\b)\s*[\"“]?" + HOLE
+                      + r"[\"”]?\s*([.!?:;]?)\s*$", r"\1", sentence)
+    sentence = re.sub(r"\s+(?:from|at|see|via|on|in)\s+[\"“]?" + HOLE + r"[\"”]?(?=\s*[:;,])", "", sentence)
     # 4. A short clause between commas: "and explaining `&T`, I had…" keeps its main clause.
     sentence = re.sub(r",[^,;:.!?]{0,60}" + HOLE + r"[^,;:.!?]{0,40},", ",", sentence)
     sentence = re.sub(r"^\s*[\"“]?" + HOLE + r"[\"”]?\s*$", "", sentence)

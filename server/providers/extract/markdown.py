@@ -85,12 +85,13 @@ class Article:
         return dict(self.front_matter.raw)
 
 
-def extract(content: str, fallback_title: str = "") -> Article:
+def extract(content: str, fallback_title: str = "", *, default_language: str | None = None) -> Article:
     """Turn markdown into an Article.
 
-    Raises ``DocumentSkipped`` for a draft and ``InvalidDocument`` when nothing is left to
-    narrate or the front matter cannot be read. ``fallback_title`` is accepted for old
-    callers and ignored: a file name is never spoken as a title.
+    The language is the front matter's, else ``default_language`` (``MEDIABUDDY_LANGUAGE``),
+    else detected. Raises ``DocumentSkipped`` for a draft and ``InvalidDocument`` when
+    nothing is left to narrate or the front matter cannot be read. ``fallback_title`` is
+    accepted for old callers and ignored: a file name is never spoken as a title.
     """
     del fallback_title
     matter, body = front_matter.split(content)
@@ -106,7 +107,7 @@ def extract(content: str, fallback_title: str = "") -> Article:
             parsed.remove(first)
 
     prose_text = " ".join(b.text if b.kind != "list" else " ".join(b.items) for b in parsed)
-    lang = language.resolve(matter.language, inline.finish(inline.clean(prose_text)))
+    lang = language.resolve(matter.language, inline.finish(inline.clean(prose_text)), default=default_language)
     paragraphs = _compose(parsed, title, lang.tag)
     spoken = [p for p in paragraphs if not p.startswith(HEADING_MARK)]
     if language.count_words(" ".join(spoken)) < 3:
@@ -170,7 +171,7 @@ def _read_list(lead: str, raw_items: list[str], lang: str, proper: set[str]) -> 
         return inline.as_sentence(lead) if lead and _finish_lead_in(lead) else ""
     conjunction = _SERIES_WORD.get(lang)
     short = all(len(item.split()) <= _SERIES_MAX_WORDS and len(inline.split_sentences(item)) == 1
-                for item in items)
+                and ":" not in item for item in items)  # "Term: description" items stay sentences
     if lead and conjunction and short and 2 <= len(items) <= _SERIES_MAX_ITEMS:
         # "…allows you to: a, b, and c." reads as one sentence, the way a person says it.
         parts = [_lower_first(item.rstrip(".;,:"), proper) for item in items]

@@ -25,7 +25,7 @@ class LocalTimeline:
         return segmenter.NAME
 
     def plan(self, request: TimelineRequest, meter: Meter) -> Timeline:
-        return Timeline(scenes=tuple(segmenter.plan_scenes(request.text, theme=request.theme)))
+        return Timeline(scenes=tuple(segmenter.plan_scenes(request.text, theme=request.theme, language=request.language)))
 
 
 PROVIDER = LocalTimeline

@@ -48,13 +48,15 @@ _UNITS = {"ms": ("millisecond", "milliseconds"), "s": ("second", "seconds"), "se
           "°C": ("degree Celsius", "degrees Celsius"), "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
           "°": ("degree", "degrees"), "x": ("times", "times"), "×": ("times", "times"), "k": ("thousand", "thousand")}
 _ABBREVIATIONS = {
-    "en": [(r"\be\.g\.,?", "for example,"), (r"\bi\.e\.,?", "that is,"), (r"\betc\.", "et cetera."),
+    "en": [(r"\be\.g\.,?", "for example,"), (r"\bi\.e\.,?", "that is,"),
+           (r"\betc\.(?=\s*[)\],;:]|\s+(?-i:[a-z]))", "et cetera"), (r"\betc\.", "et cetera."),
            (r"\betc\b", "et cetera"), (r"\bvs\.?(?=\s)", "versus"), (r"\bapprox\.", "approximately"),
            (r"\ba\.k\.a\.?", "also known as"), (r"\baka\b", "also known as"), (r"\bw/o\b", "without"),
            (r"\bw/(?=\s)", "with"), (r"\bTL;DR:?", "In short:"), (r"\bDr\.(?=\s+[A-Z])", "Doctor"),
            (r"\bMr\.(?=\s+[A-Z])", "Mister"), (r"\bMrs\.(?=\s+[A-Z])", "Missus"), (r"\bno\.\s*(?=\d)", "number "),
            (r"(?<![\w&])#(?=\d)", "number "), (r"~\s*(?=\d)", "about "), (r"\bpp?\.\s*(?=\d)", "page ")],
-    "fr": [(r"\bp\. ?ex\.", "par exemple"), (r"\bc\.-à-d\.", "c'est-à-dire"), (r"\betc\.", "et cetera."),
+    "fr": [(r"\bp\. ?ex\.", "par exemple"), (r"\bc\.-à-d\.", "c'est-à-dire"),
+           (r"\betc\.(?=\s*[)\],;:]|\s+(?-i:[a-zà-ÿ]))", "et cetera"), (r"\betc\.", "et cetera."),
            (r"\bM\.(?=\s+[A-Z])", "Monsieur"), (r"\bMme(?=\s+[A-Z])", "Madame")],
     "de": [(r"\bz\. ?B\.", "zum Beispiel"), (r"\bd\. ?h\.", "das heißt"), (r"\busw\.", "und so weiter")],
     "es": [(r"\bp\. ?ej\.", "por ejemplo"), (r"\betc\.", "etcétera.")],
@@ -220,6 +222,17 @@ def _symbols(text: str, lang: str) -> str:
     text = re.sub(r"\s*(?:->|→|=>)\s*", " to " if lang == "en" else ", ", text)
     text = re.sub(r"(?<=\w)\s*×\s*(?=\w)", " times " if lang == "en" else " × ", text)
     text = re.sub(r"\s*[—–]\s*", ", ", text)
-    text = re.sub(r"(?<=[A-Za-z])/(?=[A-Za-z])", " or " if lang == "en" else " / ", text)
+    # "SSL/TLS" → "SSL or TLS"; "I/O" stays (one letter each side is a name, not a choice).
+    text = re.sub(r"(?<=[A-Za-z]{2})/(?=[A-Za-z]{2})", " or " if lang == "en" else " / ", text)
+    if lang == "en":
+        text = re.sub(r"(?:<=|≤)\s*(?=[\w$€£])", "at most ", text)
+        text = re.sub(r"(?:>=|≥)\s*(?=[\w$€£])", "at least ", text)
+        text = re.sub(r"<\s*(?=[\w$€£])", "less than ", text)
+        text = re.sub(r"(?<![\w-])>\s*(?=[\w$€£])", "more than ", text)
     text = re.sub(r"[*_#`~^]+", " ", text)
+    text = re.sub(r"\s*[\[(](?:\.{3}|…)[\])]", "", text)  # "[...]": an editor's elision
+    # Ellipses: "… oh no" opens a quote, "here…" before a quote closes it, "well… maybe" pauses.
+    text = re.sub(r"(?:(?<=^)|(?<=[\"“(\s]))(?:\.{3}|…)\s*", "", text)
+    text = re.sub(r"(?:\.{3}|…)(?=[\"”)])", "", text)
+    text = re.sub(r"(?:\.{3}|…)(?=\s+[a-z])", ",", text)
     return re.sub(r"\.{3}|…", ".", text).replace("[", "").replace("]", "")
