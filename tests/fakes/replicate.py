@@ -5,7 +5,8 @@ over successive status checks; outputs are real image bytes (made with Pillow at
 the aspect implies) served from its own ``/files/`` URLs. Tests script its misbehaviour:
 HTTP errors with problem-details bodies, ``Retry-After``, slow answers and hangs, a create
 that succeeds server-side but whose answer is dropped, failed and canceled predictions,
-outputs that 404 or expire after a TTL. ``creates`` counts predictions made, i.e. images a real account would pay for.
+outputs that 404 or expire after a TTL. ``creates`` counts predictions made, i.e. images a
+real account would pay for.
 """
 
 from __future__ import annotations
