@@ -32,6 +32,7 @@ from tests.conftest import wait_for
 from tests.fakes.replicate import FakeReplicate, fake_replicate  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.clients
+BOTH = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 SCENE = SceneSpec(index=0, text="The keeper climbs the tower every night.", concept="lighthouse",
                   visual="A weathered lighthouse on a rocky headland above a grey sea.")
@@ -135,6 +136,7 @@ def test_polls_starting_processing_succeeded_when_the_create_does_not_wait(tmp_p
     assert fake_replicate.creates == 1
 
 
+@BOTH
 def test_a_lost_create_answer_is_found_on_retry_and_paid_once(tmp_path, fake_replicate, books):
     fake_replicate.drop("POST", "/predictions")
     result = draw(make_settings(tmp_path, fake_replicate), books)
@@ -259,7 +261,7 @@ def test_a_service_that_keeps_failing_gives_up_within_bounds(tmp_path, fake_repl
         draw(make_settings(tmp_path, fake_replicate, provider_retry_attempts=3), books)
     assert caught.value.status == 500 and not caught.value.permanent
     assert fake_replicate.count("POST", "/predictions") == 3 and fake_replicate.creates == 0
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20   # bounded by the retry policy, even on a loaded machine
 
 
 def test_an_expired_output_url_is_a_clear_error_and_the_next_try_buys_a_new_picture(tmp_path, fake_replicate,
@@ -335,7 +337,7 @@ def test_a_huge_retry_after_while_polling_does_not_park_the_worker(tmp_path, fak
     fake_replicate.wait_completes = False
     started = time.monotonic()
     assert draw(make_settings(tmp_path, fake_replicate), books).path.exists()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20   # not 3600 s: bounded even on a loaded machine
     assert fake_replicate.creates == 1
 
 
@@ -345,7 +347,7 @@ def test_a_huge_retry_after_on_create_gives_up_at_once_with_the_hint(tmp_path, f
     with pytest.raises(ProviderError) as caught:
         draw(make_settings(tmp_path, fake_replicate), books)
     assert caught.value.status == 429 and caught.value.retry_after == pytest.approx(3600)
-    assert time.monotonic() - started < 5 and fake_replicate.creates == 0
+    assert time.monotonic() - started < 20 and fake_replicate.creates == 0   # not 3600 s, even on a loaded machine
 
 
 def test_scenes_drawn_in_parallel_with_lost_answers_are_each_paid_once(tmp_path, fake_replicate, books):
@@ -369,6 +371,7 @@ def image_chain(settings, books: Books):
                              ResultCache(settings.var_dir / "cache"))
 
 
+@BOTH
 def test_through_the_registry_a_rerun_pays_nothing_and_the_ledger_says_what_was_saved(tmp_path, fake_replicate,
                                                                                      books):
     settings = make_settings(tmp_path, fake_replicate, image_providers="replicate,local")
@@ -460,3 +463,19 @@ def test_two_scenes_asking_for_the_same_picture_at_once_buy_it_once(tmp_path, fa
         results = list(pool.map(lambda r: provider.draw(r, tmp_path / f"{r.scene.index}.png", meter), twins))
     assert fake_replicate.creates == 1 and results[0].meta["prediction"] == results[1].meta["prediction"]
     assert sorted(r.meta["paid"] for r in results) == [False, True]
+
+
+def test_a_reused_prediction_whose_output_has_expired_is_bought_anew_at_once(tmp_path, fake_replicate, books):
+    settings = make_settings(tmp_path, fake_replicate)
+    first = draw(settings, books)
+    fake_replicate.expired.add(first.meta["prediction"])   # the cache file is lost and the output has expired since
+    again = draw(settings, books, out=tmp_path / "again.png")
+    assert again.meta["paid"] is True and fake_replicate.creates == 2
+    assert again.meta["prediction"] != first.meta["prediction"]
+    assert fake_replicate.count("GET", "/files/") == 3   # the first, the expired one, the new one
+
+
+def test_an_output_past_its_lifetime_is_gone(tmp_path, fake_replicate, books):
+    fake_replicate.output_ttl = 0.0   # Replicate deletes outputs after an hour; here at once
+    with pytest.raises(OutputUnavailable, match="expired or deleted"):
+        draw(make_settings(tmp_path, fake_replicate), books)

@@ -5,7 +5,8 @@ over successive status checks; outputs are real image bytes (made with Pillow at
 the aspect implies) served from its own ``/files/`` URLs. Tests script its misbehaviour:
 HTTP errors with problem-details bodies, ``Retry-After``, slow answers and hangs, a create
 that succeeds server-side but whose answer is dropped, failed and canceled predictions,
-outputs that 404. ``creates`` counts predictions made, i.e. images a real account would pay for.
+outputs that 404 or expire after a TTL. ``creates`` counts predictions made, i.e. images a
+real account would pay for.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -60,7 +61,7 @@ class FakePrediction:
     error: str | None = None
     logs: str = ""
     size: tuple[int, int] = (0, 0)
-    history: list[str] = field(default_factory=list)
+    finished_at: float = 0.0
 
     def as_json(self, base: str) -> dict[str, Any]:
         return {"id": self.id, "model": self.model, "version": "hidden", "status": self.status,
@@ -94,6 +95,7 @@ class FakeReplicate:
         self.wait_completes = True             # `Prefer: wait` answers with the finished prediction
         self.expired: set[str] = set()         # prediction ids whose output URLs 404
         self.expire_all = False
+        self.output_ttl: float | None = None   # seconds an output is served after it is made (Replicate: 3600)
         self.corrupt_outputs = False
         self.output_size_override: tuple[int, int] | None = None
         self.creates = 0
@@ -178,6 +180,7 @@ class FakeReplicate:
 
     def _finish(self, prediction: FakePrediction) -> None:
         prediction.status = prediction.outcome
+        prediction.finished_at = time.monotonic()
         if prediction.outcome == "failed":
             prediction.error = "CUDA out of memory: tried to allocate 2.00 GiB"
             prediction.logs += "".join(f"loading weights {n}\n" for n in range(40)) + "Traceback: OOM in denoise\n"
@@ -349,7 +352,9 @@ class _Handler(BaseHTTPRequestHandler):
         name = path.removeprefix("/files/")
         prediction_id, _, fmt = name.partition(".")
         prediction = fake.predictions.get(prediction_id)
-        if prediction is None or fake.expire_all or prediction_id in fake.expired:
+        expired = fake.output_ttl is not None and prediction is not None and \
+            time.monotonic() - prediction.finished_at > fake.output_ttl
+        if prediction is None or fake.expire_all or prediction_id in fake.expired or expired:
             self._answer(404, raw=b"Not Found", content_type="text/plain")
             return
         if dropped:

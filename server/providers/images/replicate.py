@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 from config import Settings
 from server.errors import ProviderUnavailable
 from server.providers.base import Meter
-from server.providers.clients.replicate import OutputUnavailable, ReplicateClient
+from server.providers.clients.replicate import Outcome, OutputUnavailable, ReplicateClient
 from server.providers.images import prompts
 from server.providers.images.prompts import flux_prompt
 from server.providers.types import ImageRequest, ImageResult
@@ -83,10 +83,24 @@ class ReplicateImages:
 
     def draw(self, request: ImageRequest, out: Path, meter: Meter) -> ImageResult:
         payload = self.inputs(request)
-        outcome = self.client.predict(self.model, payload, note=f"seed={payload['seed']}",
-                                      paid_call=lambda: meter.call(self.name, self.model, estimate=self.price))
-        image = self.client.fetch_image(outcome, check=lambda picture: self._verify(outcome.prediction.id, picture,
-                                                                                   payload))
+
+        def buy() -> Outcome:
+            return self.client.predict(self.model, payload, note=f"seed={payload['seed']}",
+                                       paid_call=lambda: meter.call(self.name, self.model, estimate=self.price))
+
+        def fetch(outcome: Outcome) -> Image.Image:
+            return self.client.fetch_image(outcome, check=lambda got: self._verify(outcome.prediction.id, got, payload))
+
+        outcome = buy()
+        try:
+            image = fetch(outcome)
+        except OutputUnavailable:
+            if outcome.paid:
+                raise
+            # An earlier call's prediction whose output has expired since: the journal has
+            # forgotten it, so this buys the picture anew (once).
+            outcome = buy()
+            image = fetch(outcome)
         picture = ImageOps.fit(image.convert("RGB"), (request.style.width, request.style.height),
                                Image.Resampling.LANCZOS)
         if out.suffix.lower() in (".jpg", ".jpeg"):
