@@ -37,6 +37,8 @@ _INLINE_SKIPPED = {"rt", "rp", "sup", "sub", "script", "style", "svg", "math", "
 _HTML_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][\w-]*)")
 _EMOJI_SHORTCODE = re.compile(r"(?<![\w:]):[a-z0-9][a-z0-9_+-]*:(?![\w:])")
 _TASK = re.compile(r"^\s*\[[ xX]\]\s+")
+_TEMPLATE_LEFTOVER = re.compile(r"{{|}}|{%|%}")
+_QUOTE_LEFTOVER = re.compile(r"^(?:\s*>)+\s*")
 _MATH = re.compile(r"\$\$?[^$\n]*[=^_\\][^$\n]*\$\$?")
 
 
@@ -130,6 +132,8 @@ def clean(text: str) -> str:
     """Normalise spacing and drop what is never spoken: URLs, paths, emoji, stray markup."""
     text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
     text = _TASK.sub("", text)  # "[ ] Write the docs", "[x] Ship it": task boxes
+    text = _TEMPLATE_LEFTOVER.sub(HOLE, text)  # an unclosed "{{" or "{%" the template pass could not pair
+    text = _QUOTE_LEFTOVER.sub("", text)       # quote markers past markdown-it's nesting limit
     text = _MATH.sub(HOLE, text)
     text = _URL.sub(HOLE, text)
     text = _EMOJI_SHORTCODE.sub("", text)  # GitHub's :rocket:

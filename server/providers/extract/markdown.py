@@ -111,7 +111,10 @@ def extract(content: str, fallback_title: str = "", *, default_language: str | N
     paragraphs = _compose(parsed, title, lang.tag)
     spoken = [p for p in paragraphs if not p.startswith(HEADING_MARK)]
     if language.count_words(" ".join(spoken)) < 3:
-        found = ", ".join(f"{count} {kind}" for kind, count in sorted(cut.items())) or "no text"
+        found = ", ".join(f"{count} {kind}" for kind, count in sorted(cut.items()))
+        if any(b.kind in ("para", "list") for b in parsed):
+            found = (found + ", and " if found else "") + "sentences built on code, links or markup that cannot be spoken"
+        found = found or "no text"
         raise InvalidDocument("no_prose", f"the document has no prose to narrate (found {found}); "
                                           "add a few sentences of text outside code, tables and markup")
     return Article(title=title, paragraphs=tuple(paragraphs), front_matter=matter, language=lang,
