@@ -317,7 +317,7 @@ def test_front_matter_overrides_and_warnings_name_allowed_values() -> None:
 
 
 @pytest.mark.parametrize(("field", "value", "allowed"), [
-    ("aspect", "4:3", "9:16, 16:9, 1:1, 4:5"), ("minutes", "lots", "between 0 and 60"),
+    ("aspect", "4:3", "9:16, 16:9, 1:1, 4:5"), ("minutes", "lots", "between 0.5 and 120"),
     ("language", "Klingon!", "en, fr, de, es or ja"), ("music", "../../etc/passwd", "music folder or 'none'"),
     ("draft", "maybe", "true or false"),
 ])

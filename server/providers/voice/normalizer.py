@@ -19,7 +19,7 @@ from num2words import CONVERTER_CLASSES, num2words
 
 from server.providers.types import HEADING_MARK
 
-NAME = "spoken-form"
+NAME = "spoken-form-2"  # keys cached voice results: change it whenever the output changes
 
 _CJK = ("ja", "zh", "ko")
 _PERCENT = {"en": "percent", "fr": "pour cent", "de": "Prozent", "es": "por ciento", "it": "per cento",
