@@ -514,3 +514,9 @@ See [the docs]({{< ref "docs/config.md" >}}) for every key.
     assert text == ("## Config formats\n\nHugo reads three formats.\n\nJSON is strict about commas. "
                     "YAML is sensitive to indentation.\n\nTOML is the default because it is unambiguous.\n\n"
                     "See the docs for every key.")
+
+
+def test_a_lead_in_ending_on_a_verb_keeps_what_came_before_it() -> None:
+    text = spoken("# Scan\n\nTo vary one parameter, you can use the `-P`/`--parameter-scan` option and call:\n"
+                  "```sh\nhyperfine -P threads 1 8 'make -j {threads}'\n```\n")
+    assert text == "## Scan\n\nTo vary one parameter, you can use the parameter-scan option."
