@@ -162,7 +162,8 @@ def _finish_lead_in(text: str) -> str:
     words = last.rstrip(":").split()
     if words and words[-1].lower().strip(",;") in _DANGLING:
         # "…use the parameter-scan option and call:" keeps what it said before "and call".
-        cut = re.sub(r"(?:,|,?\s+(?:and|or|then|and then))\s+(?:\S+\s+){0,2}\S+\s*:?\s*$", "", last.rstrip(":"))
+        # Only after "and"/"then": cutting at a comma would leave "For example, to clear caches."
+        cut = re.sub(r",?\s+(?:and|or|then|and then)\s+(?:\S+\s+){0,2}\S+\s*:?\s*$", "", last.rstrip(":"))
         words = cut.split() if cut != last.rstrip(":") else []
         last = cut
     if len(words) > 3 and words[-1].lower().strip(",;") not in _DANGLING:
