@@ -520,3 +520,11 @@ def test_a_lead_in_ending_on_a_verb_keeps_what_came_before_it() -> None:
     text = spoken("# Scan\n\nTo vary one parameter, you can use the `-P`/`--parameter-scan` option and call:\n"
                   "```sh\nhyperfine -P threads 1 8 'make -j {threads}'\n```\n")
     assert text == "## Scan\n\nTo vary one parameter, you can use the parameter-scan option."
+
+
+def test_bold_labels_inline_pictures_and_spaced_hyphens() -> None:
+    text = spoken("# Tips\n\n> **Note**\n> Back up your data first.\n\nClick the ![gear](gear.png) icon to open settings. "
+                  "![logo](logo.png) Media Buddy makes videos.\n\nPress <img src='k.png'> now or later, then wait.\n")
+    assert "Note: Back up your data first." in text
+    assert "Click the" not in text and "Press" not in text          # a picture standing for a word drops its sentence
+    assert "Media Buddy makes videos." in text                        # a leading logo is decoration

@@ -47,6 +47,7 @@ ENGLISH = [
      'I thought "oh no; what is that?", then "not here". Well, maybe later.'),
     ("Disk I/O and SSL/TLS for fast commands (< 5 ms) and >= 3 runs.",
      "Disk I/O and SSL or TLS for fast commands (less than five milliseconds) and at least three runs."),
+    ("fd - a simple, fast alternative to find.", "fd, a simple, fast alternative to find."),
     # left alone: digits inside names
     ("Enable MFA/2FA on S3 and OWASP A10.", "Enable MFA/2FA on S3 and OWASP A10."),
 ]

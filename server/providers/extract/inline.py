@@ -33,6 +33,7 @@ _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\ufe0e\ufe0f"))
 _KEPT_SYMBOLS = set("°")
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"”’)»]))\s+|(?<=[。！？])(?![」』）])\s*|(?<=[。！？][」』）])\s*")
+PICTURE = "\ue001"  # where an inline image stood
 _INLINE_SKIPPED = {"rt", "rp", "sup", "sub", "script", "style", "svg", "math", "del", "s", "strike", "button"}
 _HTML_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][\w-]*)")
 _EMOJI_SHORTCODE = re.compile(r"(?<![\w:]):[a-z0-9][a-z0-9_+-]*:(?![\w:])")
@@ -49,7 +50,7 @@ def inline_text(children: list[Token]) -> str:
     html_code = False
     struck = 0
     skipped: list[str] = []  # open inline HTML elements whose text is never read (<rt>, <sup>)
-    for child in children:
+    for index, child in enumerate(children):
         kind = child.type
         if kind == "html_inline":
             tag = _HTML_TAG_NAME.match(child.content)
@@ -67,6 +68,12 @@ def inline_text(children: list[Token]) -> str:
         if kind == "text":
             parts.append(_code_words(child.content) if html_code else child.content)
         elif kind in ("softbreak", "hardbreak"):
+            # "**Note**" alone on the first line labels what follows: "Note: …".
+            label = "".join(parts).strip()
+            before = [c.type for c in children[:index] if not (c.type == "text" and not c.content)]
+            if before[:1] == ["strong_open"] and before[-1:] == ["strong_close"] and label \
+                    and label[-1] not in ".:!?" and len(label.split()) <= 3:
+                parts.append(":")
             parts.append(" ")
         elif kind == "code_inline":
             parts.append(speakable_code(child.content))
@@ -91,8 +98,12 @@ def inline_text(children: list[Token]) -> str:
                 html_code = True
             elif tag.startswith("</code"):
                 html_code = False
+            elif tag.startswith("<img"):
+                parts.append(PICTURE)
         elif kind in ("math_inline", "math_inline_double"):
             parts.append(HOLE)
+        elif kind == "image":
+            parts.append(PICTURE)  # a hole if it stood for a word ("click the [gear] icon"), else nothing
         # images, footnote references, emphasis markers: nothing to say
     return "".join(parts)
 
@@ -143,7 +154,7 @@ def clean(text: str) -> str:
     text = _PATH.sub(HOLE, text)
     text = _HANDLE.sub("", text)  # @yaahc → yaahc: a handle is a name, not "at"
     text = re.sub(r"</?[A-Za-z][^<>\n]{0,200}>", "", text)  # an HTML tag markdown-it left as text
-    text = _emoji(text)
+    text = _emoji(text.replace(PICTURE, "\U0001F5BC"))  # pictures are judged like emoji: a word, or decoration
     text = _SPACES.sub(" ", text)
     return text.strip()
 

@@ -221,7 +221,7 @@ def _symbols(text: str, lang: str) -> str:
     text = text.replace("±", " plus or minus ") if lang == "en" else text
     text = re.sub(r"\s*(?:->|→|=>)\s*", " to " if lang == "en" else ", ", text)
     text = re.sub(r"(?<=\w)\s*×\s*(?=\w)", " times " if lang == "en" else " × ", text)
-    text = re.sub(r"\s*[—–]\s*", ", ", text)
+    text = re.sub(r"\s*[—–]\s*|\s+-\s+", ", ", text)  # dashes, and a spaced hyphen used as one, are pauses
     # "SSL/TLS" → "SSL or TLS"; "I/O" stays (one letter each side is a name, not a choice).
     text = re.sub(r"(?<=[A-Za-z]{2})/(?=[A-Za-z]{2})", " or " if lang == "en" else " / ", text)
     if lang == "en":
