@@ -528,3 +528,15 @@ def test_bold_labels_inline_pictures_and_spaced_hyphens() -> None:
     assert "Note: Back up your data first." in text
     assert "Click the" not in text and "Press" not in text          # a picture standing for a word drops its sentence
     assert "Media Buddy makes videos." in text                        # a leading logo is decoration
+
+
+@pytest.mark.parametrize(("markdown", "expected"), [
+    ("Wrap it in the &lt;Suspense&gt; tag to wait.", "Wrap it in the Suspense tag to wait."),
+    ("Wrap it in the <Suspense> tag to wait.", "Wrap it in the Suspense tag to wait."),
+    ("<Note>Wrap it in the &lt;Suspense&gt; tag to wait.</Note>", "Wrap it in the Suspense tag to wait."),
+    ("Say <Trans>hello there</Trans> to <b>everyone</b> here.", "Say hello there to everyone here."),
+    ("Write &lt;div class=\"x\"&gt; first. It works.", "It works."),
+])
+def test_tags_named_in_prose_are_spoken_as_names(markdown: str, expected: str) -> None:
+    text = extract("## A title\n\n" + markdown + "\n\nA second paragraph keeps the document narratable.\n").text
+    assert text.split("\n\n")[1] == expected

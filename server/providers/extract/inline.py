@@ -35,6 +35,9 @@ _KEPT_SYMBOLS = set("°")
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"”’)»]))\s+|(?<=[。！？])(?![」』）])\s*|(?<=[。！？][」』）])\s*")
 PICTURE = "\ue001"  # where an inline image stood
 _INLINE_SKIPPED = {"rt", "rp", "sup", "sub", "script", "style", "svg", "math", "del", "s", "strike", "button"}
+_HTML_INLINE = {"a", "abbr", "b", "bdi", "bdo", "big", "br", "cite", "code", "data", "del", "dfn", "em", "font", "i",
+                "img", "ins", "kbd", "label", "mark", "q", "rp", "rt", "ruby", "s", "samp", "small", "span", "strong",
+                "sub", "sup", "time", "u", "var", "wbr", "tt", "strike", "center", "p", "div", "details", "summary"}
 _HTML_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][\w-]*)")
 _EMOJI_SHORTCODE = re.compile(r"(?<![\w:]):[a-z0-9][a-z0-9_+-]*:(?![\w:])")
 _TASK = re.compile(r"^\s*\[[ xX]\]\s+")
@@ -66,7 +69,7 @@ def inline_text(children: list[Token]) -> str:
         if struck and kind not in ("s_open", "s_close"):
             continue
         if kind == "text":
-            parts.append(_code_words(child.content) if html_code else child.content)
+            parts.append(speakable_code(child.content) if html_code else child.content)
         elif kind in ("softbreak", "hardbreak"):
             # "**Note**" alone on the first line labels what follows: "Note: …".
             label = "".join(parts).strip()
@@ -100,16 +103,25 @@ def inline_text(children: list[Token]) -> str:
                 html_code = False
             elif tag.startswith("<img"):
                 parts.append(PICTURE)
+            else:
+                parts.append(_mentioned_tag(child.content, children))
         elif kind in ("math_inline", "math_inline_double"):
             parts.append(HOLE)
         elif kind == "image":
             parts.append(PICTURE)  # a hole if it stood for a word ("click the [gear] icon"), else nothing
-        # images, footnote references, emphasis markers: nothing to say
+        # footnote references and emphasis markers: nothing to say
     return "".join(parts)
 
 
-def _code_words(code: str) -> str:
-    return speakable_code(code)
+def _mentioned_tag(html: str, children: list[Token]) -> str:
+    """"the <Suspense> tag": an unknown element, bare, never closed, is a tag being named, not markup."""
+    match = re.fullmatch(r"<([A-Za-z][\w.-]*)>", html.strip())
+    if match is None or match.group(1).lower() in _HTML_INLINE:
+        return ""
+    closer = f"</{match.group(1)}>".lower()
+    if any(c.type == "html_inline" and c.content.strip().lower() == closer for c in children):
+        return ""  # a wrapper around text (<Trans>…</Trans>): its text is read, the tags are not
+    return match.group(1)
 
 
 def speakable_code(code: str) -> str:
@@ -153,7 +165,9 @@ def clean(text: str) -> str:
     text = _JSX_EXPRESSION.sub(HOLE, text)
     text = _PATH.sub(HOLE, text)
     text = _HANDLE.sub("", text)  # @yaahc → yaahc: a handle is a name, not "at"
-    text = re.sub(r"</?[A-Za-z][^<>\n]{0,200}>", "", text)  # an HTML tag markdown-it left as text
+    # A tag written out as text ("the &lt;Suspense&gt; tag") is named; one with attributes is code.
+    text = re.sub(r"</?([A-Za-z][\w.-]*)\s*/?>", r"\1", text)
+    text = re.sub(r"</?[A-Za-z][^<>\n]{0,200}>", HOLE, text)
     text = _emoji(text.replace(PICTURE, "\U0001F5BC"))  # pictures are judged like emoji: a word, or decoration
     text = _SPACES.sub(" ", text)
     return text.strip()
