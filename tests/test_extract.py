@@ -540,3 +540,9 @@ def test_bold_labels_inline_pictures_and_spaced_hyphens() -> None:
 def test_tags_named_in_prose_are_spoken_as_names(markdown: str, expected: str) -> None:
     text = extract("## A title\n\n" + markdown + "\n\nA second paragraph keeps the document narratable.\n").text
     assert text.split("\n\n")[1] == expected
+
+
+def test_admonitions_and_containers_keep_their_prose() -> None:
+    text = spoken("# Setup\n\n!!! warning \"Read first\"\n    Back up **everything** before you start.\n\n"
+                  ":::tip[Pro tip]\nUse a fresh folder.\n:::\n\n:::message alert\n設定を保存してください。\n:::\n")
+    assert text == "## Setup\n\nBack up everything before you start.\n\nUse a fresh folder.\n\n設定を保存してください。"

@@ -1,4 +1,4 @@
-"""Template languages that run *before* markdown: Hugo shortcodes, Liquid, MDN macros, MDX.
+"""Template languages that run *before* markdown: Hugo shortcodes, Liquid, MDN macros, MDX, containers.
 
 Hugo, Jekyll/GitHub Docs and MDN expand these before their markdown renderer sees the
 text, so we resolve them first too, on the raw body: a tag that stood alone on its line
@@ -26,6 +26,8 @@ _LIQUID_TAG = re.compile(r"{%-?\s*(\w+)(.{0,240}?)-?%}", re.S)
 _MACRO = re.compile(r"{{-?\s*(.{0,240}?)\s*-?}}", re.S)
 _MACRO_CALL = re.compile(r"^([A-Za-z][\w-]*)\s*(?:\((.*)\))?$", re.S)
 _QUOTED = re.compile(r"""["']([^"']*)["']""")
+# Docusaurus, VuePress, Zenn and Qiita containers (":::tip Title" … ":::"): the fences go, the prose stays.
+_CONTAINER_FENCE = re.compile(r"(?m)^[ \t]*:{3,}.*$")
 _MDX_COMMENT = re.compile(r"{/\*.{0,4000}?\*/}", re.S)
 
 # MDN's macros that name a thing the sentence talks about; every other macro is a banner,
@@ -46,6 +48,7 @@ _PRODUCT_NAMES = {"prodname_dotcom": "GitHub", "prodname_dotcom_the_website": "G
 def resolve(body: str) -> str:
     """Expand or remove every template construct in ``body``; markdown is left for the parser."""
     body = _MDX_COMMENT.sub("", body)
+    body = _CONTAINER_FENCE.sub("", body)
     body = _drop_code_wrappers(body)
     # A wrapper ({{< note >}}…{{< /note >}}) vanishes around its prose; a lone shortcode in a
     # sentence ({{< param "x" >}}, {{< icon >}}) stood for something we cannot say.
