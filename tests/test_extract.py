@@ -546,3 +546,9 @@ def test_admonitions_and_containers_keep_their_prose() -> None:
     text = spoken("# Setup\n\n!!! warning \"Read first\"\n    Back up **everything** before you start.\n\n"
                   ":::tip[Pro tip]\nUse a fresh folder.\n:::\n\n:::message alert\n設定を保存してください。\n:::\n")
     assert text == "## Setup\n\nBack up everything before you start.\n\nUse a fresh folder.\n\n設定を保存してください。"
+
+
+def test_aozora_readings_are_not_read_twice_but_chinese_titles_stay() -> None:
+    assert spoken("# 猫\n\n吾輩《わがはい》は猫である。｜名前《なまえ》はまだ無い。［＃「無い」に傍点］\n") == \
+        "## 猫\n\n吾輩は猫である。名前はまだ無い。"
+    assert "《红楼梦》" in spoken("# 书\n\n我喜欢读《红楼梦》这本书。\n")

@@ -40,6 +40,7 @@ _HTML_INLINE = {"a", "abbr", "b", "bdi", "bdo", "big", "br", "cite", "code", "da
                 "sub", "sup", "time", "u", "var", "wbr", "tt", "strike", "center", "p", "div", "details", "summary"}
 _HTML_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][\w-]*)")
 _EMOJI_SHORTCODE = re.compile(r"(?<![\w:]):[a-z0-9][a-z0-9_+-]*:(?![\w:])")
+_AOZORA = re.compile(r"《[\u3040-\u30ff・ー]{1,40}》|｜|［＃[^］\n]{0,200}］")
 _TASK = re.compile(r"^\s*\[[ xX]\]\s+")
 _TEMPLATE_LEFTOVER = re.compile(r"{{|}}|{%|%}")
 _QUOTE_LEFTOVER = re.compile(r"^(?:\s*>)+\s*")
@@ -155,6 +156,7 @@ def clean(text: str) -> str:
     """Normalise spacing and drop what is never spoken: URLs, paths, emoji, stray markup."""
     text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
     text = _TASK.sub("", text)  # "[ ] Write the docs", "[x] Ship it": task boxes
+    text = _AOZORA.sub("", text)  # 吾輩《わがはい》: a kana reading, ｜ its start mark, ［＃…］ an editor's note
     text = _TEMPLATE_LEFTOVER.sub(HOLE, text)  # an unclosed "{{" or "{%" the template pass could not pair
     text = _QUOTE_LEFTOVER.sub("", text)       # quote markers past markdown-it's nesting limit
     text = _MATH.sub(HOLE, text)
