@@ -552,3 +552,12 @@ def test_aozora_readings_are_not_read_twice_but_chinese_titles_stay() -> None:
     assert spoken("# 猫\n\n吾輩《わがはい》は猫である。｜名前《なまえ》はまだ無い。［＃「無い」に傍点］\n") == \
         "## 猫\n\n吾輩は猫である。名前はまだ無い。"
     assert "《红楼梦》" in spoken("# 书\n\n我喜欢读《红楼梦》这本书。\n")
+
+
+def test_crlf_and_a_byte_order_mark_change_nothing() -> None:
+    plain = extract("---\ntitle: A post\ntheme: paper\n---\n\n# Heading\n\nSome text that is long enough.\n")
+    crlf = extract("\ufeff---\r\ntitle: A post\r\ntheme: paper\r\n---\r\n\r\n# Heading\r\n\r\n"
+                   "Some text that is long enough.\r\n")
+    assert crlf.text == plain.text == "## A post\n\n## Heading\n\nSome text that is long enough."
+    assert crlf.front_matter.theme == "paper"
+    assert extract("\ufeff# BOM title\n\nSome text that is long enough.").title == "BOM title"

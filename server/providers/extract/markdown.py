@@ -39,7 +39,7 @@ _CUT = ("code", "table", "skipped")
 # A lead-in that ends on one of these cannot stand as a sentence once what follows is cut.
 _DANGLING = {"call", "run", "use", "type", "with", "like", "as", "following", "below", "this", "these", "is", "are",
              "to", "the", "a", "an", "execute", "enter", "add", "write", "do", "via", "by", "including", "include",
-             "includes", "contains", "this:", "then", "and", "or", "of", "for", "from", "in", "on", "at", "into",
+             "includes", "contains", "then", "and", "or", "of", "for", "from", "in", "on", "at", "into",
              "here", "follows", "syntax", "example", "instance", "e.g", "i.e", "namely", "was", "were", "be", "becomes"}
 _SERIES_WORD = {"en": "and", "fr": "et", "de": "und", "es": "y", "it": "e", "pt": "e", "nl": "en", "sv": "och",
                 "da": "og", "no": "og", "pl": "i", "ru": "и"}
@@ -94,7 +94,7 @@ def extract(content: str, fallback_title: str = "", *, default_language: str | N
     accepted for old callers and ignored: a file name is never spoken as a title.
     """
     del fallback_title
-    matter, body = front_matter.split(content)
+    matter, body = front_matter.split(content.lstrip("\ufeff"))  # a byte-order mark would hide "# Title"
     body = body.replace("\r\n", "\n").replace("\r", "\n")
     parsed = block_parser.parse(templating.resolve(body))
     cut = Counter(block.kind for block in parsed if block.kind in _CUT)
