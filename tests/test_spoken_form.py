@@ -13,7 +13,8 @@ ENGLISH = [
     ("We made 1,500 commits.", "We made one thousand five hundred commits."),
     ("Only 4 of the 10 lines do work.", "Only four of the ten lines do work."),
     ("It is 0.3 seconds and -5 degrees.", "It is zero point three seconds and minus five degrees."),
-    ("Rust 1.76 or newer.", "Rust one point seven six or newer."),
+    ("Rust 1.76 or newer, Go version 1.21, and 0.75 seconds.",
+     "Rust one point seventy-six or newer, Go version one point twenty-one, and zero point seven five seconds."),
     ("Since Node.js v6.6.0 it works.", "Since Node.js version six point six point zero it works."),
     # years, decades, dates
     ("In 2018, Russ wrote it.", "In twenty eighteen, Russ wrote it."),

@@ -96,6 +96,9 @@ def _numbers(text: str, lang: str) -> str:
         text = re.sub(_NOT_IN_WORD + r"v(\d+(?:\.\d+){1,3})\b", lambda m: "version " + _version(m.group(1), lang), text)
         text = re.sub(_NOT_IN_WORD + r"(\d+(?:\.\d+){2,3})" + _END, lambda m: _version(m.group(1), lang), text)
         text = re.sub(_NOT_IN_WORD + r"(\d+)(st|nd|rd|th)\b", lambda m: _words(m.group(1), lang, "ordinal"), text)
+        # "Rust 1.76", "Python 3.12": a release after a name is "one point seventy-six", not "seven six".
+        text = re.sub(r"\b([A-Z][\w+#-]*|[Vv]ersion|[Rr]elease) (\d+)\.([1-9]\d+)(?![\w.]|,\d)",
+                      lambda m: f"{m.group(1)} {_words(m.group(2), lang)} point {_words(m.group(3), lang)}", text)
     elif lang == "fr":
         text = re.sub(_NOT_IN_WORD + r"(\d+)(?:er|re|e|ème)\b", lambda m: _words(m.group(1), lang, "ordinal"), text)
     number = _NUMBER if english else r"\d{1,3}(?:[.\u00a0\u202f ]\d{3})+(?:,\d+)?|\d+(?:,\d+)?"
