@@ -319,10 +319,11 @@ def test_front_matter_overrides_and_warnings_name_allowed_values() -> None:
 @pytest.mark.parametrize(("field", "value", "allowed"), [
     ("aspect", "4:3", "9:16, 16:9, 1:1, 4:5"), ("minutes", "lots", "between 0.5 and 120"),
     ("language", "Klingon!", "en, fr, de, es or ja"), ("music", "../../etc/passwd", "music folder or 'none'"),
-    ("draft", "maybe", "true or false"),
+    ("draft", "maybe", "true or false"), ("voice", "[amy, joe]", "single value"), ("title", "{a: 1}", "single value"),
 ])
 def test_each_unusable_value_is_a_warning(field: str, value: str, allowed: str) -> None:
-    article = extract(f"---\n{field}: \"{value}\"\n---\nSome words to narrate in this article.\n")
+    quoted = value if value[0] in "[{" else f'"{value}"'
+    article = extract(f"---\n{field}: {quoted}\n---\nSome words to narrate in this article.\n")
     assert len(article.warnings) == 1 and allowed in article.warnings[0] and field in article.warnings[0]
 
 

@@ -20,6 +20,7 @@ from server.providers.extract import language as languages
 from server.providers.extract.templating import resolve_inline
 
 MIN_MINUTES, MAX_MINUTES = 0.5, 120.0   # the bounds server/pipeline/length.py accepts
+_FIELDS = ("title", "theme", "aspect", "voice", "language", "lang", "music", "minutes", "draft")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0", ""}
 
@@ -53,6 +54,11 @@ def split(markdown: str) -> tuple[FrontMatter, str]:
         raise InvalidDocument("invalid_front_matter", f"the front matter could not be parsed: {error}") from error
     meta = {str(key).strip().lower(): value for key, value in post.metadata.items()}
     warnings: list[str] = []
+    for name in _FIELDS:
+        if isinstance(meta.get(name), (list, dict)):
+            warnings.append(f"front matter {name} must be a single value, not {type(meta[name]).__name__} "
+                            f"{meta[name]!r}; it was ignored")
+            del meta[name]
 
     if _flag(meta.get("draft"), "draft", warnings):
         raise DocumentSkipped("draft", "the front matter says draft: true, so no video is made; "
