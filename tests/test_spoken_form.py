@@ -83,3 +83,17 @@ def test_heading_paragraphs_keep_their_mark_and_paragraphs_stay_apart() -> None:
 def test_unknown_language_keeps_digits_and_is_deterministic() -> None:
     text = "Wynik: 42 (test) & koniec."
     assert to_spoken_form(text, "xx") == to_spoken_form(text, "xx") == "Wynik: 42 (test) & koniec."
+
+
+@pytest.mark.parametrize("written", ["1" * 40, "9" * 400 + " items", "$" + "9" * 60, "1." + "5" * 300, "3" * 30 + "%",
+                                     "10" * 30 + "th", "v1.2.3.4.5.6", "2024-13-45", "Feb 31, 2024",
+                                     "0." + "0" * 50 + "1", "-" + "7" * 99])
+@pytest.mark.parametrize("language", ["en", "fr", "de", "es", "ja", "ru", "ar", "xx"])
+def test_any_number_is_said_or_left_alone_never_a_crash(written: str, language: str) -> None:
+    said = to_spoken_form(f"It was {written} today.", language)
+    assert said.startswith("It was") and said.endswith("today.")
+
+
+def test_long_identifiers_are_read_digit_by_digit() -> None:
+    assert to_spoken_form("Ticket 12345678901234 is open.") == \
+        "Ticket one two three four five six seven eight nine zero one two three four is open."

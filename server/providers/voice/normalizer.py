@@ -62,6 +62,7 @@ _ABBREVIATIONS = {
     "es": [(r"\bp\. ?ej\.", "por ejemplo"), (r"\betc\.", "etcétera.")],
 }
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"   # English-style; other languages adapt below
+_LONGEST_NUMBER = 12   # digits; a longer run is an identifier, read digit by digit
 _NOT_IN_WORD = r"(?<![\w.,/:-])"
 _END = r"(?![\w/]|[.,]\d)"
 
@@ -140,17 +141,24 @@ def _words(raw: str, lang: str, to: str = "cardinal") -> str:
     value = _decimal(raw, lang)
     if value is None:
         return raw
+    digits = raw.split(".")[0].split(",")[0] if lang == "en" else re.split(r"[,]", raw)[0]
+    if len(re.sub(r"\D", "", digits)) > _LONGEST_NUMBER:
+        # An identifier, not an amount ("issue 1092269566"): read digit by digit, as people do.
+        return " ".join(num2words(int(d), lang=lang) for d in re.sub(r"\D", "", raw))
     if to in ("ordinal", "year") and value != value.to_integral_value():
         to = "cardinal"
     number: int | Decimal = int(value) if value == value.to_integral_value() and "." not in raw else value
     if to == "cardinal" and isinstance(number, Decimal) and lang == "en":
         # "1.76" is read digit by digit after the point, as num2words does; keep trailing zeros spoken.
-        whole, _, fraction = str(number).partition(".")
+        whole, _, fraction = format(number, "f").partition(".")  # never "1E-51"
         return f"{_words(whole, lang)} point {' '.join(num2words(int(d), lang=lang) for d in fraction)}"
     try:
         spoken = num2words(number, lang=lang, to=to)
-    except (NotImplementedError, OverflowError, ValueError, TypeError):
-        spoken = num2words(number, lang=lang)
+    except (NotImplementedError, OverflowError, ValueError, TypeError, ArithmeticError):
+        try:
+            spoken = num2words(number, lang=lang)
+        except (NotImplementedError, OverflowError, ValueError, TypeError, ArithmeticError):
+            return raw  # beyond what num2words says in this language: the voice reads the digits
     return spoken.replace(",", "")  # "one thousand, five hundred": no pause inside a number
 
 
