@@ -7,7 +7,7 @@ nothing spoken twice, nothing cut leaving a hole.
 
 from __future__ import annotations
 
-import re
+import random
 
 import pytest
 
@@ -15,6 +15,7 @@ from server.errors import DocumentSkipped, InvalidDocument
 from server.providers.extract.markdown import extract
 from server.providers.extract.quality import leaked_markup
 from server.providers.types import HEADING_MARK, split_sections
+from server.providers.voice.normalizer import to_spoken_form
 
 pytestmark = pytest.mark.pipeline
 
@@ -562,3 +563,24 @@ def test_crlf_and_a_byte_order_mark_change_nothing() -> None:
     assert crlf.text == plain.text == "## A post\n\n## Heading\n\nSome text that is long enough."
     assert crlf.front_matter.theme == "paper"
     assert extract("\ufeff# BOM title\n\nSome text that is long enough.").title == "BOM title"
+
+
+FRAGMENTS = ["# ", "## ", "- ", "1. ", "> ", "```\n", "`", "**", "_", "[", "](", ")", "![", "<div>", "</div>",
+             '<Note x="1">', "</Note>", "{{< note >}}", "{{< /note >}}", '{{DOMxRef("a")}}', "{% if %}", "{% endif %}",
+             "{/* c */}", "| a | b |\n|---|---|\n", "[^1]", "[^1]: foot\n", "https://x.y/z", "@me", "😀", "\n", "\n\n",
+             " ", "word ", "Some prose sentence here. ", "(usually `x`)", "<br>", "<!-- c -->", "$5", "50%",
+             "2024-01-02", ":::", "!!! note\n    ", "<table><tr><td>", "</td></tr></table>",
+             "<details><summary>S</summary>", "</details>", "&lt;Tag&gt;", "《よみ》", "---\n", "+++\n", "title: x\n",
+             "\t", "{", "}", "<", ">", "\\", "*", "~~", "<h1>T</h1>", "<![ *"]
+
+
+def test_random_markup_soup_never_crashes_or_leaks() -> None:
+    rng = random.Random(7)
+    for _ in range(1000):  # 4,000 pass too; 1,000 keep the suite fast
+        soup = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 60)))
+        try:
+            article = extract(soup)
+        except InvalidDocument:
+            continue
+        assert leaks(article.text) == [], (soup, article.text)
+        to_spoken_form(article.text, article.language.tag)

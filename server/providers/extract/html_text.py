@@ -115,7 +115,16 @@ class HtmlProse(HTMLParser):
     def take(self, markup: str) -> list[HtmlChunk]:
         """Parse one more piece of HTML and return the chunks completed by it."""
         # Markdown code spans inside a JSX container ("the `<Suspense>` tag") are text, not tags.
-        self.feed(_CODE_SPAN.sub(lambda m: m.group(0).replace("<", "&lt;").replace(">", "&gt;"), markup))
+        try:
+            self.feed(_CODE_SPAN.sub(lambda m: m.group(0).replace("<", "&lt;").replace(">", "&gt;"), markup))
+        except (AssertionError, ValueError):
+            # The stdlib parser gives up on some broken declarations ("<![ *"): this block is not
+            # prose anyone could read, so it is dropped and the parser starts clean for the next.
+            self.reset()
+            self._buffer.clear()
+            self._stack.clear()
+            self.skip_depth = 0
+            return []
         self._flush_pending()
         taken, self.chunks = self.chunks, []
         return taken

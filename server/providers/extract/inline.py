@@ -42,6 +42,8 @@ _HTML_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][\w-]*)")
 _EMOJI_SHORTCODE = re.compile(r"(?<![\w:]):[a-z0-9][a-z0-9_+-]*:(?![\w:])")
 _AOZORA = re.compile(r"《[\u3040-\u30ff・ー]{1,40}》|｜|［＃[^］\n]{0,200}］")
 _TASK = re.compile(r"^\s*\[[ xX]\]\s+")
+_TABLE_RULE = re.compile(r"\|?(?:\s*:?-{3,}:?\s*\|)+(?:\s*:?-{3,}:?\s*)?")
+_SYNTAX_LEFTOVER = re.compile(r"\*+|__+|~~+|!\[|\]\(|`+|(?<!\w)#{1,6}(?=\s|$)|^\s*[-*+]\s+")
 _TEMPLATE_LEFTOVER = re.compile(r"{{|}}|{%|%}")
 _QUOTE_LEFTOVER = re.compile(r"^(?:\s*>)+\s*")
 _MATH = re.compile(r"\$\$?[^$\n]*[=^_\\][^$\n]*\$\$?")
@@ -157,12 +159,12 @@ def clean(text: str) -> str:
     text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
     text = _TASK.sub("", text)  # "[ ] Write the docs", "[x] Ship it": task boxes
     text = _AOZORA.sub("", text)  # 吾輩《わがはい》: a kana reading, ｜ its start mark, ［＃…］ an editor's note
+    text = _FOOTNOTE_LEFTOVER.sub("", text)
     text = _TEMPLATE_LEFTOVER.sub(HOLE, text)  # an unclosed "{{" or "{%" the template pass could not pair
     text = _QUOTE_LEFTOVER.sub("", text)       # quote markers past markdown-it's nesting limit
     text = _MATH.sub(HOLE, text)
     text = _URL.sub(HOLE, text)
     text = _EMOJI_SHORTCODE.sub("", text)  # GitHub's :rocket:
-    text = _FOOTNOTE_LEFTOVER.sub("", text)
     text = _ALERT.sub("", text)
     text = _JSX_EXPRESSION.sub(HOLE, text)
     text = _PATH.sub(HOLE, text)
@@ -171,6 +173,11 @@ def clean(text: str) -> str:
     text = re.sub(r"</?([A-Za-z][\w.-]*)\s*/?>", r"\1", text)
     text = re.sub(r"</?[A-Za-z][^<>\n]{0,200}>", HOLE, text)
     text = _emoji(text.replace(PICTURE, "\U0001F5BC"))  # pictures are judged like emoji: a word, or decoration
+    # Markdown syntax the parser left as literal text (unclosed "**", a stray "](", a broken table
+    # rule): the characters are layout the author meant, never words.
+    text = _TABLE_RULE.sub(HOLE, text)
+    text = _SYNTAX_LEFTOVER.sub("", text)
+    text = re.sub(r"<(?=[A-Za-z/!])", "", text)  # the opening of a tag that never closed
     text = _SPACES.sub(" ", text)
     return text.strip()
 
@@ -207,8 +214,8 @@ def heading(text: str) -> str:
     # "[ On | No ] syntactic support…", "File [PRODUCTION]": brackets and bars are layout here.
     text = re.sub(r"\s+\|\s+", " or ", text)
     text = re.sub(r"\[\s*([^\[\]]*?)\s*\]", r"(\1)", text)
-    text = finish(repair(clean(text), heading=True))
-    return text.rstrip(" .:;,-–—").strip()
+    text = finish(repair(clean(text), heading=True)).rstrip(" .:;,-–—").strip()
+    return text if any(ch.isalnum() for ch in text) else ""
 
 
 def repair(text: str, heading: bool = False) -> str:
@@ -258,7 +265,14 @@ def finish(text: str) -> str:
     text = re.sub(r"[,;:]\s*([.!?])", r"\1", text)
     text = re.sub(r"\(\s+", "(", text)
     text = re.sub(r"\s+\)", ")", text)
-    return text.strip(" -–—|,;")
+    text = _TEMPLATE_LEFTOVER.sub("", text)     # braces that met only once a cut between them closed
+    text = re.sub(r"<(?=[A-Za-z/!])", "", text)
+    previous = None
+    while previous != text:  # each strip can bare another marker: "- > x"
+        previous = text
+        text = _QUOTE_LEFTOVER.sub("", text)
+        text = re.sub(r"^\s*[-+]\s+", "", text).strip(" -–—|,;")  # a list marker a cut left at the start
+    return text
 
 
 def as_sentence(text: str) -> str:

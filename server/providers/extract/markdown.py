@@ -152,7 +152,8 @@ def _compose(parsed: list[Block], title: str, lang: str) -> list[str]:
 
 
 def _speak(raw: str) -> str:
-    return inline.finish(inline.repair(inline.clean(raw)))
+    text = inline.finish(inline.repair(inline.clean(raw)))
+    return text if any(ch.isalnum() for ch in text) else ""  # punctuation left from markup says nothing
 
 
 def _finish_lead_in(text: str) -> str:
