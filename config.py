@@ -205,7 +205,8 @@ class Settings(BaseSettings):
     # --- replicate: base URL, FLUX model and inputs (replicate) ---
     replicate_base_url: str = Field(default="https://api.replicate.com",
                                     description="Replicate API root (point it at a fake in tests).")
-    flux_model: str = Field(default="black-forest-labs/flux-schnell", description="FLUX model on Replicate, owner/name.")
+    flux_model: str = Field(default="black-forest-labs/flux-schnell",
+                            description="FLUX model on Replicate, owner/name.")
     flux_steps: int = Field(default=4, ge=1, le=50, description="num_inference_steps (schnell allows 1-4).")
     flux_output_format: Literal["png", "jpg", "webp"] = Field(default="jpg", description="Format FLUX returns.")
     flux_output_quality: int = Field(default=90, ge=0, le=100, description="Quality of jpg/webp outputs.")

@@ -38,8 +38,9 @@ def measure_article(path: Path, home: Path) -> dict[str, object]:
     from server.models import Job
     from server.pipeline.runner import run_job
 
+    # The length limit is lifted: the report measures planning, not whether a video would be too long.
     settings = load_settings(home=home, database_url=f"sqlite:///{home / (path.stem + '.db')}",
-                             gemini_api_key=None, replicate_api_token=None)
+                             gemini_api_key=None, replicate_api_token=None, max_minutes=120)
     app = create_app(settings)
     upgrade_database(app)
     with app.app_context():

@@ -51,7 +51,13 @@ def test_language_title_overrides_and_warnings_land_on_the_job(app, settings) ->
 def test_no_title_means_none_never_the_file_name(app, settings) -> None:
     job = _extract(app, settings, b"Just a few plain words, spoken as they are.\n", "one-liner.md")
     assert job.title is None and "one liner" not in job.narration_text.lower()
+    assert job.language == "en" and not any("language" in note for note in job.notes)
+
+
+def test_too_little_text_to_tell_the_language_is_said(app, settings) -> None:
+    job = _extract(app, settings, b"# Hi\n\nOK, go now.\n", "short.md")
     assert job.language == "en"
+    assert any("too little text to tell the language" in note for note in job.notes), job.notes
 
 
 def test_the_language_setting_applies_when_front_matter_is_silent(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ ENGLISH = [
     ("We made 1,500 commits.", "We made one thousand five hundred commits."),
     ("Only 4 of the 10 lines do work.", "Only four of the ten lines do work."),
     ("It is 0.3 seconds and -5 degrees.", "It is zero point three seconds and minus five degrees."),
-    ("Rust 1.76 or newer.", "Rust one point seven six or newer."),
+    ("Rust 1.76 or newer, Go version 1.21, and 0.75 seconds.",
+     "Rust one point seventy-six or newer, Go version one point twenty-one, and zero point seven five seconds."),
     ("Since Node.js v6.6.0 it works.", "Since Node.js version six point six point zero it works."),
     # years, decades, dates
     ("In 2018, Russ wrote it.", "In twenty eighteen, Russ wrote it."),
@@ -47,6 +48,7 @@ ENGLISH = [
      'I thought "oh no; what is that?", then "not here". Well, maybe later.'),
     ("Disk I/O and SSL/TLS for fast commands (< 5 ms) and >= 3 runs.",
      "Disk I/O and SSL or TLS for fast commands (less than five milliseconds) and at least three runs."),
+    ("fd - a simple, fast alternative to find.", "fd, a simple, fast alternative to find."),
     # left alone: digits inside names
     ("Enable MFA/2FA on S3 and OWASP A10.", "Enable MFA/2FA on S3 and OWASP A10."),
 ]
@@ -81,3 +83,17 @@ def test_heading_paragraphs_keep_their_mark_and_paragraphs_stay_apart() -> None:
 def test_unknown_language_keeps_digits_and_is_deterministic() -> None:
     text = "Wynik: 42 (test) & koniec."
     assert to_spoken_form(text, "xx") == to_spoken_form(text, "xx") == "Wynik: 42 (test) & koniec."
+
+
+@pytest.mark.parametrize("written", ["1" * 40, "9" * 400 + " items", "$" + "9" * 60, "1." + "5" * 300, "3" * 30 + "%",
+                                     "10" * 30 + "th", "v1.2.3.4.5.6", "2024-13-45", "Feb 31, 2024",
+                                     "0." + "0" * 50 + "1", "-" + "7" * 99])
+@pytest.mark.parametrize("language", ["en", "fr", "de", "es", "ja", "ru", "ar", "xx"])
+def test_any_number_is_said_or_left_alone_never_a_crash(written: str, language: str) -> None:
+    said = to_spoken_form(f"It was {written} today.", language)
+    assert said.startswith("It was") and said.endswith("today.")
+
+
+def test_long_identifiers_are_read_digit_by_digit() -> None:
+    assert to_spoken_form("Ticket 12345678901234 is open.") == \
+        "Ticket one two three four five six seven eight nine zero one two three four is open."

@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from mdit_py_plugins.admon import admon_plugin
 from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
 from server.providers.extract import inline
 from server.providers.extract.html_text import HtmlProse
 
-_md = (MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(footnote_plugin).use(deflist_plugin))
+# MkDocs admonitions ("!!! note") hold indented prose that CommonMark alone would read as code.
+_md = (MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(footnote_plugin).use(deflist_plugin)
+       .use(admon_plugin))
 _MAX_DEPTH = 4  # HTML containers holding markdown holding HTML...: deeper is not prose
 
 

@@ -9,9 +9,10 @@ in a later one is still understood (CommonMark cuts HTML blocks at blank lines).
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
-import re
 
 # Their content is never narrated.
 SKIPPED = {"script", "style", "pre", "code", "kbd", "samp", "var", "svg", "math", "table", "picture", "video", "audio",
@@ -92,7 +93,10 @@ class HtmlProse(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self.skipping:
-            self._buffer.append(data)
+            # Re-escaped: the text is parsed as markdown next, where "&lt;Suspense&gt;" must stay text.
+            # (Code spans keep their characters: markdown does not decode entities inside them.)
+            escaped = html.escape(data, quote=False)
+            self._buffer.append(_CODE_SPAN.sub(lambda m: html.unescape(m.group(0)), escaped))
 
     def handle_comment(self, data: str) -> None:
         pass  # comments are never narrated
@@ -108,10 +112,19 @@ class HtmlProse(HTMLParser):
                 self.chunks.append(HtmlChunk(_dedent(text)))
         self._heading = 0
 
-    def take(self, html: str) -> list[HtmlChunk]:
+    def take(self, markup: str) -> list[HtmlChunk]:
         """Parse one more piece of HTML and return the chunks completed by it."""
         # Markdown code spans inside a JSX container ("the `<Suspense>` tag") are text, not tags.
-        self.feed(_CODE_SPAN.sub(lambda m: m.group(0).replace("<", "&lt;").replace(">", "&gt;"), html))
+        try:
+            self.feed(_CODE_SPAN.sub(lambda m: m.group(0).replace("<", "&lt;").replace(">", "&gt;"), markup))
+        except (AssertionError, ValueError):
+            # The stdlib parser gives up on some broken declarations ("<![ *"): this block is not
+            # prose anyone could read, so it is dropped and the parser starts clean for the next.
+            self.reset()
+            self._buffer.clear()
+            self._stack.clear()
+            self.skip_depth = 0
+            return []
         self._flush_pending()
         taken, self.chunks = self.chunks, []
         return taken

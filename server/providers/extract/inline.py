@@ -33,10 +33,19 @@ _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\ufe0e\ufe0f"))
 _KEPT_SYMBOLS = set("°")
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"”’)»]))\s+|(?<=[。！？])(?![」』）])\s*|(?<=[。！？][」』）])\s*")
+PICTURE = "\ue001"  # where an inline image stood
 _INLINE_SKIPPED = {"rt", "rp", "sup", "sub", "script", "style", "svg", "math", "del", "s", "strike", "button"}
+_HTML_INLINE = {"a", "abbr", "b", "bdi", "bdo", "big", "br", "cite", "code", "data", "del", "dfn", "em", "font", "i",
+                "img", "ins", "kbd", "label", "mark", "q", "rp", "rt", "ruby", "s", "samp", "small", "span", "strong",
+                "sub", "sup", "time", "u", "var", "wbr", "tt", "strike", "center", "p", "div", "details", "summary"}
 _HTML_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][\w-]*)")
 _EMOJI_SHORTCODE = re.compile(r"(?<![\w:]):[a-z0-9][a-z0-9_+-]*:(?![\w:])")
+_AOZORA = re.compile(r"《[\u3040-\u30ff・ー]{1,40}》|｜|［＃[^］\n]{0,200}］")
 _TASK = re.compile(r"^\s*\[[ xX]\]\s+")
+_TABLE_RULE = re.compile(r"\|?(?:\s*:?-{3,}:?\s*\|)+(?:\s*:?-{3,}:?\s*)?")
+_SYNTAX_LEFTOVER = re.compile(r"\*+|__+|~~+|!\[|\]\(|`+|(?<!\w)#{1,6}(?=\s|$)|^\s*[-*+]\s+")
+_TEMPLATE_LEFTOVER = re.compile(r"{{|}}|{%|%}")
+_QUOTE_LEFTOVER = re.compile(r"^(?:\s*>)+\s*")
 _MATH = re.compile(r"\$\$?[^$\n]*[=^_\\][^$\n]*\$\$?")
 
 
@@ -47,7 +56,7 @@ def inline_text(children: list[Token]) -> str:
     html_code = False
     struck = 0
     skipped: list[str] = []  # open inline HTML elements whose text is never read (<rt>, <sup>)
-    for child in children:
+    for index, child in enumerate(children):
         kind = child.type
         if kind == "html_inline":
             tag = _HTML_TAG_NAME.match(child.content)
@@ -63,8 +72,14 @@ def inline_text(children: list[Token]) -> str:
         if struck and kind not in ("s_open", "s_close"):
             continue
         if kind == "text":
-            parts.append(_code_words(child.content) if html_code else child.content)
+            parts.append(speakable_code(child.content) if html_code else child.content)
         elif kind in ("softbreak", "hardbreak"):
+            # "**Note**" alone on the first line labels what follows: "Note: …".
+            label = "".join(parts).strip()
+            before = [c.type for c in children[:index] if not (c.type == "text" and not c.content)]
+            if before[:1] == ["strong_open"] and before[-1:] == ["strong_close"] and label \
+                    and label[-1] not in ".:!?" and len(label.split()) <= 3:
+                parts.append(":")
             parts.append(" ")
         elif kind == "code_inline":
             parts.append(speakable_code(child.content))
@@ -89,14 +104,27 @@ def inline_text(children: list[Token]) -> str:
                 html_code = True
             elif tag.startswith("</code"):
                 html_code = False
+            elif tag.startswith("<img"):
+                parts.append(PICTURE)
+            else:
+                parts.append(_mentioned_tag(child.content, children))
         elif kind in ("math_inline", "math_inline_double"):
             parts.append(HOLE)
-        # images, footnote references, emphasis markers: nothing to say
+        elif kind == "image":
+            parts.append(PICTURE)  # a hole if it stood for a word ("click the [gear] icon"), else nothing
+        # footnote references and emphasis markers: nothing to say
     return "".join(parts)
 
 
-def _code_words(code: str) -> str:
-    return speakable_code(code)
+def _mentioned_tag(html: str, children: list[Token]) -> str:
+    """"the <Suspense> tag": an unknown element, bare, never closed, is a tag being named, not markup."""
+    match = re.fullmatch(r"<([A-Za-z][\w.-]*)>", html.strip())
+    if match is None or match.group(1).lower() in _HTML_INLINE:
+        return ""
+    closer = f"</{match.group(1)}>".lower()
+    if any(c.type == "html_inline" and c.content.strip().lower() == closer for c in children):
+        return ""  # a wrapper around text (<Trans>…</Trans>): its text is read, the tags are not
+    return match.group(1)
 
 
 def speakable_code(code: str) -> str:
@@ -130,16 +158,26 @@ def clean(text: str) -> str:
     """Normalise spacing and drop what is never spoken: URLs, paths, emoji, stray markup."""
     text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
     text = _TASK.sub("", text)  # "[ ] Write the docs", "[x] Ship it": task boxes
+    text = _AOZORA.sub("", text)  # 吾輩《わがはい》: a kana reading, ｜ its start mark, ［＃…］ an editor's note
+    text = _FOOTNOTE_LEFTOVER.sub("", text)
+    text = _TEMPLATE_LEFTOVER.sub(HOLE, text)  # an unclosed "{{" or "{%" the template pass could not pair
+    text = _QUOTE_LEFTOVER.sub("", text)       # quote markers past markdown-it's nesting limit
     text = _MATH.sub(HOLE, text)
     text = _URL.sub(HOLE, text)
     text = _EMOJI_SHORTCODE.sub("", text)  # GitHub's :rocket:
-    text = _FOOTNOTE_LEFTOVER.sub("", text)
     text = _ALERT.sub("", text)
     text = _JSX_EXPRESSION.sub(HOLE, text)
     text = _PATH.sub(HOLE, text)
     text = _HANDLE.sub("", text)  # @yaahc → yaahc: a handle is a name, not "at"
-    text = re.sub(r"</?[A-Za-z][^<>\n]{0,200}>", "", text)  # an HTML tag markdown-it left as text
-    text = _emoji(text)
+    # A tag written out as text ("the &lt;Suspense&gt; tag") is named; one with attributes is code.
+    text = re.sub(r"</?([A-Za-z][\w.-]*)\s*/?>", r"\1", text)
+    text = re.sub(r"</?[A-Za-z][^<>\n]{0,200}>", HOLE, text)
+    text = _emoji(text.replace(PICTURE, "\U0001F5BC"))  # pictures are judged like emoji: a word, or decoration
+    # Markdown syntax the parser left as literal text (unclosed "**", a stray "](", a broken table
+    # rule): the characters are layout the author meant, never words.
+    text = _TABLE_RULE.sub(HOLE, text)
+    text = _SYNTAX_LEFTOVER.sub("", text)
+    text = re.sub(r"<(?=[A-Za-z/!])", "", text)  # the opening of a tag that never closed
     text = _SPACES.sub(" ", text)
     return text.strip()
 
@@ -176,8 +214,8 @@ def heading(text: str) -> str:
     # "[ On | No ] syntactic support…", "File [PRODUCTION]": brackets and bars are layout here.
     text = re.sub(r"\s+\|\s+", " or ", text)
     text = re.sub(r"\[\s*([^\[\]]*?)\s*\]", r"(\1)", text)
-    text = finish(repair(clean(text), heading=True))
-    return text.rstrip(" .:;,-–—").strip()
+    text = finish(repair(clean(text), heading=True)).rstrip(" .:;,-–—").strip()
+    return text if any(ch.isalnum() for ch in text) else ""
 
 
 def repair(text: str, heading: bool = False) -> str:
@@ -227,7 +265,14 @@ def finish(text: str) -> str:
     text = re.sub(r"[,;:]\s*([.!?])", r"\1", text)
     text = re.sub(r"\(\s+", "(", text)
     text = re.sub(r"\s+\)", ")", text)
-    return text.strip(" -–—|,;")
+    text = _TEMPLATE_LEFTOVER.sub("", text)     # braces that met only once a cut between them closed
+    text = re.sub(r"<(?=[A-Za-z/!])", "", text)
+    previous = None
+    while previous != text:  # each strip can bare another marker: "- > x"
+        previous = text
+        text = _QUOTE_LEFTOVER.sub("", text)
+        text = re.sub(r"^\s*[-+]\s+", "", text).strip(" -–—|,;")  # a list marker a cut left at the start
+    return text
 
 
 def as_sentence(text: str) -> str:

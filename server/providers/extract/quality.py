@@ -23,6 +23,7 @@ LEAK_PATTERNS = {
     "html tag": r"<[A-Za-z/!]", "code tick": r"`", "link syntax": r"\]\(|!\[|\]:", "table rule": r"\|\s*-{3}",
     "footnote": r"\[\^", "attribute": r"\w+=\"[^\"]*\"|\w+=\{", "import or export": r"\bimport\s+\{|\bexport const\b",
     "list marker": r"(?m)^\s*[-*+]\s", "quote marker": r"(?m)^\s*>", "emphasis": r"\*\*|__",
+    "heading marker": r"(?m)^#{1,6}\s",
     "hole": "\ue000",
 }
 _WORD = re.compile(r"[^\W\d_]{3,}")

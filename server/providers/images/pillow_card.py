@@ -178,7 +178,7 @@ def wrap_any(text: str, face: ImageFont.FreeTypeFont, max_width: int) -> list[st
 def _fade_above_captions(alpha: Image.Image, h: int) -> Image.Image:
     """The motif at three fifths strength, fading out before the captions' zone begins."""
     fade = np.clip((h * (_CAPTION_ZONE - 0.02) - np.arange(h, dtype=np.float32)) / (h * 0.18), 0.0, 1.0) * 0.6
-    return Image.fromarray((np.asarray(alpha, dtype=np.float32) * fade[:, None]).astype(np.uint8))
+    return Image.fromarray((np.asarray(alpha, dtype=np.float32) * fade[:, None]).astype(np.uint8))  # 2-D uint8: mode L
 
 
 def _display(concept: str) -> str:
@@ -195,7 +195,7 @@ def _gradient(w: int, h: int, top: tuple[int, int, int], bottom: tuple[int, int,
     yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
     glow = np.exp(-(((xx - sw * 0.85) / (sw * 0.7)) ** 2 + ((yy - sh * 0.15) / (sh * 0.45)) ** 2))[..., None]
     colours = colours + glow * 28.0
-    # Mode RGB (and L below) follows from the array's shape and dtype (Pillow 11.3 deprecates passing it).
+    # Mode RGB follows from the array's shape and dtype (Pillow 11.3 deprecates passing it).
     small = Image.fromarray(np.clip(np.broadcast_to(colours, (sh, sw, 3)), 0, 255).astype(np.uint8))
     return small.resize((w, h), Image.Resampling.BILINEAR)
 
