@@ -94,7 +94,16 @@ def start_waitress(app, port: int | None = None):  # noqa: ANN001, ANN201 - a Fl
 
     port = port or free_port()
     server = create_server(app, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
+    stopping = threading.Event()
+
+    def serve() -> None:
+        try:
+            server.run()
+        except OSError:
+            if not stopping.is_set():
+                raise  # closing the sockets under a select() in progress gives EBADF: only then it is expected
+
+    thread = threading.Thread(target=serve, name="waitress-test", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -105,6 +114,7 @@ def start_waitress(app, port: int | None = None):  # noqa: ANN001, ANN201 - a Fl
             time.sleep(0.05)
 
     def stop() -> None:
+        stopping.set()
         wasyncore.close_all(server._map)  # listening socket, keep-alive channels and the trigger
         server.task_dispatcher.shutdown(timeout=1)
         thread.join(timeout=5)
