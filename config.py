@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     #
 
     # --- API hardening: binding, rate limits, paging (api) ---
+    rate_limit_per_second: float = Field(default=200.0, ge=0, le=100_000,
+                                         description="Requests each client (address) may make per second; 0: no limit.")
+    rate_limit_burst: int = Field(default=400, ge=1, le=1_000_000,
+                                  description="Requests a client may make at once before the rate limit applies.")
+    page_size: int = Field(default=100, ge=1, le=1000, description="Items per page when a list is asked no ?limit=.")
+    server_threads: int = Field(default=6, ge=1, le=64, description="Waitress threads answering API requests.")
     #
 
     @field_validator("aspect")
@@ -143,6 +149,16 @@ class Settings(BaseSettings):
         if value is not None and not (value.is_file() and value.suffix == ".onnx"):
             raise ValueError(f"must be an existing piper .onnx voice file (got {value})")
         return value
+
+    @model_validator(mode="after")
+    def _remote_bind_needs_a_token(self) -> "Settings":
+        # Off loopback the API is reachable by others: refuse unless a strong token was set on
+        # purpose (a generated one sits in a file anyone with the folder can read).
+        if not is_loopback(self.host) and (self.api_token is None or len(self.api_token.get_secret_value()) < 24):
+            raise ValueError(f"MEDIABUDDY_HOST={self.host} is not a loopback address: set MEDIABUDDY_API_TOKEN to "
+                             "a secret of 24 characters or more to serve beyond this machine, or keep "
+                             "MEDIABUDDY_HOST=127.0.0.1")
+        return self
 
     @model_validator(mode="after")
     def _absolute_home(self) -> "Settings":
@@ -185,6 +201,18 @@ class Settings(BaseSettings):
             folder.mkdir(parents=True, exist_ok=True)
 
 
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name or 0.0.0.0-like wildcard: assume others can reach it
+
+
 def video_size(aspect: str, short_side: int) -> tuple[int, int]:
     """Width and height (both even, as H.264 needs) for an aspect such as ``9:16``."""
     w, h = ASPECTS[aspect]
@@ -205,7 +233,10 @@ _ENV_NAMES = {
 def _describe(error: ValidationError) -> str:
     lines = []
     for problem in error.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else "settings"
+        if not problem["loc"]:  # a check across several settings: its message names them; never echo the input
+            lines.append(problem["msg"].removeprefix("Value error, "))
+            continue
+        field = str(problem["loc"][0])
         name = _ENV_NAMES.get(field, f"MEDIABUDDY_{field.upper()}")
         message = problem["msg"].removeprefix("Value error, ")
         shown = "" if "key" in field or "token" in field else f" (got {problem.get('input')!r})"

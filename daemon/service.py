@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from filelock import FileLock, Timeout
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -355,7 +355,9 @@ class InboxDaemon:
                 log.warning("ignoring %s: it links outside the inbox", path)
                 continue
             raw = os.path.relpath(path, self.inbox)
-            relative = _printable(raw)  # a name that is not UTF-8 keeps its bytes as \xNN escapes
+            # Sent with '/' on every system (Windows' relpath uses '\\'); a name that is not UTF-8
+            # keeps its bytes as \xNN escapes.
+            relative = _printable(PurePath(raw).as_posix())
             if self.ledger.signature(relative) == (signature.size, signature.mtime_ns, signature.inode):
                 continue
             found = Delivery(sha256="", relative_path=relative, spool_path="", size=signature.size,

@@ -45,7 +45,7 @@ def test_same_content_makes_one_job(client, auth, app) -> None:
         assert db.session.query(Job).count() == 1
     job = client.get(f"/api/v1/jobs/{first.json['job']['id']}", headers=auth).json["job"]
     assert job["status"] == "queued" and [s["name"] for s in job["stages"]][0] == "extract"
-    assert job["slug"] == "tiny"
+    assert job["slug"] == "notes-tiny"  # the folder is part of the outbox name
 
 
 @pytest.mark.parametrize(("body", "filename", "content_type", "status", "code"), [
