@@ -9,7 +9,7 @@ from sqlalchemy.orm import load_only
 
 from server import settings_of
 from server.api import api_blueprint
-from server.api.paging import next_link, read_page
+from server.api.paging import cut, read_page
 from server.api.serialize import document_json, job_json
 from server.errors import ApiError
 from server.extensions import db
@@ -56,8 +56,7 @@ def list_documents():
     query = db.session.query(Document).options(load_only(*_LISTED)).order_by(Document.id.desc())
     if page.after_id is not None:
         query = query.filter(Document.id < page.after_id)
-    documents = query.limit(page.limit).all()
-    link = next_link(page, documents)
+    documents, link = cut(page, query.limit(page.limit + 1).all())
     response = jsonify({"documents": [document_json(d) for d in documents], "next": link})
     if link:
         response.headers["Link"] = f'<{link}>; rel="next"'

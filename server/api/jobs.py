@@ -7,7 +7,7 @@ from sqlalchemy.orm import defer, joinedload, load_only, selectinload
 
 from server import settings_of
 from server.api import api_blueprint
-from server.api.paging import next_link, parse_instant, read_page
+from server.api.paging import cut, parse_instant, read_page
 from server.api.serialize import job_json
 from server.errors import ApiError
 from server.extensions import db
@@ -33,8 +33,7 @@ def list_jobs():
         query = query.filter(Job.created_at <= parse_instant("until", page.filters["until"], end_of_day=True))
     if page.after_id is not None:
         query = query.filter(Job.id < page.after_id)
-    jobs = query.limit(page.limit).all()
-    link = next_link(page, jobs)
+    jobs, link = cut(page, query.limit(page.limit + 1).all())
     response = jsonify({"jobs": [job_json(job) for job in jobs], "next": link})
     if link:
         response.headers["Link"] = f'<{link}>; rel="next"'

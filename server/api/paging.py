@@ -43,12 +43,17 @@ def read_page(default_limit: int, filter_names: tuple[str, ...]) -> Page:
     return Page(int(raw_limit), _decode(cursor, filters) if cursor is not None else None, filters)
 
 
-def next_link(page: Page, items: list, key=lambda item: item.id) -> str | None:  # noqa: ANN001
-    """The URL of the next page, or None when ``items`` was the last one."""
-    if len(items) < page.limit:
-        return None
-    cursor = encode_cursor(key(items[-1]), page.filters)
-    return f"{request.script_root}{request.path}?{urlencode({**page.filters, 'limit': page.limit, 'cursor': cursor})}"
+def cut(page: Page, rows: list) -> tuple[list, str | None]:
+    """Rows of a query run with ``limit(page.limit + 1)``: this page's rows and the next page's URL.
+
+    The one extra row says whether another page exists, so the last page carries no link
+    (and no client has to fetch an empty page to learn that it is done).
+    """
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[:page.limit]
+    cursor = encode_cursor(rows[-1].id, page.filters)
+    return rows, f"{request.script_root}{request.path}?{urlencode({**page.filters, 'limit': page.limit, 'cursor': cursor})}"
 
 
 def encode_cursor(last_id: int, filters: dict[str, str]) -> str:
