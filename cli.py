@@ -1,7 +1,8 @@
-"""The ``mediabuddy`` command: up, serve, worker, watch, status, dlq, render, doctor."""
+"""The ``mediabuddy`` command: up, serve, worker, watch, status, jobs, dlq, db, render, doctor."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -329,6 +330,189 @@ def dlq_purge(ctx: click.Context, entry_id: int | None, every: bool) -> None:
 
     count = purge(_settings(ctx.parent), _ids(ctx, entry_id, every))
     out.print(f"Purged {count} dead letter(s). The files in the inbox are untouched.")
+
+
+# Jobs ---------------------------------------------------------------------------------------
+
+@main.group()
+def jobs() -> None:
+    """List, inspect, retry and cancel pipeline jobs."""
+
+
+@contextlib.contextmanager
+def _command_app(ctx: click.Context):  # noqa: ANN202 - yields a Flask app
+    """An app for one command; its database connections are closed when the command ends."""
+    from server import create_app
+    from server.extensions import db
+
+    app = create_app(_settings(ctx.parent))
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@jobs.command("list")
+@click.option("--status", "status_filter", type=click.Choice(["queued", "running", "succeeded", "failed",
+                                                                "canceled", "skipped"]))
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def jobs_list(ctx: click.Context, status_filter: str | None, limit: int, as_json: bool) -> None:
+    """The newest jobs, with their status, stage, attempts and lease."""
+    from server.extensions import db
+    from server.models import Job, JobStatus
+
+    with _command_app(ctx) as app, app.app_context():
+        query = db.session.query(Job).order_by(Job.id.desc())
+        if status_filter:
+            query = query.filter(Job.status == JobStatus(status_filter))
+        rows = [_job_summary(job) for job in query.limit(limit)]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"Jobs ({len(rows)})")
+    for column in ("id", "file", "status", "stage", "attempts", "lease", "error / notes"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        lease = f"{row['lease_owner']} until {row['lease_expires_at'][11:19]}" if row["lease_owner"] else ""
+        table.add_row(str(row["id"]), row["source_path"], row["status"], row["stage"] or "", str(row["attempts"]),
+                      lease, textwrap.shorten(row["error"] or "; ".join(row["notes"]), 80, placeholder="…"))
+    out.print(table)
+
+
+def _job_summary(job) -> dict[str, object]:  # noqa: ANN001 - a Job
+    def when(value):  # noqa: ANN001, ANN202
+        return value.isoformat() if value else None
+
+    return {"id": job.id, "source_path": job.document.source_path, "slug": job.slug, "status": job.status.value,
+            "stage": job.stage, "completed_stages": job.completed_stages, "attempts": job.attempts,
+            "error": job.error, "notes": job.notes, "lease_owner": job.lease_owner,
+            "lease_expires_at": when(job.lease_expires_at), "heartbeat_at": when(job.heartbeat_at),
+            "next_attempt_at": when(job.next_attempt_at), "cancel_requested": job.cancel_requested,
+            "created_at": when(job.created_at), "finished_at": when(job.finished_at),
+            "stage_seconds": job.stage_seconds}
+
+
+@jobs.command("show")
+@click.argument("job_id", type=int)
+@click.pass_context
+def jobs_show(ctx: click.Context, job_id: int) -> None:
+    """Everything about one job, as JSON."""
+    from server.jobs import JobNotFound, get_job
+
+    with _command_app(ctx) as app, app.app_context():
+        try:
+            out.print_json(json.dumps(_job_summary(get_job(job_id))))
+        except JobNotFound as error:
+            raise click.ClickException(str(error)) from None
+
+
+@jobs.command("retry")
+@click.argument("job_id", type=int)
+@click.pass_context
+def jobs_retry(ctx: click.Context, job_id: int) -> None:
+    """Queue a failed or canceled job again; it resumes at the stage that stopped it."""
+    from server.jobs import JobNotFound, JobStateConflict, retry_job
+
+    with _command_app(ctx) as app, app.app_context():
+        try:
+            job = retry_job(job_id)
+        except (JobNotFound, JobStateConflict) as error:
+            raise click.ClickException(str(error)) from None
+        done = len(job.completed_stages)
+        out.print(f"Job {job_id} queued again; it resumes after {done} finished stage(s). "
+                  f"A worker (`mediabuddy worker` or `up`) runs it.")
+
+
+@jobs.command("cancel")
+@click.argument("job_id", type=int)
+@click.pass_context
+def jobs_cancel(ctx: click.Context, job_id: int) -> None:
+    """Cancel a queued job, or stop a running one at its next stage boundary."""
+    from server.jobs import JobNotFound, JobStateConflict, cancel_job
+
+    with _command_app(ctx) as app, app.app_context():
+        try:
+            job = cancel_job(job_id)
+        except (JobNotFound, JobStateConflict) as error:
+            raise click.ClickException(str(error)) from None
+        if job.status.value == "canceled":
+            out.print(f"Job {job_id} is canceled. `mediabuddy jobs retry {job_id}` resumes it.")
+        else:
+            out.print(f"Job {job_id} is running ({job.stage}); it stops when that stage ends.")
+
+
+# Database -----------------------------------------------------------------------------------
+
+@main.group("db")
+def db_group() -> None:
+    """Check and migrate the database schema (Alembic, through Flask-Migrate)."""
+
+
+@db_group.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def db_doctor(ctx: click.Context, as_json: bool) -> None:
+    """Compare the database with the migrations and the models; say how to repair it."""
+    from dataclasses import asdict
+
+    from server.schema import diagnose
+
+    with _command_app(ctx) as app:
+        report = diagnose(app)
+    if as_json:
+        out.print_json(json.dumps({**asdict(report), "healthy": report.healthy}))
+    else:
+        out.print(f"Database: {report.url}")
+        out.print(f"Revision: {', '.join(report.current) or 'none recorded'} (head: {report.head})")
+        out.print(f"Tables: {', '.join(report.tables) or 'none'}")
+        for line in report.drift:
+            out.print(f"  drift: {line}")
+        if report.healthy:
+            out.print("[green]The schema is at head and matches the models.[/green]")
+        for finding in report.findings:
+            out.print(f"[yellow]Found:[/yellow] {finding}")
+        for advice in report.advice:
+            out.print(f"[bold]Do:[/bold] {advice}")
+    if not report.healthy:
+        sys.exit(1)
+
+
+def _migrate(ctx: click.Context, action: str, revision: str) -> None:
+    import flask_migrate
+
+    from server import MIGRATIONS_DIR
+
+    with _command_app(ctx) as app, app.app_context():
+        getattr(flask_migrate, action)(directory=str(MIGRATIONS_DIR), revision=revision)
+    out.print(f"{action} to {revision}: done. `mediabuddy db doctor` shows the state.")
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    _migrate(ctx, "upgrade", revision)
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@click.pass_context
+def db_downgrade(ctx: click.Context, revision: str) -> None:
+    """Undo migrations down to REVISION (`base` empties the database)."""
+    _migrate(ctx, "downgrade", revision)
+
+
+@db_group.command("stamp")
+@click.argument("revision")
+@click.pass_context
+def db_stamp(ctx: click.Context, revision: str) -> None:
+    """Record REVISION as the database's state without running anything (after `db doctor`)."""
+    _migrate(ctx, "stamp", revision)
 
 
 # One-shot and checks ------------------------------------------------------------------------

@@ -104,6 +104,17 @@ class Settings(BaseSettings):
     #
 
     # --- workers, leases, retries, storage (server) ---
+    lease_seconds: float = Field(default=60.0, ge=2, le=3600,
+                                 description="How long a worker's claim on a job lasts without a heartbeat; "
+                                             "a killed worker's job is resumed by another after this.")
+    lease_sweep_seconds: float = Field(default=15.0, ge=0.5, le=3600,
+                                       description="How often each worker looks for jobs whose lease expired "
+                                                   "or whose retry is due.")
+    retry_backoff_seconds: float = Field(default=10.0, ge=0, le=3600,
+                                         description="Wait before a failed job's first retry; doubles each retry "
+                                                     "(at most 1 hour).")
+    worker_name: str | None = Field(default=None, max_length=80,
+                                    description="Name shown as a job's lease owner (default: host:pid).")
     #
 
     # --- API hardening: binding, rate limits, paging (api) ---

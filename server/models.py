@@ -39,6 +39,11 @@ class JobStatus(str, enum.Enum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELED = "canceled"  # a person asked it to stop; `retry` resumes it
+    SKIPPED = "skipped"    # the document asked not to be rendered (front matter draft: true)
+
+
+FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.SKIPPED})
 
 
 class AssetKind(str, enum.Enum):
@@ -95,6 +100,13 @@ class Job(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The lease: which worker runs the job and until when. The worker's heartbeat pushes
+    # lease_expires_at forward; once it passes, any worker may claim the job and resume it.
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # retry backoff
+    cancel_requested: Mapped[bool] = mapped_column(default=False, nullable=False)
 
     document: Mapped[Document] = relationship(back_populates="jobs")
     scenes: Mapped[list[Scene]] = relationship(back_populates="job", cascade="all, delete-orphan", order_by="Scene.index")

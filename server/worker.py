@@ -1,8 +1,22 @@
-"""The job queue: Huey with SQLite storage by default, Redis when MEDIABUDDY_REDIS_URL is set."""
+"""The job queue: Huey with SQLite storage by default, Redis when MEDIABUDDY_REDIS_URL is set.
+
+A Huey task only carries a job id; the database decides who runs it. The task claims the
+job's lease (``pipeline.lease``) and runs it; a duplicate task, or one for a job another
+worker holds, finds nothing to claim and ends. So the queue may deliver a job twice, lose a
+task to a killed worker, or be flushed: the database still knows every unfinished job.
+
+Each worker also sweeps, at start and every ``MEDIABUDDY_LEASE_SWEEP_SECONDS``, for jobs
+nobody will otherwise run — running with an expired lease (their worker died), or queued
+and overdue with no task waiting — and queues them again. Retries are scheduled in Huey
+for the backoff time and recorded on the job (``next_attempt_at``), so a lost schedule is
+found by the sweep too.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+from datetime import timedelta
 
 from huey import RedisHuey
 from huey.api import Huey
@@ -11,14 +25,14 @@ from huey.storage import SqliteStorage
 from config import Settings
 
 log = logging.getLogger("mediabuddy.worker")
-RETRY_DELAY_SECONDS = 10
+SWEEP_BATCH = 500
 
 
 class _TaskStorage(SqliteStorage):
     """Huey's SQLite storage with ``synchronous=NORMAL``: one fsync fewer per uploaded document.
 
     Safe because the job row in the main database is the durable record: a task lost to a
-    power cut leaves its job QUEUED, and the worker re-queues such jobs when it starts.
+    power cut leaves its job QUEUED, and the sweep queues such jobs again.
     """
 
     def _create_connection(self):  # noqa: ANN202 - a sqlite3.Connection
@@ -47,18 +61,10 @@ def _build_huey(settings: Settings) -> Huey:
         huey = Huey("mediabuddy", storage_class=_TaskStorage, filename=str(settings.var_dir / "queue-jobs.db"),
                     timeout=30)
 
-    @huey.task(retries=settings.job_retries, retry_delay=RETRY_DELAY_SECONDS, context=True, name="run_job")
-    def run_job_task(job_id: int, task=None) -> None:  # noqa: ANN001 - huey passes its Task
-        from server.pipeline.runner import JobFailed, run_job
-
-        app = _app_for(settings)
-        final = task is None or task.retries == 0
-        try:
-            run_job(app, job_id, final_attempt=final)
-        except JobFailed as failure:
-            if not failure.retryable and task is not None:
-                task.retries = 0  # a bad document stays bad: do not try again
-            raise
+    # retries=0: retries live on the job row (attempts, next_attempt_at), where a dead worker cannot lose them.
+    @huey.task(retries=0, name="run_job")
+    def run_job_task(job_id: int) -> None:
+        work_on(settings, job_id)
 
     huey.mediabuddy_run_job = run_job_task  # type: ignore[attr-defined]
     return huey
@@ -74,6 +80,17 @@ def _app_for(settings: Settings):  # noqa: ANN202
     return _apps[key]
 
 
+def work_on(settings: Settings, job_id: int) -> None:
+    """Claim and run one job; schedule its retry when it failed and has retries left."""
+    from server.pipeline.runner import JobFailed, run_job
+
+    try:
+        run_job(_app_for(settings), job_id, final_attempt=None)
+    except JobFailed as failure:  # already logged and recorded on the job by the runner
+        if failure.retry_in is not None:
+            huey_for(settings).mediabuddy_run_job.schedule(args=(job_id,), delay=failure.retry_in)
+
+
 def enqueue_job(settings: Settings, job_id: int) -> None:
     huey_for(settings).mediabuddy_run_job(job_id)
 
@@ -81,34 +98,65 @@ def enqueue_job(settings: Settings, job_id: int) -> None:
 def run_consumer(settings: Settings) -> None:
     """Block running the worker until SIGINT/SIGTERM (Huey installs the handlers)."""
     huey = huey_for(settings)
-    _resume_interrupted(settings)
+    requeue_stranded(settings, grace_seconds=0)
     consumer = huey.create_consumer(workers=settings.worker_threads, worker_type="thread",
                                     periodic=False, check_worker_health=True)
-    log.info("worker started (%s, %d thread(s))", type(huey).__name__, settings.worker_threads)
-    consumer.run()
+    stop = threading.Event()
+    sweeper = threading.Thread(target=_sweep_until, args=(settings, stop), name="lease-sweeper", daemon=True)
+    sweeper.start()
+    log.info("worker started (%s, %d thread(s), lease %.0f s)", type(huey).__name__, settings.worker_threads,
+             settings.lease_seconds)
+    try:
+        consumer.run()
+    finally:
+        stop.set()
+        sweeper.join(timeout=5)
 
 
-def _resume_interrupted(settings: Settings) -> None:
-    """Re-queue jobs a killed worker left behind; their finished stages are kept.
+def _sweep_until(settings: Settings, stop: threading.Event) -> None:
+    while not stop.wait(settings.lease_sweep_seconds):
+        try:
+            requeue_stranded(settings, grace_seconds=settings.lease_seconds)
+        except Exception:  # noqa: BLE001 - database or Redis away for a moment: the next sweep tries again
+            log.warning("lease sweep failed; trying again in %.0f s", settings.lease_sweep_seconds, exc_info=True)
 
-    Huey forgets a task once a worker takes it, so a job is stranded when its worker died
-    while it was RUNNING, or after taking its task but before marking it RUNNING (QUEUED
-    with no task pending). Both kinds are queued again; a duplicate run of a finished job
-    is a no-op.
+
+def requeue_stranded(settings: Settings, *, grace_seconds: float) -> list[int]:
+    """Queue again every job nobody will otherwise run; returns their ids.
+
+    Stranded: RUNNING with an expired lease (its worker died: it goes back to QUEUED, its
+    finished stages kept), or QUEUED, due for ``grace_seconds`` already, with no task
+    pending or scheduled for it. Each job found has its timer restarted in the same
+    conditional update, so of several workers sweeping at once only one queues it.
     """
+    import sqlalchemy as sa
+
     from server.extensions import db
     from server.models import Job, JobStatus
+    from server.pipeline.lease import release_values, utcnow
 
     huey = huey_for(settings)
-    pending = {task.args[0] for task in huey.pending() if task.args}
-    app = _app_for(settings)
-    with app.app_context():
-        stranded = db.session.query(Job).filter(Job.status.in_([JobStatus.RUNNING, JobStatus.QUEUED])).all()
-        stranded = [job for job in stranded if job.status == JobStatus.RUNNING or job.id not in pending]
-        for job in stranded:
-            job.status = JobStatus.QUEUED
-        db.session.commit()
-        ids = [job.id for job in stranded]
-    for job_id in ids:
-        log.warning("job %s was interrupted; resuming it", job_id)
+    waiting = {task.args[0] for task in (*huey.pending(), *huey.scheduled()) if task.args}
+    with _app_for(settings).app_context(), db.engine.begin() as connection:
+        now = utcnow()
+        lease_free = sa.or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now)
+        dead = sa.and_(Job.status == JobStatus.RUNNING, lease_free)
+        overdue = sa.and_(Job.status == JobStatus.QUEUED, lease_free,
+                          sa.func.coalesce(Job.next_attempt_at, Job.updated_at) <= now - timedelta(seconds=grace_seconds))
+        rows = connection.execute(sa.select(Job.id, Job.status, Job.lease_owner).where(sa.or_(dead, overdue))
+                                  .order_by(Job.id).limit(SWEEP_BATCH).with_for_update(skip_locked=True)).all()
+        found = []
+        for job_id, status, owner in rows:
+            if status == JobStatus.QUEUED and job_id in waiting:
+                continue
+            requeued = connection.execute(
+                sa.update(Job).where(Job.id == job_id, sa.or_(dead, overdue))
+                .values(status=JobStatus.QUEUED, next_attempt_at=now, **release_values()))
+            if requeued.rowcount == 1:
+                found.append(job_id)
+                if status == JobStatus.RUNNING:
+                    log.warning("job %s: the lease of %s expired; resuming it at its first unfinished stage",
+                                job_id, owner or "an earlier worker")
+    for job_id in found:
         enqueue_job(settings, job_id)
+    return found

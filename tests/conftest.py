@@ -32,8 +32,12 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path: Path) -> str:
+    """Every test that touches the database runs on both (as Huey tests every storage backend).
+
+    PostgreSQL is MEDIABUDDY_TEST_POSTGRES (default: the `test` database), emptied per test.
+    """
     if request.param == "postgresql":
         _reset_postgres(POSTGRES_URL)
         return POSTGRES_URL
@@ -44,6 +48,20 @@ def database_url(request, tmp_path: Path) -> str:
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return load_settings(home=tmp_path, database_url=database_url, short_side=240, fps=10,
                          api_token="test-token-0123456789abcdef", stability_seconds=0.3, rescan_seconds=2)
+
+
+@pytest.fixture(autouse=True)
+def _close_worker_apps():
+    """The worker caches one app per database; close their connections after each test."""
+    yield
+    from server import worker
+    from server.extensions import db
+
+    for cached in worker._apps.values():
+        with cached.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    worker._apps.clear()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from server.worker import enqueue_job, huey_for
 
 pytestmark = pytest.mark.pipeline
 ARTICLE = b"# Queue check\n\nThis short article only exists to travel through the job queue and back again.\n"
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = "redis://127.0.0.1:6379/10"  # the server helper's Redis dbs are 10-13
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -52,8 +52,11 @@ def test_enqueue_is_per_settings(settings) -> None:
 
 
 def test_a_starting_worker_requeues_only_stranded_jobs(settings, auth) -> None:
+    from datetime import timedelta
+
     from server import create_app, upgrade_database
-    from server.worker import _resume_interrupted
+    from server.pipeline.lease import utcnow
+    from server.worker import requeue_stranded
 
     app = create_app(settings)
     upgrade_database(app)
@@ -61,14 +64,23 @@ def test_a_starting_worker_requeues_only_stranded_jobs(settings, auth) -> None:
     huey.flush()
     client = app.test_client()
     ids = [client.post(f"/api/v1/documents?filename=n{i}.md", data=ARTICLE + str(i).encode(),
-                       headers={**auth, "Content-Type": "text/markdown"}).json["job"]["id"] for i in range(3)]
-    huey.dequeue()  # a worker took job 0's task and died before marking it running
-    with app.app_context():
-        db.session.get(Job, ids[1]).status = JobStatus.RUNNING  # died mid-job (its task is gone too)
-        db.session.commit()
+                       headers={**auth, "Content-Type": "text/markdown"}).json["job"]["id"] for i in range(4)]
+    huey.dequeue()  # a worker took job 0's task and died before claiming it
     huey.dequeue()
-    _resume_interrupted(settings)
-    assert sorted(t.args[0] for t in huey.pending()) == sorted(ids)  # each job exactly once
+    huey.dequeue()
+    with app.app_context():
+        died = db.session.get(Job, ids[1])  # died mid-job: its lease ran out
+        died.status, died.lease_owner, died.lease_expires_at = JobStatus.RUNNING, "gone:1", utcnow() - timedelta(seconds=1)
+        alive = db.session.get(Job, ids[2])  # another worker is running it right now
+        alive.status, alive.lease_owner, alive.lease_expires_at = JobStatus.RUNNING, "busy:2", utcnow() + timedelta(60)
+        db.session.commit()
+    assert sorted(requeue_stranded(settings, grace_seconds=0)) == [ids[0], ids[1]]
+    assert sorted(t.args[0] for t in huey.pending()) == [ids[0], ids[1], ids[3]]  # each job once, not the live one
+    assert requeue_stranded(settings, grace_seconds=60) == []  # their timers restarted: a second sweep adds nothing
+    with app.app_context():
+        assert db.session.get(Job, ids[1]).status == JobStatus.QUEUED
+        assert db.session.get(Job, ids[1]).lease_owner is None
+        assert db.session.get(Job, ids[2]).lease_owner == "busy:2"
     huey.flush()
     with app.app_context():
         db.session.remove()

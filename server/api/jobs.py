@@ -1,18 +1,17 @@
-"""Jobs: list (paged, filtered), inspect, retry."""
+"""Jobs: list (paged, filtered), inspect, retry, cancel."""
 
 from __future__ import annotations
 
 from flask import current_app, jsonify
-from sqlalchemy.orm import defer, joinedload, load_only, selectinload
+from sqlalchemy.orm import defer, joinedload, selectinload
 
-from server import settings_of
+from server import jobs as operations, settings_of
 from server.api import api_blueprint
 from server.api.paging import cut, parse_instant, read_page
 from server.api.serialize import job_json
 from server.errors import ApiError
 from server.extensions import db
 from server.models import Document, Job, JobStatus
-from server.worker import enqueue_job
 
 JOB_FILTERS = ("status", "since", "until")
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns: a larger one cannot exist (and PostgreSQL would refuse it)
@@ -53,15 +52,32 @@ def get_job(job_id: int):
 
 @api_blueprint.post("/jobs/<int:job_id>/retry")
 def retry_job(job_id: int):
-    job = _job_or_404(job_id)
-    if job.status != JobStatus.FAILED:
-        raise ApiError(409, "not_failed", f"job {job_id} is {job.status.value}; only failed jobs can be retried")
-    job.status, job.error, job.finished_at = JobStatus.QUEUED, None, None
-    db.session.commit()
-    enqueue_job(settings_of(current_app), job.id)
+    """Queue a failed or canceled job again; it resumes at the stage that failed."""
+    job = _operate(operations.retry_job, job_id)
     response = jsonify({"job": job_json(job)})
     response.status_code = 202
     return response
+
+
+@api_blueprint.post("/jobs/<int:job_id>/cancel")
+def cancel_job(job_id: int):
+    """Cancel a queued job now; a running one stops at its next stage boundary (202 until then)."""
+    job = _operate(operations.cancel_job, job_id)
+    response = jsonify({"job": job_json(job)})
+    response.status_code = 200 if job.status == JobStatus.CANCELED else 202
+    return response
+
+
+def _operate(operation, job_id: int) -> Job:  # noqa: ANN001 - one of server.jobs' operations
+    if job_id > MAX_ID:
+        raise ApiError(404, "not_found", f"there is no job {job_id}")
+    try:
+        return operation(job_id)
+    except operations.JobNotFound as error:
+        raise ApiError(404, "not_found", str(error)) from None
+    except operations.JobStateConflict as error:
+        code = "not_retryable" if error.action == "retried" else "not_cancelable"
+        raise ApiError(409, code, str(error)) from None
 
 
 def _statuses(value: str) -> list[JobStatus]:
@@ -72,10 +88,3 @@ def _statuses(value: str) -> list[JobStatus]:
         raise ApiError(400, "bad_status", f"status must be one or more of {', '.join(known)}, comma-separated "
                                           f"(got {value[:60]!r})")
     return [known[part] for part in wanted]
-
-
-def _job_or_404(job_id: int) -> Job:
-    job = db.session.get(Job, job_id, options=[_SOURCE_ONLY]) if job_id <= MAX_ID else None
-    if job is None:
-        raise ApiError(404, "not_found", f"there is no job {job_id}")
-    return job

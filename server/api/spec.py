@@ -6,6 +6,8 @@ tests (every response must match the schema given here, and no request may get a
 
 from __future__ import annotations
 
+from server.models import JobStatus
+
 _JSON = "application/json"
 
 
@@ -54,7 +56,7 @@ _PAGING = [
 ]
 _JOB_FILTERS = [
     {"name": "status", "in": "query", "schema": {"type": "string"},
-     "description": "One or more of queued, running, succeeded, failed, comma-separated"},
+     "description": f"One or more of {', '.join(s.value for s in JobStatus)}, comma-separated"},
     {"name": "since", "in": "query", "schema": {"type": "string"},
      "description": "Created at or after this ISO 8601 date or date-time (UTC when no offset)"},
     {"name": "until", "in": "query", "schema": {"type": "string"},
@@ -69,7 +71,8 @@ _SCENE = {"type": "object", "required": ["index", "text"], "properties": {
     "visual": {"type": "string"}, "start_ms": _nullable("integer"), "duration_ms": _nullable("integer")}}
 _JOB = {"type": "object", "required": ["id", "document_id", "status", "stages", "slug", "source_path", "attempts",
                                        "degraded", "created_at", "updated_at"], "properties": {
-    "id": {"type": "integer"}, "document_id": {"type": "integer"}, "status": {"type": "string"},
+    "id": {"type": "integer"}, "document_id": {"type": "integer"},
+    "status": {"type": "string", "enum": [s.value for s in JobStatus]},
     "stage": _nullable("string"), "stages": {"type": "array", "items": _STAGE}, "slug": {"type": "string"},
     "title": _nullable("string"), "source_path": {"type": "string"}, "attempts": {"type": "integer"},
     "degraded": {"type": "boolean"}, "notes": {"type": "array", "items": {"type": "string"}},
@@ -134,8 +137,12 @@ OPENAPI: dict[str, object] = {
                              parameters=[*_PAGING, *_JOB_FILTERS])},
         "/jobs/{id}": {"get": _op("One job with its stages and scenes", {"200": ("The job", "JobDetailEnvelope")},
                                   ("404",), parameters=[_ID])},
-        "/jobs/{id}/retry": {"post": _op("Run a failed job again", {"202": ("Queued again", "JobEnvelope")},
-                                         ("404", "409"), parameters=[_ID])},
+        "/jobs/{id}/retry": {"post": _op("Run a failed or canceled job again from the stage that failed",
+                                         {"202": ("Queued again", "JobEnvelope")}, ("404", "409"), parameters=[_ID])},
+        "/jobs/{id}/cancel": {"post": _op("Cancel a queued job, or ask a running one to stop at its next stage",
+                                          {"200": ("Canceled", "JobEnvelope"),
+                                           "202": ("Running: it stops at its next stage boundary", "JobEnvelope")},
+                                          ("404", "409"), parameters=[_ID])},
         "/healthz": {"get": _op("Liveness and database check", {"200": ("Healthy", "Health")}, ("503",),
                                 public=True)},
         "/openapi.json": {"get": _op("This description", {"200": ("OpenAPI 3.0 document", "OpenApiDocument")}, (),
