@@ -5,7 +5,7 @@ import hashlib
 import pytest
 import requests
 
-from server.models import Document, Job
+from server.models import Document, Job, JobStatus
 from server.extensions import db
 
 pytestmark = pytest.mark.api
@@ -96,3 +96,21 @@ def test_real_waitress_server_speaks_the_same_api(live_server, auth) -> None:
     assert response.status_code == 201
     assert response.headers["Content-Type"] == "application/json"
     assert requests.get(f"{live_server}/api/v1/nope", headers=auth, timeout=5).json()["error"]["code"] == "not_found"
+
+
+def test_cancel_and_retry_through_the_api(client, auth, app) -> None:
+    created = post(client, ARTICLE, auth).json["job"]["id"]
+    canceled = client.post(f"/api/v1/jobs/{created}/cancel", headers=auth)
+    assert canceled.status_code == 200 and canceled.json["job"]["status"] == "canceled"
+    assert client.post(f"/api/v1/jobs/{created}/cancel", headers=auth).status_code == 200  # already: same answer
+    listed = client.get("/api/v1/jobs?status=canceled", headers=auth).json["jobs"]
+    assert [j["id"] for j in listed] == [created]
+    retried = client.post(f"/api/v1/jobs/{created}/retry", headers=auth)
+    assert retried.status_code == 202 and retried.json["job"]["status"] == "queued"
+    with app.app_context():
+        db.session.get(Job, created).status = JobStatus.SUCCEEDED
+        db.session.commit()
+    refused = client.post(f"/api/v1/jobs/{created}/cancel", headers=auth)
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "not_cancelable"
+    assert client.post(f"/api/v1/jobs/{2**31}/cancel", headers=auth).status_code == 404
+    assert client.post("/api/v1/jobs/999/retry", headers=auth).status_code == 404
