@@ -37,6 +37,7 @@ def throttled_app(settings):
         db.engine.dispose()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
 def test_a_flood_gets_429_with_retry_after_per_client(throttled_app, auth) -> None:
     client = throttled_app.test_client()
     answers = [client.get("/api/v1/jobs", headers=auth).status_code for _ in range(3)]
@@ -49,6 +50,7 @@ def test_a_flood_gets_429_with_retry_after_per_client(throttled_app, auth) -> No
     assert other.status_code == 200  # another client has its own bucket
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
 def test_the_rate_limit_is_enforced_by_the_real_server(throttled_app, auth) -> None:
     from tests.conftest import start_waitress
 
@@ -61,6 +63,7 @@ def test_the_rate_limit_is_enforced_by_the_real_server(throttled_app, auth) -> N
     assert codes[:3] == [200, 200, 200] and 429 in codes[3:]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
 @pytest.mark.parametrize("filename", [
     "../escape.md", "a/../../escape.md", "/etc/passwd.md", "//server/share/x.md", "C:/Windows/x.md", "C:x.md",
     "a\\..\\..\\x.md", "nul\x00.md", "line\nbreak.md", "tab\tname.md", ".hidden/x.md", "a/.git/x.md", "a/" + "x" * 300 + ".md",
@@ -75,6 +78,7 @@ def test_traversal_and_unsafe_names_are_refused_and_store_nothing(client, auth, 
     assert list(settings.outbox_dir.iterdir()) == []
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
 @pytest.mark.parametrize(("content_type", "code"), [
     ("text/markdown; charset=latin-1", "unsupported_charset"),
     ("text/markdown; charset=utf-16", "unsupported_charset"),
@@ -119,6 +123,7 @@ def test_outbox_file_refuses_any_name_that_could_leave_the_outbox(tmp_path: Path
     assert outbox_file(tmp_path, "a-post", ".error.txt") == tmp_path.resolve() / "a-post.error.txt"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
 def test_no_secret_in_error_bodies_or_logs(client, app, caplog) -> None:
     secret = "test-token-0123456789abcdef"  # the fixture's real token
     near = secret[:-1] + "X"
