@@ -43,6 +43,9 @@ def main(ctx: click.Context) -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" is noise under load
     logging.getLogger("persistqueue").setLevel(logging.WARNING)  # notes about optional extras on every start
     logging.getLogger("huey").setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))
+    # Alembic says "Context impl SQLiteImpl", "setup plugin ..." at INFO on every command that
+    # opens the database; server.upgrade_database logs one line of its own when the schema changes.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     ctx.obj = {"settings": settings}
 
 
@@ -141,7 +144,7 @@ def serve(ctx: click.Context, no_migrate: bool) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     logging.getLogger("mediabuddy").info("API listening on %s", settings.effective_server_url)
     try:
-        waitress.serve(app, host=settings.host, port=settings.port, threads=6, ident="mediabuddy",
+        waitress.serve(app, host=settings.host, port=settings.port, threads=settings.server_threads, ident="mediabuddy",
                        max_request_body_size=settings.max_document_bytes + 65536)
     except KeyboardInterrupt:
         pass
@@ -540,7 +543,8 @@ def doctor(ctx: click.Context) -> None:
     for column in ("check", "result", "detail"):
         table.add_column(column)
     for check in checks:
-        mark = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}[check.state]
+        mark = {"ok": "[green]ok[/green]", "info": "[blue]info[/blue]", "warn": "[yellow]warn[/yellow]",
+                "fail": "[red]FAIL[/red]"}[check.state]
         table.add_row(check.name, mark, check.detail)
     out.print(table)
     if any(c.state == "fail" for c in checks):

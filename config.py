@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ASPECTS: dict[str, tuple[int, int]] = {"9:16": (9, 16), "16:9": (16, 9), "1:1": (1, 1), "4:5": (4, 5)}
@@ -118,6 +118,7 @@ class Settings(BaseSettings):
     #
 
     # --- API hardening: binding, rate limits, paging (api) ---
+    _home_given: bool = PrivateAttr(default=False)
     rate_limit_per_second: float = Field(default=200.0, ge=0, le=100_000,
                                          description="Requests each client (address) may make per second; 0: no limit.")
     rate_limit_burst: int = Field(default=400, ge=1, le=1_000_000,
@@ -173,8 +174,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _absolute_home(self) -> "Settings":
+        self._home_given = "home" in self.model_fields_set  # before the assignment below marks it set
         self.home = self.home.expanduser().resolve()
         return self
+
+    @property
+    def home_given(self) -> bool:
+        """True when MEDIABUDDY_HOME (or a ``home=`` override) was set, not defaulted to the cwd."""
+        return self._home_given
 
     # Derived locations -------------------------------------------------------------------
 
