@@ -1,6 +1,7 @@
 """The HTTP API through the Flask test client, a real waitress server, on SQLite and PostgreSQL."""
 
 import hashlib
+import json
 
 import pytest
 import requests
@@ -114,3 +115,24 @@ def test_cancel_and_retry_through_the_api(client, auth, app) -> None:
     assert refused.status_code == 409 and refused.json["error"]["code"] == "not_cancelable"
     assert client.post(f"/api/v1/jobs/{2**31}/cancel", headers=auth).status_code == 404
     assert client.post("/api/v1/jobs/999/retry", headers=auth).status_code == 404
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_the_fast_status_read_matches_the_orm_view_of_the_job(client, auth, app) -> None:
+    from server.api.serialize import job_json
+    from server.models import Scene
+
+    created = post(client, ARTICLE, auth).json["job"]["id"]
+    with app.app_context():
+        job = db.session.get(Job, created)
+        job.completed_stages, job.stage, job.stage_seconds = ["extract", "voice"], "timeline", {"extract": 0.5}
+        job.scenes = [Scene(index=i, text=f"Scene {i} text.", concept=f"c{i}", visual=f"v{i}", word_count=3,
+                            start_ms=i * 1000, duration_ms=1000) for i in (2, 0, 1)]
+        db.session.commit()
+        expected = job_json(db.session.get(Job, created), detail=True)
+    body = client.get(f"/api/v1/jobs/{created}", headers=auth).json["job"]
+    assert body == json.loads(json.dumps(expected))
+    assert [s["index"] for s in body["scenes"]] == [0, 1, 2]
+    assert [s["state"] for s in body["stages"]][:3] == ["done", "done", "running"]
+    without = post(client, ARTICLE + b"\nMore words here.\n", auth, filename="b.md").json["job"]["id"]
+    assert client.get(f"/api/v1/jobs/{without}", headers=auth).json["job"]["scenes"] == []

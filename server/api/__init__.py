@@ -17,6 +17,13 @@ api_blueprint = Blueprint("api", __name__)
 PUBLIC_ENDPOINTS = {"api.healthz", "api.openapi"}
 
 
+@api_blueprint.record_once
+def _json_as_built(state) -> None:  # noqa: ANN001 - Flask's BlueprintSetupState
+    # Flask sorts every JSON object's keys by default; our dicts are already in a readable
+    # order, and sorting costs time on the hottest read.
+    state.app.json.sort_keys = False
+
+
 @api_blueprint.before_request
 def guard() -> None:
     """Rate limit first (a flood without a token is throttled too), then the bearer token."""
