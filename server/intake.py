@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from config import Settings
@@ -70,10 +71,10 @@ def accept(raw: bytes, source_path: str, idempotency_key: str | None, settings: 
 
 
 def _existing(digest: str) -> Intake | None:
-    document = db.session.query(Document).filter_by(sha256=digest).one_or_none()
-    if document is None or not document.jobs:
-        return None
-    return Intake(document.id, document.jobs[-1].id, created=False)
+    # Ids only: the stored document's text (up to MEDIABUDDY_MAX_DOCUMENT_BYTES) is not needed.
+    row = db.session.execute(select(Document.id, Job.id).join(Job, Job.document_id == Document.id)
+                             .where(Document.sha256 == digest).order_by(Job.id.desc()).limit(1)).first()
+    return None if row is None else Intake(row[0], row[1], created=False)
 
 
 def validate_path(source_path: str | None) -> str:

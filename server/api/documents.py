@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, jsonify, request
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import joinedload, load_only
 
 from server import settings_of
 from server.api import api_blueprint
@@ -40,7 +40,7 @@ def create_document():
         enqueue_job(settings, intake.job_id)
         log.info("document %s stored, job %s queued", intake.document_id, intake.job_id)
     document = db.session.get(Document, intake.document_id, options=[load_only(*_LISTED)])
-    job = db.session.get(Job, intake.job_id)
+    job = db.session.get(Job, intake.job_id, options=[joinedload(Job.document).load_only(Document.source_path)])
     response = jsonify({"document": document_json(document), "job": job_json(job)})
     response.status_code = 201 if intake.created else 200
     response.headers["Location"] = f"{request.script_root}/api/v1/jobs/{job.id}"
