@@ -130,6 +130,7 @@ def test_the_fast_status_read_matches_the_orm_view_of_the_job(client, auth, app)
                             start_ms=i * 1000, duration_ms=1000) for i in (2, 0, 1)]
         db.session.commit()
         expected = job_json(db.session.get(Job, created), detail=True)
+        assert expected["cost"] == {"total_usd": 0.0, "paid_calls": 0, "failed_calls": 0, "cached_calls": 0}
     body = client.get(f"/api/v1/jobs/{created}", headers=auth).json["job"]
     assert body == json.loads(json.dumps(expected))
     assert [s["index"] for s in body["scenes"]] == [0, 1, 2]

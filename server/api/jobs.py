@@ -15,6 +15,7 @@ from server.api.serialize import job_json
 from server.errors import ApiError
 from server.extensions import db
 from server.models import Document, Job, JobStatus, Scene
+from server.pipeline.ledger import JobCost, job_cost
 
 JOB_FILTERS = ("status", "since", "until")
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns: a larger one cannot exist (and PostgreSQL would refuse it)
@@ -44,14 +45,15 @@ def list_jobs():
 
 @api_blueprint.get("/jobs/<int:job_id>")
 def get_job(job_id: int):
-    job = read_job(job_id) if job_id <= MAX_ID else None
-    if job is None:
+    found = read_job(job_id) if job_id <= MAX_ID else None
+    if found is None:
         raise ApiError(404, "not_found", f"there is no job {job_id}")
-    return jsonify({"job": job_json(job, detail=True)})
+    job, cost = found
+    return jsonify({"job": job_json(job, detail=True, cost=cost)})
 
 
-def read_job(job_id: int) -> SimpleNamespace | None:
-    """The job as plain values, read fresh from the database in one Core query.
+def read_job(job_id: int) -> tuple[SimpleNamespace, JobCost] | None:
+    """The job as plain values and its cost, read fresh from the database in Core queries.
 
     Status polling is the API's hottest read. Through the ORM (identity map, relationship
     loaders, three statements) it cost ~2.5x the CPU of this one statement: the job and
@@ -61,13 +63,15 @@ def read_job(job_id: int) -> SimpleNamespace | None:
     """
     with db.engine.connect() as connection:  # no ORM session: nothing to track, flush or expire
         rows = connection.execute(_JOB_ROWS, {"id": job_id}).all()
-    if not rows:
-        return None
+        if not rows:
+            return None
+        cost = job_cost(connection, job_id)  # the ledger's own sum; a Connection executes like a Session
     values = {name: rows[0]._mapping[column] for name, column in _JOB_FIELDS}
     scenes = [SimpleNamespace(**{name: row._mapping[column] for name, column in _SCENE_FIELDS})
               for row in rows if row._mapping[_SCENE.c.id] is not None]
-    return SimpleNamespace(**values, document=SimpleNamespace(source_path=rows[0]._mapping[_DOCUMENT.c.source_path]),
-                           scenes=scenes)
+    job = SimpleNamespace(**values, document=SimpleNamespace(source_path=rows[0]._mapping[_DOCUMENT.c.source_path]),
+                          scenes=scenes)
+    return job, cost
 
 
 _JOB, _DOCUMENT, _SCENE = Job.__table__, Document.__table__, Scene.__table__

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from server.extensions import db
 from server.models import STAGES, Document, Job
+from server.pipeline.ledger import JobCost, job_cost
 
 
 def instant(moment: datetime | None) -> str | None:
@@ -19,7 +21,8 @@ def document_json(document: Document) -> dict[str, object]:
             "size_bytes": document.size_bytes, "created_at": instant(document.created_at)}
 
 
-def job_json(job: Job, *, detail: bool = False) -> dict[str, object]:
+def job_json(job: Job, *, detail: bool = False, cost: JobCost | None = None) -> dict[str, object]:
+    """A job as the API shows it; ``cost`` when the caller has read it already, else read here."""
     stages = [{"name": name,
                "state": "done" if name in job.completed_stages else ("running" if job.stage == name else "pending"),
                "seconds": job.stage_seconds.get(name)} for name in STAGES]
@@ -29,6 +32,7 @@ def job_json(job: Job, *, detail: bool = False) -> dict[str, object]:
         "attempts": job.attempts, "degraded": job.degraded, "notes": job.notes, "duration_ms": job.duration_ms,
         "error": job.error, "created_at": instant(job.created_at), "updated_at": instant(job.updated_at),
         "finished_at": instant(job.finished_at),
+        "cost": (cost or job_cost(db.session, job.id)).as_dict(),
     }
     if detail:
         body["scenes"] = [{"index": s.index, "text": s.text, "concept": s.concept, "visual": s.visual,

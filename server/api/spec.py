@@ -78,7 +78,10 @@ _JOB = {"type": "object", "required": ["id", "document_id", "status", "stages", 
     "degraded": {"type": "boolean"}, "notes": {"type": "array", "items": {"type": "string"}},
     "duration_ms": _nullable("integer"), "error": _nullable("string"),
     "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
-    "finished_at": _nullable("string", format="date-time")}}
+    "finished_at": _nullable("string", format="date-time"),
+    "cost": {"type": "object", "required": ["total_usd", "paid_calls", "failed_calls", "cached_calls"], "properties": {
+        "total_usd": {"type": "number", "minimum": 0}, "paid_calls": {"type": "integer", "minimum": 0},
+        "failed_calls": {"type": "integer", "minimum": 0}, "cached_calls": {"type": "integer", "minimum": 0}}}}}
 _JOB_DETAIL = {"allOf": [_ref("Job"), {"type": "object", "required": ["scenes", "outputs"], "properties": {
     "scenes": {"type": "array", "items": _SCENE},
     "outputs": {"type": "object", "additionalProperties": {"type": "string"}}}}]}

@@ -9,8 +9,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from PIL import Image
+from sqlalchemy.orm import object_session
 
 from server.models import AssetKind, Job
+from server.pipeline.ledger import job_cost
 from server.pipeline.context import StageContext, temp_beside
 
 
@@ -54,13 +56,15 @@ def manifest_for(job: Job, slug: str) -> dict[str, object]:
     return {
         "slug": slug,
         "title": job.title,
+        "language": job.language,
         "job_id": job.id,
         "source": {"path": job.document.source_path, "sha256": job.document.sha256},
         "video": {"file": f"{slug}.mp4", "width": job.settings.get("width"), "height": job.settings.get("height"),
                   "fps": job.settings.get("fps"), "duration_ms": job.duration_ms, "theme": job.settings.get("theme")},
         "captions": f"{slug}.srt",
         "thumbnail": f"{slug}.jpg",
-        "providers": sorted({a.provider for a in job.assets}),
+        "providers": providers_of(job),
+        "cost": job_cost(object_session(job), job.id).as_dict(),
         "degraded": job.degraded,
         "notes": job.notes,
         "stage_seconds": job.stage_seconds,
@@ -68,3 +72,11 @@ def manifest_for(job: Job, slug: str) -> dict[str, object]:
                     "concept": s.concept, "visual": s.visual} for s in job.scenes],
         "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def providers_of(job: Job) -> list[str]:
+    """Names of the registry's providers that made something for this job (e.g. gemini, replicate, local, piper)."""
+    made_by = dict(job.settings.get("made_by") or {})
+    names = {name for names in made_by.values() for name in names}
+    names |= {a.provider for a in job.assets if a.kind in (AssetKind.IMAGE, AssetKind.NARRATION)}
+    return sorted(names)
