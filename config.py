@@ -271,8 +271,9 @@ class Settings(BaseSettings):
     retry_backoff_seconds: float = Field(default=10.0, ge=0, le=3600,
                                          description="Wait before a failed job's first retry; doubles each retry "
                                                      "(at most 1 hour).")
-    worker_name: str | None = Field(default=None, max_length=80,
-                                    description="Name shown as a job's lease owner (default: host:pid).")
+    worker_name: str | None = Field(default=None, max_length=80, pattern=r"^[A-Za-z0-9._-]+$",
+                                    description="This worker's name in job leases, before its pid "
+                                                "(default: the host name). Letters, digits, '.', '_', '-'.")
     #
 
     # --- API hardening: binding, rate limits, paging (api) ---

@@ -203,9 +203,13 @@ def _database(settings: Settings) -> Check:
         from server.extensions import db
 
         app = create_app(settings)
-        with app.app_context(), db.engine.connect() as connection:
-            revision = MigrationContext.configure(connection).get_current_revision()
-            url = db.engine.url.render_as_string(hide_password=True)
+        with app.app_context():
+            try:
+                with db.engine.connect() as connection:
+                    revision = MigrationContext.configure(connection).get_current_revision()
+                url = db.engine.url.render_as_string(hide_password=True)
+            finally:
+                db.engine.dispose()  # a check, not a server: leave no connection open
         if revision is None:
             raise RuntimeError(f"{url} has no schema yet: run `mediabuddy up` or `mediabuddy serve`")
         return f"{url} at revision {revision}"

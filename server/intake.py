@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from config import Settings
-from server.errors import ApiError, InvalidDocument
+from server.errors import ApiError, DocumentSkipped, InvalidDocument
 from server.extensions import db
 from server.models import Document, Job
 from server.providers.extract import markdown
@@ -50,6 +50,8 @@ def accept(raw: bytes, source_path: str, idempotency_key: str | None, settings: 
     text = decode(raw)
     try:
         markdown.extract(text, fallback_title=PurePosixPath(path).stem)
+    except DocumentSkipped:
+        pass  # a draft is stored; its job ends "skipped" with a note (the runner), not refused here
     except InvalidDocument as error:
         raise ApiError(422, error.code, error.message) from error
 

@@ -111,6 +111,31 @@ def run_consumer(settings: Settings) -> None:
     finally:
         stop.set()
         sweeper.join(timeout=5)
+        release_leases(settings)
+
+
+def release_leases(settings: Settings) -> list[int]:
+    """Hand back the jobs this process still holds, so the next worker resumes them at once.
+
+    Called when the consumer has stopped (SIGTERM stops it without waiting for running
+    jobs). A thread still finishing a stage cannot commit after this: every commit checks
+    the lease. A worker killed outright cannot do this; its leases simply expire.
+    """
+    import sqlalchemy as sa
+
+    from server.extensions import db
+    from server.models import Job, JobStatus
+    from server.pipeline.lease import process_owner, release_values, utcnow
+
+    with _app_for(settings).app_context(), db.engine.begin() as connection:
+        mine = Job.lease_owner.like(f"{process_owner(settings.worker_name)}/%")
+        ids = list(connection.execute(sa.select(Job.id).where(mine, Job.status == JobStatus.RUNNING)).scalars())
+        connection.execute(sa.update(Job).where(mine, Job.status == JobStatus.RUNNING)
+                           .values(status=JobStatus.QUEUED, next_attempt_at=utcnow(), **release_values()))
+    for job_id in ids:
+        log.warning("job %s handed back unfinished; the next worker resumes it", job_id)
+        enqueue_job(settings, job_id)
+    return ids
 
 
 def _sweep_until(settings: Settings, stop: threading.Event) -> None:

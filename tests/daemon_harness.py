@@ -84,9 +84,11 @@ class DaemonProcess:
             self.process.wait(timeout=15)
 
 
-def cli(home: Path, *args: str) -> subprocess.CompletedProcess:
+def cli(home: Path, *args: str, database_url: str | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIABUDDY_") and k != "DATABASE_URL"}
     env.update({"MEDIABUDDY_HOME": str(home), "COLUMNS": "200"})
+    if database_url:  # the test's database (the suite runs on SQLite and PostgreSQL)
+        env["DATABASE_URL"] = database_url
     return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60)
 

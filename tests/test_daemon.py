@@ -153,7 +153,7 @@ def test_dead_letter_listing_shows_the_newest_first_and_all_on_request(running_d
     shown = __import__("json").loads(cli(settings.home, "dlq", "list", "--all", "--json").stdout)
     assert [e["delivery"]["relative_path"] for e in shown] == ["empty-2.md", "empty-1.md", "empty-0.md"]
     assert {e["reason_class"] for e in shown} == {"rejected"}
-    status = cli(settings.home, "status", "--json")
+    status = cli(settings.home, "status", "--json", database_url=settings.database_url)
     assert status.returncode == 0, status.stderr
     daemon_status = __import__("json").loads(status.stdout)["daemon"]
     assert (daemon_status["running"], daemon_status["dead_lettered"]) == (True, 3), daemon_status

@@ -3,6 +3,7 @@
 import pytest
 
 from server.doctor import run_checks
+from server.schema import script_directory
 
 pytestmark = pytest.mark.utils
 
@@ -12,7 +13,7 @@ def test_doctor_passes_on_a_migrated_home_and_never_shows_secrets(app, settings)
     checks = {c.name: c for c in run_checks(keyed)}
     for name in ("ffmpeg", "piper voice", "espeak-ng fallback", "fonts", "folders", "database", "job queue"):
         assert checks[name].state == "ok", (name, checks[name].detail)
-    assert " at revision " in checks["database"].detail
+    assert f"at revision {script_directory(app).get_current_head()}" in checks["database"].detail
     assert checks["providers"].state == "ok"
     assert checks["Gemini key"].state in ("warn", "fail")  # set, but nothing here answers for Google
     assert checks["Replicate token"].state == "info" and "REPLICATE_API_TOKEN not set" in checks["Replicate token"].detail

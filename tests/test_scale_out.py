@@ -31,7 +31,7 @@ from tests.conftest import POSTGRES_URL, _reset_postgres, wait_for
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = "redis://127.0.0.1:6379/11"  # the server helper's Redis dbs are 10-13
+REDIS_URL = "redis://127.0.0.1:6379/11"  # its own db: flushing it empties no other test's queue
 JOBS = 30
 CLAIMED = re.compile(r"^job (\d+) claimed by (\S+) \(attempt (\d+)\)$")
 DONE = re.compile(r"^job (\d+): (\w+) done in [\d.]+ s by (\S+)$")
@@ -42,12 +42,14 @@ def _article(n: int) -> bytes:
             f"so thirty of them render quickly.\n").encode()
 
 
-def _start_worker(name: str, home: Path) -> tuple[subprocess.Popen, Path]:
+def _start_worker(name: str, home: Path, **overrides: str) -> tuple[subprocess.Popen, Path]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIABUDDY_", "DATABASE_URL"))}
     env.update(MEDIABUDDY_HOME=str(home), DATABASE_URL=POSTGRES_URL, MEDIABUDDY_REDIS_URL=REDIS_URL,
                MEDIABUDDY_SHORT_SIDE="240", MEDIABUDDY_FPS="10", MEDIABUDDY_LEASE_SECONDS="3",
                MEDIABUDDY_LEASE_SWEEP_SECONDS="1", MEDIABUDDY_WORKER_NAME=name, MEDIABUDDY_LOG_FORMAT="json",
                MEDIABUDDY_RENDER_WORKERS="1", PYTHONPATH=str(ROOT))
+    env.update(overrides)
+    env = {k: v for k, v in env.items() if v != ""}  # an empty override removes the setting
     log = home / f"{name}.log"
     with log.open("w") as sink:
         process = subprocess.Popen([sys.executable, "-m", "cli", "worker"], cwd=home, env=env, stdout=sink,
@@ -90,13 +92,13 @@ def test_three_workers_share_thirty_jobs_and_a_killed_one_changes_nothing(tmp_pa
 
         def victim_busy() -> bool:  # w2 holds a job, and some work is done: a kill "midway"
             done, owners = statuses()
-            return done[JobStatus.SUCCEEDED] >= 5 and any(o.startswith("w2/") for o in owners)
+            return done[JobStatus.SUCCEEDED] >= 5 and any(o.startswith("w2:") for o in owners)
 
         wait_for(victim_busy, timeout=300, interval=0.05)
         workers["w2"][0].send_signal(signal.SIGKILL)
         workers["w2"][0].wait(timeout=10)
         with app.app_context():  # what the dead worker left: its lease runs out in 3 s
-            held = [j for (j,) in db.session.execute(sa.select(Job.id).where(Job.lease_owner.like("w2/%")))]
+            held = [j for (j,) in db.session.execute(sa.select(Job.id).where(Job.lease_owner.like("w2:%")))]
             db.session.remove()
         assert held, "the kill was meant to interrupt a job"
 
@@ -121,7 +123,7 @@ def test_three_workers_share_thirty_jobs_and_a_killed_one_changes_nothing(tmp_pa
     for name, (_, log) in workers.items():
         for message in _messages(log):
             if match := CLAIMED.match(message):
-                claims.append((int(match[1]), match[2].split("/")[0], int(match[3])))
+                claims.append((int(match[1]), match[2].split(":")[0], int(match[3])))  # w1:pid/thread
             elif match := DONE.match(message):
                 stages_done[(int(match[1]), match[2])] += 1
     # No stage of any job finished twice (the killed worker may not have logged its last commit).
@@ -138,3 +140,48 @@ def test_three_workers_share_thirty_jobs_and_a_killed_one_changes_nothing(tmp_pa
     outbox = tmp_path / "outbox"
     assert len(list(outbox.glob("*.mp4"))) == JOBS and not list(outbox.glob("*.error.txt"))
     print(f"\n{JOBS} jobs on 3 workers (one killed) in {elapsed:.1f} s; resumed after the kill: {held}")
+
+
+def test_a_stopped_worker_hands_its_job_back_and_the_next_resumes_it_at_once(tmp_path: Path) -> None:
+    """SIGTERM (what `mediabuddy up` sends) does not wait for the job; its lease is released, not left to expire."""
+    from server import create_app, upgrade_database
+
+    settings = load_settings(home=tmp_path, short_side=240, fps=10)  # SQLite and SqliteHuey: one machine
+    app = create_app(settings)
+    upgrade_database(app)
+    with app.app_context():
+        job_id = accept(_article(0), "handback.md", None, settings).job_id
+    enqueue_job(settings, job_id)
+
+    def job() -> Job:
+        with app.app_context():
+            row = db.session.get(Job, job_id)
+            db.session.expunge(row)
+            db.session.remove()
+            return row
+
+    env = {"DATABASE_URL": settings.effective_database_url, "MEDIABUDDY_REDIS_URL": "",
+           "MEDIABUDDY_LEASE_SECONDS": "600"}  # so only the hand-back can explain a quick resume
+    first, log = _start_worker("first", tmp_path, **env)
+    try:
+        wait_for(lambda: job().lease_owner and job().completed_stages, timeout=120, interval=0.05)
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=30)
+        handed = job()
+        assert (handed.status, handed.lease_owner) == (JobStatus.QUEUED, None)
+        assert any("handed back unfinished" in m for m in _messages(log))
+        done_before = list(handed.completed_stages)
+        second, second_log = _start_worker("second", tmp_path, **env)
+        try:
+            wait_for(lambda: job().status == JobStatus.SUCCEEDED, timeout=120, interval=0.2)
+        finally:
+            second.send_signal(signal.SIGINT)
+            second.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        with app.app_context():
+            db.engine.dispose()
+    redone = [m for m in _messages(second_log) if DONE.match(m) and DONE.match(m)[2] in done_before]
+    assert redone == []  # resumed after the stages the first worker finished
+    assert (tmp_path / "outbox" / "handback.mp4").exists()

@@ -8,7 +8,7 @@ from server.worker import enqueue_job, huey_for
 
 pytestmark = pytest.mark.pipeline
 ARTICLE = b"# Queue check\n\nThis short article only exists to travel through the job queue and back again.\n"
-REDIS_URL = "redis://127.0.0.1:6379/10"  # the server helper's Redis dbs are 10-13
+REDIS_URL = "redis://127.0.0.1:6379/10"  # its own db: flushing it empties no other test's queue
 
 
 @pytest.fixture(params=["sqlite", "redis"])

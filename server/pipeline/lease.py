@@ -34,10 +34,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def process_owner(name: str | None = None) -> str:
+    """This process's part of a lease owner: MEDIABUDDY_WORKER_NAME (or the host) and the pid."""
+    return f"{name or socket.gethostname()}:{os.getpid()}"[:100]
+
+
 def default_owner(name: str | None = None) -> str:
-    """A lease owner name unique to this process (and thread, when several run jobs)."""
-    base = name or f"{socket.gethostname()}:{os.getpid()}"
-    return f"{base}/{threading.current_thread().name}"[:128]
+    """A lease owner name unique to this process and thread (a worker may run several jobs)."""
+    return f"{process_owner(name)}/{threading.current_thread().name}"[:128]
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,9 @@ class Heartbeat(threading.Thread):
                     cancel = connection.execute(sa.select(Job.cancel_requested).where(Job.id == self.lease.job_id))
                     if cancel.scalar():
                         self.cancel_requested.set()
-            except Exception:  # noqa: BLE001 - a database blip: the next beat tries again before expiry
-                log.warning("job %s: heartbeat failed; trying again", self.lease.job_id, exc_info=True)
+            except Exception as error:  # noqa: BLE001 - a blip, or our own stage holds SQLite's write lock
+                log.warning("job %s: heartbeat could not renew the lease (%s); trying again", self.lease.job_id,
+                            str(error).splitlines()[0][:200])
 
     def stop(self) -> None:
         self._halt.set()

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 
 from server import settings_of
 from server.errors import DocumentSkipped, InvalidDocument, StageError
@@ -59,11 +59,8 @@ class _Canceled(Exception):
     pass
 
 
-Stage = tuple[str, Callable[[StageContext], None]]
-
-
 def run_job(app: Flask, job_id: int, *, final_attempt: bool | None = True, stages: tuple[str, ...] | None = None,
-            owner: str | None = None, pipeline: tuple[Stage, ...] = PIPELINE) -> JobStatus | None:
+            owner: str | None = None) -> JobStatus | None:
     """Claim ``job_id`` and run its unfinished stages (all, or only those named in ``stages``).
 
     Returns the job's new status, or None when it was not claimable (finished, not due, or
@@ -82,13 +79,13 @@ def run_job(app: Flask, job_id: int, *, final_attempt: bool | None = True, stage
         heartbeat = Heartbeat(db.engine, lease, settings.lease_seconds)
         heartbeat.start()
         try:
-            return _run_stages(app, lease, heartbeat, final_attempt, stages, pipeline)
+            return _run_stages(app, lease, heartbeat, final_attempt, stages)
         finally:
             heartbeat.stop()
 
 
 def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: bool | None,
-                only: tuple[str, ...] | None, pipeline: tuple[Stage, ...]) -> JobStatus | None:
+                only: tuple[str, ...] | None) -> JobStatus | None:
     settings = settings_of(app)
     ctx = StageContext(job_id=lease.job_id, settings=settings, work_dir=settings.var_dir / "jobs" / str(lease.job_id),
                        cache_dir=settings.var_dir / "cache")
@@ -100,7 +97,7 @@ def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: b
         return _fail(ctx, lease, job.stage or "?", error, retry_in=None)
     stage = "?"
     try:
-        for stage, run in pipeline:
+        for stage, run in PIPELINE:
             if stage in job.completed_stages or (only is not None and stage not in only):
                 continue
             _check_still_ours(lease, heartbeat)
@@ -152,10 +149,17 @@ def _check_still_ours(lease: Lease, heartbeat: Heartbeat) -> None:
 
 
 def _commit_owned(lease: Lease) -> None:
-    """Commit the session's changes only if this worker still holds the lease (same transaction)."""
+    """Commit the session's changes only if this worker still holds the lease (same transaction).
+
+    The commit also renews the lease: while a stage's transaction holds SQLite's write lock
+    (or the job's row lock on PostgreSQL) the heartbeat cannot write, and nobody else can
+    take the job either; renewing here means the lease is fresh the moment the lock is gone.
+    """
+    now = utcnow()
     owned = db.session.execute(
         sa.update(Job).where(Job.id == lease.job_id, Job.lease_owner == lease.owner, Job.status == JobStatus.RUNNING)
-        .values(heartbeat_at=utcnow()).execution_options(synchronize_session=False))
+        .values(heartbeat_at=now, lease_expires_at=now + timedelta(seconds=settings_of(current_app).lease_seconds))
+        .execution_options(synchronize_session=False))
     if owned.rowcount != 1:
         db.session.rollback()
         raise LeaseLost(lease)
