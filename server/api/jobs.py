@@ -84,6 +84,18 @@ _JOB_ROWS = (select(*(c for _, c in _JOB_FIELDS), _DOCUMENT.c.source_path, *(c f
              .order_by(_SCENE.c.index))
 
 
+@api_blueprint.get("/jobs/<int:job_id>/storyboard")
+def get_storyboard(job_id: int):
+    """The timeline and pictures so far (server/storyboard.py); 409 until the timeline exists."""
+    from server.storyboard import storyboard_of
+
+    job = _job_or_404(job_id)
+    if "timeline" not in job.completed_stages:
+        raise ApiError(409, "not_ready", f"job {job_id} has no timeline yet (stage: {job.stage or 'queued'}); "
+                       "ask again when the timeline stage is done")
+    return jsonify({"storyboard": storyboard_of(job)})
+
+
 @api_blueprint.post("/jobs/<int:job_id>/retry")
 def retry_job(job_id: int):
     """Queue a failed or canceled job again; it resumes at the stage that failed."""
@@ -122,3 +134,10 @@ def _statuses(value: str) -> list[JobStatus]:
         raise ApiError(400, "bad_status", f"status must be one or more of {', '.join(known)}, comma-separated "
                                           f"(got {value[:60]!r})")
     return [known[part] for part in wanted]
+
+
+def _job_or_404(job_id: int) -> Job:
+    job = db.session.get(Job, job_id) if job_id <= MAX_ID else None
+    if job is None:
+        raise ApiError(404, "not_found", f"there is no job {job_id}")
+    return job

@@ -118,6 +118,18 @@ OPENAPI: dict[str, object] = {
                 "type": "object", "required": ["job"], "properties": {"job": _ref("JobDetail")}},
             "Intake": {"type": "object", "required": ["document", "job"],
                        "properties": {"document": _ref("Document"), "job": _ref("Job")}},
+            "StoryboardEnvelope": {"type": "object", "required": ["storyboard"], "properties": {"storyboard": {
+                "type": "object", "required": ["job", "scenes", "estimated_ms"], "properties": {
+                    "job": {"type": "integer"}, "title": {"type": "string"}, "language": {"type": "string"},
+                    "theme": {"type": "string"}, "stages_done": {"type": "array", "items": {"type": "string"}},
+                    "degraded": {"type": "boolean"}, "notes": {"type": "array", "items": {"type": "string"}},
+                    "estimated_ms": {"type": "integer"},
+                    "scenes": {"type": "array", "items": {"type": "object", "required": ["index", "text"],
+                                                          "properties": {
+                        "index": {"type": "integer"}, "text": {"type": "string"}, "words": {"type": "integer"},
+                        "concept": {"type": "string"}, "visual": {"type": "string"}, "chapter": {"type": "string"},
+                        "estimated_ms": {"type": "integer"}, "duration_ms": _nullable("integer"),
+                        "image": _nullable("string"), "image_provider": _nullable("string")}}}}}}},
             "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
             "OpenApiDocument": {"type": "object", "required": ["openapi", "paths"]},
         },
@@ -140,6 +152,9 @@ OPENAPI: dict[str, object] = {
                              parameters=[*_PAGING, *_JOB_FILTERS])},
         "/jobs/{id}": {"get": _op("One job with its stages and scenes", {"200": ("The job", "JobDetailEnvelope")},
                                   ("404",), parameters=[_ID])},
+        "/jobs/{id}/storyboard": {"get": _op("Scenes, concepts, visuals, pictures and duration estimates so far",
+                                             {"200": ("The storyboard", "StoryboardEnvelope")}, ("404", "409"),
+                                             parameters=[_ID])},
         "/jobs/{id}/retry": {"post": _op("Run a failed or canceled job again from the stage that failed",
                                          {"202": ("Queued again", "JobEnvelope")}, ("404", "409"), parameters=[_ID])},
         "/jobs/{id}/cancel": {"post": _op("Cancel a queued job, or ask a running one to stop at its next stage",
