@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -82,15 +83,17 @@ def claim_next(engine: Engine, owner: str, lease_seconds: float) -> Lease | None
 def _claim(connection: Connection, which: sa.ColumnElement[bool], owner: str, lease_seconds: float) -> Lease | None:
     now = utcnow()
     candidates = connection.execute(
-        sa.select(Job.id, Job.attempts).where(which, claimable(now)).order_by(Job.id).limit(5)
+        sa.select(Job.id).where(which, claimable(now)).order_by(Job.id).limit(5)
         .with_for_update(skip_locked=True)).all()  # SQLite renders no FOR UPDATE; the UPDATE decides
-    for job_id, attempts in candidates:
+    for (job_id,) in candidates:
         won = connection.execute(
             sa.update(Job).where(Job.id == job_id, claimable(now))
-            .values(status=JobStatus.RUNNING, lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    heartbeat_at=now, next_attempt_at=None, attempts=Job.attempts + 1, updated_at=now))
-        if won.rowcount == 1:
-            return Lease(job_id, owner, attempts + 1)
+            .values(status=JobStatus.RUNNING, lease_owner=owner,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds), heartbeat_at=now,
+                    next_attempt_at=None, attempts=Job.attempts + 1, updated_at=now))
+        if won.rowcount == 1:  # read back under the write lock: the candidate's count may be stale
+            attempt = connection.execute(sa.select(Job.attempts).where(Job.id == job_id)).scalar_one()
+            return Lease(job_id, owner, attempt)
     return None
 
 
@@ -121,6 +124,7 @@ class Heartbeat(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
+        renewed = time.monotonic()
         while not self._halt.wait(self.lease_seconds / 3):
             try:
                 with self.engine.begin() as connection:
@@ -128,6 +132,10 @@ class Heartbeat(threading.Thread):
                         log.warning("job %s: lease lost by %s", self.lease.job_id, self.lease.owner)
                         self.lost.set()
                         return
+                gap, renewed = time.monotonic() - renewed, time.monotonic()
+                if gap > self.lease_seconds * 2 / 3:  # a starved process or a lock: the lease nearly ran out
+                    log.warning("job %s: heartbeat %.1f s late (lease %.0f s)", self.lease.job_id,
+                                gap - self.lease_seconds / 3, self.lease_seconds)
                     cancel = connection.execute(sa.select(Job.cancel_requested).where(Job.id == self.lease.job_id))
                     if cancel.scalar():
                         self.cancel_requested.set()

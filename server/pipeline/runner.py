@@ -94,7 +94,7 @@ def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: b
         # Only kills get here: a worker that died with the job each time (out of memory?).
         error = StageError(job.stage or "?", f"its worker stopped {lease.attempt - 1} times while running it",
                            hint="Check the worker logs and memory, then `mediabuddy jobs retry JOB`.")
-        return _fail(ctx, lease, job.stage or "?", error, retry_in=None)
+        return _fail(ctx, lease, heartbeat, job.stage or "?", error, retry_in=None)
     stage = "?"
     try:
         for stage, run in PIPELINE:
@@ -117,13 +117,14 @@ def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: b
     except _Canceled:
         db.session.rollback()
         notes = [*ctx.job().notes, f"canceled before {stage}"]
-        _end(lease, status=JobStatus.CANCELED, finished_at=utcnow(), cancel_requested=False, notes=notes)
+        _end(lease, heartbeat, status=JobStatus.CANCELED, finished_at=utcnow(), cancel_requested=False,
+             notes=notes)
         log.info("job %s canceled before %s", lease.job_id, stage)
         return JobStatus.CANCELED
     except DocumentSkipped as skipped:
         db.session.rollback()
         notes = [*ctx.job().notes, f"skipped: {skipped.message}"]
-        _end(lease, status=JobStatus.SKIPPED, stage=None, finished_at=utcnow(), notes=notes)
+        _end(lease, heartbeat, status=JobStatus.SKIPPED, stage=None, finished_at=utcnow(), notes=notes)
         log.info("job %s skipped: %s", lease.job_id, skipped.message)
         return JobStatus.SKIPPED
     except Exception as error:  # every failure is recorded on the job, then reported to the queue
@@ -131,10 +132,11 @@ def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: b
         retryable = not isinstance(error, InvalidDocument) and getattr(error, "retryable", True)
         final = not retryable or (final_attempt if final_attempt is not None
                                   else lease.attempt > settings.job_retries)
-        retry_in = None if final else min(MAX_BACKOFF_SECONDS, settings.retry_backoff_seconds * 2 ** (lease.attempt - 1))
-        _fail(ctx, lease, stage, error, retry_in=retry_in)
+        backoff = settings.retry_backoff_seconds * 2 ** (lease.attempt - 1)
+        retry_in = None if final else min(MAX_BACKOFF_SECONDS, backoff)
+        _fail(ctx, lease, heartbeat, stage, error, retry_in=retry_in)
         raise JobFailed(lease.job_id, str(error), retryable, retry_in) from error
-    _end(lease, status=JobStatus.SUCCEEDED, stage=None, finished_at=utcnow(), error=None)
+    _end(lease, heartbeat, status=JobStatus.SUCCEEDED, stage=None, finished_at=utcnow(), error=None)
     job = ctx.job()
     log.info("job %s published %s.mp4 (%s)", lease.job_id, job.slug, job.stage_seconds)
     return JobStatus.SUCCEEDED
@@ -166,8 +168,9 @@ def _commit_owned(lease: Lease) -> None:
     db.session.commit()
 
 
-def _end(lease: Lease, **values: object) -> bool:
+def _end(lease: Lease, heartbeat: Heartbeat, **values: object) -> bool:
     """Record the run's outcome and release the lease, if it is still ours."""
+    heartbeat.stop()  # else a last beat finds the lease released and reports it lost
     ended = db.session.execute(
         sa.update(Job).where(Job.id == lease.job_id, Job.lease_owner == lease.owner)
         .values(**values, **release_values()).execution_options(synchronize_session=False))
@@ -178,16 +181,18 @@ def _end(lease: Lease, **values: object) -> bool:
     return ended.rowcount == 1
 
 
-def _fail(ctx: StageContext, lease: Lease, stage: str, error: Exception, *, retry_in: float | None) -> JobStatus:
+def _fail(ctx: StageContext, lease: Lease, heartbeat: Heartbeat, stage: str, error: Exception, *,
+          retry_in: float | None) -> JobStatus:
     message = error.message if isinstance(error, (StageError, InvalidDocument)) else f"{type(error).__name__}: {error}"
     log.error("job %s failed in %s (attempt %d): %s", lease.job_id, stage, lease.attempt, message,
               exc_info=not isinstance(error, StageError))
     if retry_in is not None:
-        _end(lease, status=JobStatus.QUEUED, error=f"{stage}: {message}",
+        _end(lease, heartbeat, status=JobStatus.QUEUED, error=f"{stage}: {message}",
              next_attempt_at=utcnow() + timedelta(seconds=retry_in))
         log.info("job %s: attempt %d failed; next attempt in %.1f s", lease.job_id, lease.attempt, retry_in)
         return JobStatus.QUEUED
-    if _end(lease, status=JobStatus.FAILED, stage=stage, error=f"{stage}: {message}", finished_at=utcnow()):
+    if _end(lease, heartbeat, status=JobStatus.FAILED, stage=stage, error=f"{stage}: {message}",
+            finished_at=utcnow()):
         hint = getattr(error, "hint", "") or _default_hint(error)
         _write_error_file(ctx, stage, message, hint, error)
     return JobStatus.FAILED
