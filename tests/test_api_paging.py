@@ -124,3 +124,24 @@ def test_documents_are_paged_too_and_never_carry_their_text(client, auth, app) -
         seen += [d["source_path"] for d in body["documents"]]
         url = body["next"]
     assert seen == [f"folder/{n}.md" for n in reversed(range(25))]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_listed_costs_equal_the_ledgers_own_sum(client, auth, app) -> None:
+    from server.models import ProviderCall
+    from server.pipeline.ledger import job_cost
+
+    ids = seed(app, 4)
+    calls = [(ids[0], False, "ok", 0.01), (ids[0], False, "ok", 0.02), (ids[0], True, "ok", 0.0),
+             (ids[0], False, "RateLimited(429)", 0.0), (ids[1], True, "ok", 0.0), (ids[2], False, "ok", 0.003)]
+    with app.app_context():
+        db.session.add_all([ProviderCall(job_id=job, stage="images", provider="replicate", model="flux",
+                                         cached=cached, outcome=outcome, price_usd=price)
+                            for job, cached, outcome, price in calls])
+        db.session.commit()
+        expected = {job: job_cost(db.session, job).as_dict() for job in ids}
+    listed = {job["id"]: job["cost"] for job in client.get("/api/v1/jobs", headers=auth).json["jobs"]}
+    assert listed == expected
+    assert listed[ids[0]] == {"total_usd": 0.03, "paid_calls": 2, "failed_calls": 1, "cached_calls": 1}
+    for job in ids:
+        assert client.get(f"/api/v1/jobs/{job}", headers=auth).json["job"]["cost"] == expected[job]
