@@ -52,7 +52,9 @@ class PiperNarrator:
             raise ProviderUnavailable(NAME, f"{model} needs its config {config.name} beside it")
         self._voice = _load(str(model))
         self._lock = threading.Lock()  # one onnxruntime session; keep calls serial
-        self.identity = f"piper:{cached_file_sha256(model)[:16]}"
+        self.aligned = _onnx_available()
+        # The identity changes with alignment support, so clips cached without word timings are remade.
+        self.identity = f"piper:{cached_file_sha256(model)[:16]}{':aligned' if self.aligned else ''}"
 
     def speak(self, sentence: str) -> tuple[np.ndarray, int]:
         with self._lock:
@@ -62,6 +64,53 @@ class PiperNarrator:
         return np.concatenate([c.audio_int16_array for c in chunks]), chunks[0].sample_rate
 
 
+    def speak_timed(self, sentence: str) -> tuple[np.ndarray, int, list[tuple[int, int]] | None]:
+        """Samples, rate and each written word's (start, end) sample from piper's alignments."""
+        with self._lock:
+            chunks = list(self._voice.synthesize(sentence, include_alignments=self.aligned))
+        rate = chunks[0].sample_rate if chunks else self._voice.config.sample_rate
+        if not chunks:
+            return np.zeros(0, np.int16), rate, None
+        audio = np.concatenate([c.audio_int16_array for c in chunks])
+        spans: list[tuple[int, int]] = []
+        offset = 0
+        for chunk in chunks:
+            spans += _word_spans(chunk.phoneme_alignments, offset, len(chunk.audio_int16_array)) or []
+            if not chunk.phoneme_alignments:
+                return audio, rate, None
+            offset += len(chunk.audio_int16_array)
+        return audio, rate, spans if len(spans) == len(sentence.split()) else None
+
+
+def _word_spans(alignments, offset: int, length: int) -> list[tuple[int, int]] | None:  # noqa: ANN001
+    """(start, end) sample of each phoneme word (phonemes between spaces), scaled so the
+    alignment's total matches the chunk's audio length."""
+    if not alignments:
+        return None
+    total = sum(int(a.num_samples) for a in alignments) or 1
+    scale = length / total
+    spans: list[tuple[int, int]] = []
+    cursor, start = 0, None
+    for alignment in alignments:
+        phoneme, width = alignment.phoneme, int(alignment.num_samples)
+        if phoneme == " " or phoneme == "$":
+            if start is not None:
+                spans.append((offset + round(start * scale), offset + round(cursor * scale)))
+                start = None
+        elif phoneme != "^" and start is None and phoneme.strip(".,;:!?\"'()…—-"):
+            start = cursor
+        cursor += width
+    return spans
+
+
+def _onnx_available() -> bool:
+    try:
+        import onnx  # noqa: F401 - piper needs it to patch the model for alignments
+    except ImportError:
+        return False
+    return True
+
+
 @lru_cache(maxsize=4)
 def _load(model: str):  # noqa: ANN202 - piper's type stays inside this module
     try:
@@ -69,6 +118,6 @@ def _load(model: str):  # noqa: ANN202 - piper's type stays inside this module
     except ImportError as error:
         raise ProviderUnavailable(NAME, "piper-tts is not installed") from error
     try:
-        return PiperVoice.load(model)
+        return PiperVoice.load(model, include_alignments=_onnx_available())
     except Exception as error:  # onnxruntime raises its own unexported types
         raise ProviderUnavailable(NAME, f"piper could not load {Path(model).name}: {error}") from error
