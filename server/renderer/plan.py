@@ -79,17 +79,18 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
     total = cursor
     joiner = "" if primary_language(language) in NO_SPACES else " "
 
-    words: list[Word] = []
-    breaks: set[int] = set()
+    per_scene: list[list[Word]] = []
     for scene, start in zip(scenes, starts):
-        breaks.add(len(words))
         offset = ms(start, fps)
-        words += [Word(offset + w.start_ms, offset + w.end_ms, w.text) for w in scene.words]
+        per_scene.append([Word(offset + w.start_ms, offset + w.end_ms, w.text) for w in scene.words])
 
     report = audit([s.image for s in scenes], _caption_band(width, height), house.text_rgb) if house.captions else None
     look = style.caption_look(width, height, font.family, house.text_rgb, house.highlight_rgb,
                               report.box_opacity if report else 0.0)
-    phrases = style.phrases(words, breaks, look, font.path, width, joiner) if house.captions else ()
+    phrases: tuple[Phrase, ...] = ()
+    if house.captions:
+        for words, start, count in zip(per_scene, starts, counts):
+            phrases += style.phrases(words, ms(start + count, fps), look, font.path, width, joiner)
     track = CaptionTrack(phrases, look) if house.captions else None
 
     card = None

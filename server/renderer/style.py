@@ -19,6 +19,7 @@ _PATHS = ((0, -1), (1, 0), (0, 1), (-1, 0), (1, -1), (-1, 1))
 MAX_PHRASE_WORDS = 8
 PHRASE_HOLD_MS = 400      # a phrase stays this long after its last word, unless the next one starts
 PHRASE_GAP_MS = 650       # a pause this long starts a new phrase
+_SENTENCE_ENDS = (".", "!", "?", "…", "。", "！", "？")
 
 
 def motion_for(index: int, width: int, height: int) -> Motion:
@@ -49,13 +50,13 @@ def _face(path: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size)
 
 
-def phrases(words: list[Word], scene_breaks: set[int], look: CaptionLook, font_path: Path, width: int,
+def phrases(words: list[Word], until_ms: int, look: CaptionLook, font_path: Path, width: int,
             joiner: str = " ") -> tuple[Phrase, ...]:
-    """Cut the words into phrases of at most two lines that fit the frame.
+    """Cut one scene's words into phrases of at most two lines that fit the frame.
 
     A phrase ends at a sentence end, at a clause mark once it has a few words, at a pause,
-    at a scene break (``scene_breaks`` holds the indexes of words that start a scene), or
-    when a third line would be needed.
+    or when a third line would be needed. The last one is held no later than ``until_ms``
+    (the scene's end), so a scene's captions depend on that scene alone.
     """
     face = _face(str(font_path), look.font_size)
     room = width - 2 * look.margin_h - 2 * look.outline
@@ -72,10 +73,16 @@ def phrases(words: list[Word], scene_breaks: set[int], look: CaptionLook, font_p
             out.append(Phrase(tuple(kept), kept[0][0].start_ms, kept[-1][-1].end_ms))
         lines[:] = [[]]
 
+    # Words left until the sentence ends: a phrase never stops to leave one or two behind.
+    left = [0] * len(words)
+    remaining = 0
+    for i in range(len(words) - 1, -1, -1):
+        remaining = 0 if words[i].text.endswith(_SENTENCE_ENDS) else remaining + 1
+        left[i] = remaining
     for i, word in enumerate(words):
         count = sum(len(line) for line in lines)
         previous = lines[-1][-1] if lines[-1] else None
-        if count and (i in scene_breaks or count >= MAX_PHRASE_WORDS
+        if count and ((count >= MAX_PHRASE_WORDS and left[i] > 1)
                       or (previous is not None and word.start_ms - previous.end_ms >= PHRASE_GAP_MS)):
             close()
         if lines[-1] and not fits([*lines[-1], word]):
@@ -85,14 +92,14 @@ def phrases(words: list[Word], scene_breaks: set[int], look: CaptionLook, font_p
                 lines.append([])
         lines[-1].append(word)
         count = sum(len(line) for line in lines)
-        if word.text.endswith((".", "!", "?", "…", "。", "！", "？")) or (
+        if word.text.endswith(_SENTENCE_ENDS) or (
                 count >= 4 and word.text.endswith((",", ";", ":", "、", "，"))):
             close()
     close()
     # Hold each phrase a little after its last word, never into the next one.
     held = []
     for i, phrase in enumerate(out):
-        limit = out[i + 1].start_ms if i + 1 < len(out) else phrase.end_ms + PHRASE_HOLD_MS
+        limit = out[i + 1].start_ms if i + 1 < len(out) else until_ms
         held.append(Phrase(phrase.lines, phrase.start_ms, max(phrase.end_ms, min(phrase.end_ms + PHRASE_HOLD_MS, limit))))
     return tuple(held)
 
