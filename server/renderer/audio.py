@@ -4,13 +4,12 @@ The scenes' WAVs are written one after another (streamed, never all in memory), 
 padded with silence to a whole number of video frames, so every scene starts on a frame
 and the audio can never drift from the picture. Each clip gets a few milliseconds of fade
 at both ends, so a join is never a click. ffmpeg then ducks the music under the voice
-(``sidechaincompress``), fades it out, and normalises the mix in two ``loudnorm`` passes
-(measure, then apply linearly) to about -14 LUFS with the true peak under -1 dBTP.
+(``sidechaincompress``), fades it out, and normalises the mix in two passes (measure with
+``ebur128``, then one gain and a limiter) to about -14 LUFS with the true peak under -1 dBTP.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import wave
 from pathlib import Path
@@ -98,26 +97,27 @@ def _inputs(mix: AudioMix) -> list[str]:
 
 def render_audio(mix: AudioMix, out: Path) -> dict[str, float]:
     """Mix, normalise and encode the soundtrack to AAC in ``out`` (.m4a); return the
-    loudness measured in the first pass."""
-    target = f"loudnorm=I={mix.loudness_lufs}:TP={mix.true_peak_db}:LRA=11"
-    log = process.run([*_inputs(mix), "-filter_complex", _graph(mix, f"{target}:print_format=json"),
+    loudness measured before normalising.
+
+    Pass one measures the mix with ``ebur128`` (integrated loudness and true peak; a tenth
+    of ``loudnorm``'s cost, which resamples to 192 kHz); pass two applies one linear gain
+    and, only where the peaks would pass the ceiling, a limiter set below it.
+    """
+    log = process.run([*_inputs(mix), "-filter_complex", _graph(mix, "ebur128=peak=true:framelog=verbose"),
                        "-map", "[out]", "-f", "null", "-"], "the soundtrack (loudness pass)", loglevel="info")
-    found = re.search(r"\{[^{}]*\"input_i\"[^{}]*\}", log, re.S)
-    if not found:
-        raise process.RenderFailed("the soundtrack (loudness pass)", 1, "loudnorm printed no measurement")
-    measured = json.loads(found.group(0))
-    linear = (f"{target}:measured_I={measured['input_i']}:measured_TP={measured['input_tp']}:"
-              f"measured_LRA={measured['input_lra']}:measured_thresh={measured['input_thresh']}:"
-              f"offset={measured['target_offset']}:linear=true,aresample={mix.sample_rate}")
-    process.run([*_inputs(mix), "-filter_complex", _graph(mix, linear), "-map", "[out]",
+    integrated = re.findall(r"I:\s+(-?[\d.]+|-inf) LUFS", log)
+    peak = re.findall(r"Peak:\s+(-?[\d.]+|-inf) dBFS", log)
+    if not integrated or not peak:
+        raise process.RenderFailed("the soundtrack (loudness pass)", 1, "ebur128 printed no summary")
+    measured_i = float(integrated[-1]) if integrated[-1] != "-inf" else mix.loudness_lufs
+    measured_tp = float(peak[-1]) if peak[-1] != "-inf" else -90.0
+    gain = max(-30.0, min(30.0, mix.loudness_lufs - measured_i))   # silence is not boosted without bound
+    steps = f"volume={gain:.2f}dB"
+    if measured_tp + gain > mix.true_peak_db:
+        # alimiter works on sample peaks; 0.5 dB of headroom covers the overshoot between samples.
+        ceiling = 10 ** ((mix.true_peak_db - 0.5) / 20)
+        steps += f",alimiter=limit={ceiling:.4f}:level=false:attack=5:release=60"
+    process.run([*_inputs(mix), "-filter_complex", _graph(mix, steps), "-map", "[out]",
                  "-t", f"{mix.duration_ms / 1000:.3f}", "-c:a", "aac", "-b:a", "160k", "-ar", str(mix.sample_rate),
                  "-f", "mp4", str(out)], "the soundtrack")
-    return {k: float(measured[k]) for k in ("input_i", "input_tp", "input_lra") if _number(measured[k])}
-
-
-def _number(value: object) -> bool:
-    try:
-        float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
-    return True
+    return {"input_i": measured_i, "input_tp": measured_tp, "gain_db": round(gain, 2)}
