@@ -72,35 +72,59 @@ class PiperNarrator:
         if not chunks:
             return np.zeros(0, np.int16), rate, None
         audio = np.concatenate([c.audio_int16_array for c in chunks])
-        spans: list[tuple[int, int]] = []
+        phones: list[tuple[int, int, bool]] = []
         offset = 0
         for chunk in chunks:
-            spans += _word_spans(chunk.phoneme_alignments, offset, len(chunk.audio_int16_array)) or []
             if not chunk.phoneme_alignments:
                 return audio, rate, None
+            phones += _phones(chunk.phoneme_alignments, offset, len(chunk.audio_int16_array))
             offset += len(chunk.audio_int16_array)
-        return audio, rate, spans if len(spans) == len(sentence.split()) else None
+        return audio, rate, _words_over_phones(sentence.split(), phones)
 
 
-def _word_spans(alignments, offset: int, length: int) -> list[tuple[int, int]] | None:  # noqa: ANN001
-    """(start, end) sample of each phoneme word (phonemes between spaces), scaled so the
-    alignment's total matches the chunk's audio length."""
-    if not alignments:
-        return None
+def _phones(alignments, offset: int, length: int) -> list[tuple[int, int, bool]]:  # noqa: ANN001
+    """Spoken phonemes as (start, end, starts_a_word), in samples; the alignment's total is
+    scaled to the chunk's audio length. Stress marks, pauses and punctuation are dropped."""
     total = sum(int(a.num_samples) for a in alignments) or 1
     scale = length / total
-    spans: list[tuple[int, int]] = []
-    cursor, start = 0, None
+    phones: list[tuple[int, int, bool]] = []
+    cursor, boundary = 0, True
     for alignment in alignments:
         phoneme, width = alignment.phoneme, int(alignment.num_samples)
-        if phoneme == " " or phoneme == "$":
-            if start is not None:
-                spans.append((offset + round(start * scale), offset + round(cursor * scale)))
-                start = None
-        elif phoneme != "^" and start is None and phoneme.strip(".,;:!?\"'()…—-"):
-            start = cursor
+        if phoneme == " ":
+            boundary = True
+        elif phoneme not in ("^", "$", "ˈ", "ˌ", "ː") and phoneme.strip(".,;:!?\"'()…—-"):
+            phones.append((offset + round(cursor * scale), offset + round((cursor + width) * scale), boundary))
+            boundary = False
         cursor += width
-    return spans
+    return phones
+
+
+def _words_over_phones(words: list[str], phones: list[tuple[int, int, bool]]) -> list[tuple[int, int]] | None:
+    """Each written word's (start, end) sample.
+
+    One phoneme word per written word: taken as they are. Otherwise (espeak joins "from
+    the" into one word and reads "25" as two), the boundary between written words i and
+    i+1 is placed at the same fraction of the phonemes as of the letters, snapped to a
+    phoneme word's start when one is within two phonemes.
+    """
+    if not phones or not words:
+        return None
+    starts = [i for i, (_, _, first) in enumerate(phones) if first]
+    if len(starts) == len(words):
+        bounds = starts + [len(phones)]
+    else:
+        letters = [len(w.strip(".,;:!?\"'()…—-")) or 1 for w in words]
+        total, bounds, run = sum(letters), [0], 0
+        for count in letters[:-1]:
+            run += count
+            at = round(run / total * len(phones))
+            near = min(starts, key=lambda s: abs(s - at))
+            bounds.append(max(bounds[-1] + 1, near if abs(near - at) <= 2 else at))
+        bounds.append(len(phones))
+        if bounds[-2] >= len(phones):
+            return None
+    return [(phones[a][0], phones[b - 1][1]) for a, b in zip(bounds, bounds[1:])]
 
 
 def _onnx_available() -> bool:
