@@ -142,6 +142,20 @@ def _load(model: str):  # noqa: ANN202 - piper's type stays inside this module
     except ImportError as error:
         raise ProviderUnavailable(NAME, "piper-tts is not installed") from error
     try:
-        return PiperVoice.load(model, include_alignments=_onnx_available())
+        voice = PiperVoice.load(model, include_alignments=_onnx_available())
     except Exception as error:  # onnxruntime raises its own unexported types
         raise ProviderUnavailable(NAME, f"piper could not load {Path(model).name}: {error}") from error
+    _return_freed_memory()  # the in-memory patch parses the model once (~60 MB freed but kept by malloc)
+    return voice
+
+
+def _return_freed_memory() -> None:
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (Windows, macOS, musl): the memory is reused later anyway
+        pass
