@@ -137,6 +137,7 @@ def serve(ctx: click.Context, no_migrate: bool) -> None:
     if not no_migrate:
         upgrade_database(app)
     ensure_token(settings)
+    _check_credentials_in_background(settings)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     logging.getLogger("mediabuddy").info("API listening on %s", settings.effective_server_url)
     try:
@@ -144,6 +145,13 @@ def serve(ctx: click.Context, no_migrate: bool) -> None:
                        max_request_body_size=settings.max_document_bytes + 65536)
     except KeyboardInterrupt:
         pass
+
+
+def _check_credentials_in_background(settings) -> None:  # noqa: ANN001 - Settings
+    """Warn (in the log) about configured vendor credentials that do not work, without delaying start."""
+    from server.doctor import warn_about_credentials
+
+    threading.Thread(target=warn_about_credentials, args=(settings,), name="credential-check", daemon=True).start()
 
 
 @main.command()
@@ -216,16 +224,18 @@ def status(ctx: click.Context, job_id: int | None, as_json: bool, follow: bool) 
 
 def _print_status(report: dict) -> None:
     table = Table(title="Jobs", show_lines=False)
-    for column in ("id", "file", "status", "stage", "done", "video s", "notes"):
+    for column in ("id", "file", "status", "stage", "done", "video s", "cost", "notes"):
         table.add_column(column)
     for job in report["jobs"]:
         done = sum(1 for s in job["stages"] if s["state"] == "done")
         seconds = f"{job['duration_ms'] / 1000:.1f}" if job["duration_ms"] else ""
+        cost = job.get("cost") or {}
+        spent = f"${cost.get('total_usd', 0):.4f} ({cost.get('paid_calls', 0)} paid)" if cost else ""
         notes = "degraded" if job["degraded"] else ""
         if job["error"]:
             notes = job["error"][:60]
         table.add_row(str(job["id"]), job["source_path"], job["status"], job["stage"] or "", f"{done}/7", seconds,
-                      notes)
+                      spent, notes)
     out.print(table)
     out.print(describe_daemon(report["daemon"]))
 
@@ -360,7 +370,8 @@ def doctor(ctx: click.Context) -> None:
     for column in ("check", "result", "detail"):
         table.add_column(column)
     for check in checks:
-        mark = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}[check.state]
+        mark = {"ok": "[green]ok[/green]", "info": "[blue]info[/blue]", "warn": "[yellow]warn[/yellow]",
+                "fail": "[red]FAIL[/red]"}[check.state]
         table.add_row(check.name, mark, check.detail)
     out.print(table)
     if any(c.state == "fail" for c in checks):

@@ -11,11 +11,42 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ASPECTS: dict[str, tuple[int, int]] = {"9:16": (9, 16), "16:9": (16, 9), "1:1": (1, 1), "4:5": (4, 5)}
 THEMES = ("midnight", "paper", "forest", "sunset", "ocean")
+# Shut down on 2026-12-01 (calls are rerouted): never a default, refused as a setting.
+RETIRED_GEMINI_MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-preview-tts",
+                         "gemini-2.5-pro-preview-tts")
+GEMINI_VOICES = ("Zephyr", "Puck", "Charon", "Kore", "Fenrir", "Leda", "Orus", "Aoede", "Callirrhoe", "Autonoe",
+                 "Enceladus", "Iapetus", "Umbriel", "Algieba", "Despina", "Erinome", "Algenib", "Rasalgethi",
+                 "Laomedeia", "Achernar", "Alnilam", "Schedar", "Gacrux", "Pulcherrima", "Achird",
+                 "Zubenelgenubi", "Vindemiatrix", "Sadachbia", "Sadaltager", "Sulafat")
+
+
+class ModelPrice(BaseModel):
+    """What a model costs, in USD: per million tokens, per million audio tokens out, or per image."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input: float = Field(default=0.0, ge=0)
+    output: float = Field(default=0.0, ge=0)
+    audio_output: float = Field(default=0.0, ge=0)
+    image: float = Field(default=0.0, ge=0)
+
+
+# From EXTERNAL-APIS.md (late 2026); override any of them with MEDIABUDDY_PRICES.
+DEFAULT_PRICES: dict[str, ModelPrice] = {
+    "gemini-3.5-flash-lite": ModelPrice(input=0.30, output=2.50),
+    "gemini-3.8-flash": ModelPrice(input=0.75, output=3.75),
+    "gemini-3.8-flash-tts": ModelPrice(input=0.50, audio_output=9.00),
+    "gemini-3.8-flash-lite-tts": ModelPrice(input=0.50, audio_output=6.00),
+    "black-forest-labs/flux-schnell": ModelPrice(image=0.003),
+    "black-forest-labs/flux-dev": ModelPrice(image=0.025),
+    "black-forest-labs/flux-1.1-pro": ModelPrice(image=0.04),
+    "black-forest-labs/flux-kontext-pro": ModelPrice(image=0.04),
+}
 
 
 class SettingsError(ValueError):
@@ -83,13 +114,127 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object per line.")
 
     # --- providers-core: registry order, strictness, budget, prices (core) ---
-    #
+    voice_providers: str = Field(default="gemini,local", description="Voice providers to try, in order.")
+    timeline_providers: str = Field(default="gemini,local", description="Timeline providers to try, in order.")
+    image_providers: str = Field(
+        default="replicate,local", validation_alias=AliasChoices("MEDIABUDDY_IMAGE_PROVIDERS",
+                                                                 "MEDIABUDDY_IMAGES_PROVIDERS"),
+        description="Image providers to try, in order.")
+    narration_providers: str = Field(default="piper,kokoro,gemini,espeak", description="Narration providers to try, in order.")
+    strict_providers: bool = Field(default=False, description="Fail a job instead of falling back to the next "
+                                                              "provider when a configured one fails.")
+    max_cost_per_job: float = Field(default=1.00, ge=0, le=10_000, description="USD a job may spend on paid calls.")
+    prices: dict[str, ModelPrice] = Field(default_factory=dict, description="Per-model prices (USD) merged over "
+                                          "the defaults, as JSON: {\"model\": {\"input\": 0.3, \"output\": 2.5}}.")
+    provider_retry_attempts: int = Field(default=4, ge=1, le=20, description="Tries per remote call.")
+    provider_retry_seconds: float = Field(default=60.0, ge=0, le=3600,
+                                          description="Most seconds one remote call may spend waiting to retry.")
+    provider_retry_initial_seconds: float = Field(default=0.5, ge=0, le=60, description="First backoff wait.")
+    provider_retry_max_wait_seconds: float = Field(default=20.0, ge=0, le=600, description="Longest backoff wait.")
+    provider_breaker_failures: int = Field(default=5, ge=1, le=1000,
+                                           description="Transient failures in a row that open a provider's breaker.")
+    provider_breaker_reset_seconds: float = Field(default=60.0, ge=0.01, le=86400,
+                                                  description="How long an open breaker refuses calls.")
+
+    @property
+    def model_prices(self) -> dict[str, "ModelPrice"]:
+        """The default prices with ``MEDIABUDDY_PRICES`` merged over them."""
+        return {**DEFAULT_PRICES, **self.prices}
+
+    def providers_for(self, kind: str) -> list[str]:
+        """The provider names for ``voice``, ``timeline``, ``images`` or ``narration``, in order."""
+        if kind == "narration" and self.tts_engine != "auto":  # the older, narrower setting still wins
+            return [self.tts_engine]
+        raw = {"voice": self.voice_providers, "timeline": self.timeline_providers,
+               "images": self.image_providers, "narration": self.narration_providers}[kind]
+        return [name.strip() for name in raw.split(",") if name.strip()]
+
 
     # --- gemini: base URL, models, timeouts (gemini) ---
     #
+    gemini_base_url: str = Field(default="https://generativelanguage.googleapis.com",
+                                 description="Gemini API root (a local fake in tests).")
+    gemini_api_version: Literal["v1beta", "v1"] = Field(
+        default="v1beta", description="Gemini API version; v1beta has structured output, thinking and speech.")
+    gemini_model: str = Field(default="gemini-3.5-flash-lite", description="Gemini text model id.")
+    gemini_tts_model: str = Field(default="gemini-3.8-flash-lite-tts", description="Gemini speech model id.")
+    gemini_tts_voice: str = Field(default="Kore", description="One of Gemini's 30 prebuilt speech voices.")
+    gemini_timeout_seconds: float = Field(default=60.0, ge=1, le=600,
+                                          description="How long one Gemini request may take before it is abandoned.")
+    gemini_max_output_tokens: int = Field(default=8192, ge=256, le=65536,
+                                          description="Output tokens (thinking included) one text call may use.")
+    gemini_thinking_budget: int = Field(default=1024, ge=0, le=32768,
+                                        description="Thinking tokens per text call; 0 turns thinking off.")
+
+    @field_validator("gemini_base_url")
+    @classmethod
+    def _gemini_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("gemini_model", "gemini_tts_model")
+    @classmethod
+    def _current_gemini_model(cls, value: str) -> str:
+        model = value.strip().removeprefix("models/")
+        if not model or any(c in model for c in "/?# "):
+            raise ValueError("must be a Gemini model id such as gemini-3.5-flash-lite")
+        if model in RETIRED_GEMINI_MODELS or model.startswith(("gemini-1.0", "gemini-1.5", "gemini-2.0")):
+            raise ValueError(f"{model} is retired; use a current model such as gemini-3.5-flash-lite "
+                             "or gemini-3.8-flash (speech: gemini-3.8-flash-lite-tts)")
+        return model
+
+    @field_validator("gemini_tts_voice")
+    @classmethod
+    def _known_gemini_voice(cls, value: str) -> str:
+        voice = value.strip().capitalize()
+        if voice not in GEMINI_VOICES:
+            raise ValueError(f"must be one of Gemini's prebuilt voices: {', '.join(GEMINI_VOICES)}")
+        return voice
+
+    @field_validator("gemini_thinking_budget")
+    @classmethod
+    def _thinking_leaves_room(cls, value: int, info) -> int:  # noqa: ANN001 - pydantic's ValidationInfo
+        most = info.data.get("gemini_max_output_tokens", 8192) // 2
+        if value > most:
+            raise ValueError(f"must be at most half of MEDIABUDDY_GEMINI_MAX_OUTPUT_TOKENS ({most}), or thinking "
+                             "can use the whole output budget and leave no answer")
+        return value
+
 
     # --- replicate: base URL, FLUX model and inputs (replicate) ---
-    #
+    replicate_base_url: str = Field(default="https://api.replicate.com",
+                                    description="Replicate API root (point it at a fake in tests).")
+    flux_model: str = Field(default="black-forest-labs/flux-schnell", description="FLUX model on Replicate, owner/name.")
+    flux_steps: int = Field(default=4, ge=1, le=50, description="num_inference_steps (schnell allows 1-4).")
+    flux_output_format: Literal["png", "jpg", "webp"] = Field(default="jpg", description="Format FLUX returns.")
+    flux_output_quality: int = Field(default=90, ge=0, le=100, description="Quality of jpg/webp outputs.")
+    flux_megapixels: Literal["1", "0.25"] = Field(default="1", description="Output size: about 1 or 0.25 megapixels.")
+    flux_go_fast: bool = Field(default=True, description="FLUX fp8 fast path (schnell and dev).")
+    replicate_connect_timeout: float = Field(default=5.0, gt=0, le=120, description="Seconds to connect to Replicate.")
+    replicate_read_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to wait for one answer.")
+    replicate_prefer_wait: int = Field(default=5, ge=1, le=60,
+                                       description="Seconds the create call may hold for the result; its timeout "
+                                                   "is this plus 0.5 s.")
+    replicate_poll_seconds: float = Field(default=0.5, ge=0.01, le=30, description="Pause between status checks.")
+    replicate_deadline_seconds: float = Field(default=180.0, ge=1, le=3600,
+                                              description="Longest wait for one prediction; then it is canceled.")
+    replicate_download_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to fetch one output.")
+
+    @field_validator("replicate_base_url")
+    @classmethod
+    def _replicate_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")) or len(value) < 10:
+            raise ValueError("must be an http(s):// URL such as https://api.replicate.com")
+        return value.rstrip("/")
+
+    @field_validator("flux_model")
+    @classmethod
+    def _flux_model_name(cls, value: str) -> str:
+        owner, _, name = value.partition("/")
+        if not owner or not name or "/" in name or ":" in value or " " in value:
+            raise ValueError("must be a Replicate model as owner/name, e.g. black-forest-labs/flux-schnell")
+        return value
 
     # --- extraction and language (extract) ---
     #
@@ -99,6 +244,18 @@ class Settings(BaseSettings):
 
     # --- author's voice and length (voice) ---
     #
+    voice_samples: Path | None = Field(
+        default=None, description="The author's writing samples (a .txt/.md file or a folder of them; 70 KB+ "
+                                  "recommended) whose style the narration is rewritten in.")
+    max_minutes: float = Field(default=5.0, ge=0.5, le=120,
+                               description="Longest narration a job may plan; longer articles are condensed "
+                                           "(Gemini), trimmed (TRIM_TO_LENGTH) or refused before heavy work.")
+    trim_to_length: bool = Field(default=False,
+                                 description="Offline, cut an over-long article at a section boundary (marked "
+                                             "degraded) instead of refusing it.")
+    kokoro_voice: Literal["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"] = Field(
+        default="jf_alpha", description="Kokoro voice for Japanese narration.")
+    kokoro_speed: float = Field(default=1.0, ge=0.5, le=2.0, description="Kokoro speaking speed.")
 
     # --- renderer: house style, encoder, music, captions (render) ---
     render_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
@@ -152,6 +309,13 @@ class Settings(BaseSettings):
     def _music_folder(cls, value: Path | None) -> Path | None:
         if value is not None and not value.expanduser().is_dir():
             raise ValueError("must be an existing folder of audio files")
+        return value.expanduser().resolve() if value is not None else None
+
+    @field_validator("voice_samples")
+    @classmethod
+    def _samples_exist(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().exists():
+            raise ValueError(f"must be an existing file or folder of writing samples (got {value})")
         return value.expanduser().resolve() if value is not None else None
 
     @field_validator("piper_voice")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
 import subprocess
 from dataclasses import dataclass
@@ -9,23 +11,78 @@ from dataclasses import dataclass
 import requests
 
 from config import Settings
+from server.errors import ProviderError
+
+log = logging.getLogger("mediabuddy.doctor")
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    state: str  # ok | warn | fail
+    state: str  # ok | info | warn | fail
     detail: str
 
 
 def run_checks(settings: Settings) -> list[Check]:
     checks = [_ffmpeg(), _piper(settings), _espeak(), _fonts(), _folders(settings), _database(settings),
-              _queue(settings), _server(settings)]
-    checks.append(Check("Gemini key", "ok" if settings.gemini_api_key else "warn",
-                        "set" if settings.gemini_api_key else "not set: offline voice/timeline providers are used"))
-    checks.append(Check("Replicate token", "ok" if settings.replicate_api_token else "warn",
-                        "set" if settings.replicate_api_token else "not set: scene images are rendered locally"))
+              _queue(settings), _server(settings), _providers(settings)]
+    return checks + credential_checks(settings)
+
+
+# Each vendor's client module has ``check_credentials(settings) -> str``: the cheapest real call,
+# a line saying what works, or a ProviderError saying what is wrong and which setting fixes it.
+CREDENTIALS = (
+    ("Gemini key", "gemini_api_key", "server.providers.clients.gemini", "GEMINI_API_KEY",
+     "voice and timeline use the offline providers"),
+    ("Replicate token", "replicate_api_token", "server.providers.clients.replicate", "REPLICATE_API_TOKEN",
+     "scene images are drawn locally"),
+)
+
+
+def credential_checks(settings: Settings) -> list[Check]:
+    """One check per vendor credential. Unset is information (offline is the default), not a warning."""
+    checks = []
+    for name, field, module_name, variable, offline in CREDENTIALS:
+        if not getattr(settings, field):
+            checks.append(Check(name, "info", f"{variable} not set: {offline}"))
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            checks.append(Check(name, "warn", f"{variable} is set but its client cannot be imported ({error}); "
+                                              f"{offline}"))
+            continue
+        try:
+            checks.append(Check(name, "ok", module.check_credentials(settings)))
+        except ProviderError as error:
+            fix = f" To fix: set {error.setting}." if error.setting else ""
+            checks.append(Check(name, "fail", f"{error.message}.{fix} Until then {offline}."))
+        except Exception as error:  # noqa: BLE001 - a doctor reports every failure instead of stopping
+            checks.append(Check(name, "fail", f"{type(error).__name__}: {error}. Until then {offline}."))
     return checks
+
+
+def warn_about_credentials(settings: Settings) -> None:
+    """At server start: a clear warning for each configured credential that does not work.
+
+    The server keeps running either way; jobs fall back to the local providers.
+    """
+    for check in credential_checks(settings):
+        if check.state in ("fail", "warn"):
+            log.warning("%s does not work: %s", check.name, check.detail)
+        else:
+            log.info("%s: %s", check.name, check.detail)
+
+
+def _providers(settings: Settings) -> Check:
+    from server.providers.registry import check_settings
+
+    problems = check_settings(settings)
+    if problems:
+        return Check("providers", "fail", "; ".join(problems))
+    listed = ", ".join(f"{kind} {','.join(settings.providers_for(kind))}"
+                       for kind in ("voice", "timeline", "images", "narration"))
+    return Check("providers", "ok", listed)
 
 
 def _guard(name: str, probe) -> Check:  # noqa: ANN001 - a zero-argument callable returning the detail

@@ -47,6 +47,15 @@ class ProviderUnavailable(MediaBuddyError):
         self.reason = reason
 
 
+class NotConfigured(ProviderUnavailable):
+    """A provider declines because nobody configured it (no key set): information, not degradation.
+
+    Offline is the default, so a registry skips such a provider silently. Every other
+    ``ProviderUnavailable`` (a package missing, a key that does not work, a language not
+    spoken) means the user asked for something they did not get: the job is marked degraded.
+    """
+
+
 class ProviderError(MediaBuddyError):
     """Root of every error a provider raises after it tried (declining is ProviderUnavailable).
 
@@ -55,6 +64,8 @@ class ProviderError(MediaBuddyError):
     Each vendor client builds these in one ``from_response()`` place and translates the
     SDK's own errors with ``raise ... from``.
     """
+
+    attempts: int = 1  # how many tries it took (set by server.providers.resilience)
 
     def __init__(self, provider: str, message: str, *, status: int | None = None, permanent: bool = False,
                  retry_after: float | None = None, setting: str = ""):

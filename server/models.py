@@ -4,6 +4,8 @@ A Document is one version of one article (its sha256 is unique, so the same cont
 makes two documents). A Job is one run of the pipeline over a document; it records which
 stages finished, so a restarted job resumes at the first unfinished one. Scenes are the
 timeline; Assets are files a stage produced (scene images, narration, the video).
+ProviderCalls are the cost ledger: one row per call to a paid service, or per call a
+cache hit saved.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -99,6 +103,8 @@ class Job(db.Model):
     document: Mapped[Document] = relationship(back_populates="jobs")
     scenes: Mapped[list[Scene]] = relationship(back_populates="job", cascade="all, delete-orphan", order_by="Scene.index")
     assets: Mapped[list[Asset]] = relationship(back_populates="job", cascade="all, delete-orphan", order_by="Asset.id")
+    provider_calls: Mapped[list[ProviderCall]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", passive_deletes=True, order_by="ProviderCall.id")
 
     __table_args__ = (CheckConstraint("attempts >= 0", name="attempts_not_negative"),)
 
@@ -149,3 +155,37 @@ class Asset(db.Model):
     scene: Mapped[Scene | None] = relationship(back_populates="assets")
 
     __table_args__ = (UniqueConstraint("job_id", "scene_id", "kind", name="one_asset_per_kind_and_scene"),)
+
+
+class ProviderCall(db.Model):
+    """One call to a paid provider (or one a cache hit saved): the job's cost ledger.
+
+    Written by ``server.pipeline.ledger`` in its own short transaction as soon as the call
+    returns, so the rows equal the calls the vendor counted even if the job crashes later.
+    """
+
+    __tablename__ = "provider_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True)
+    stage: Mapped[str] = mapped_column(String(32), nullable=False)
+    provider: Mapped[str] = mapped_column(String(64), nullable=False)
+    model: Mapped[str] = mapped_column(String(200), nullable=False)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    images: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    audio_tokens: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    price_usd: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
+    cached: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    outcome: Mapped[str] = mapped_column(String(80), nullable=False)  # "ok", or the error's class (and status)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    detail: Mapped[str] = mapped_column(String(500), default="", nullable=False)  # e.g. a prediction id
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+    job: Mapped[Job] = relationship(back_populates="provider_calls")
+
+    __table_args__ = (
+        CheckConstraint("price_usd >= 0", name="price_not_negative"),
+        CheckConstraint("input_tokens >= 0 AND output_tokens >= 0 AND images >= 0 AND audio_tokens >= 0",
+                        name="usage_not_negative"),
+    )

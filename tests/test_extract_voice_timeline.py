@@ -28,7 +28,7 @@ def test_corpus_articles_yield_prose_without_markup(path: Path) -> None:
 def test_title_comes_from_front_matter_and_opens_the_narration() -> None:
     article = extract((CORPUS / "articles" / "01-18f-how-we-measure-coaching.md").read_text(encoding="utf-8"), "x")
     assert article.title == "How we measure the success of coaching engagements"
-    assert article.paragraphs[0] == "How we measure the success of coaching engagements."
+    assert article.paragraphs[0] == "## How we measure the success of coaching engagements"
     assert "font-size" not in article.text  # the inline <style> block
 
 

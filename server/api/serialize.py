@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import object_session
+
 from server.models import STAGES, Document, Job
+from server.pipeline.ledger import job_cost
 
 
 def document_json(document: Document) -> dict[str, object]:
@@ -20,6 +23,7 @@ def job_json(job: Job, *, detail: bool = False) -> dict[str, object]:
         "attempts": job.attempts, "degraded": job.degraded, "notes": job.notes, "duration_ms": job.duration_ms,
         "error": job.error, "created_at": job.created_at.isoformat(), "updated_at": job.updated_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "cost": job_cost(object_session(job), job.id).as_dict(),
     }
     if detail:
         body["scenes"] = [{"index": s.index, "text": s.text, "concept": s.concept, "visual": s.visual,

@@ -11,6 +11,9 @@ from config import Settings
 from server.digests import file_sha256 as sha256_of
 from server.extensions import db
 from server.models import Asset, AssetKind, Job
+from server.pipeline.cache import ResultCache
+from server.pipeline.ledger import Ledger
+from server.providers.registry import ProviderChain
 from server.providers.types import RenderSettings
 
 
@@ -31,6 +34,21 @@ class StageContext:
         raw = self.job().settings
         return RenderSettings(width=int(raw["width"]), height=int(raw["height"]), fps=int(raw["fps"]),
                               theme=str(raw["theme"]), aspect=str(raw["aspect"]))
+
+    def providers(self, kind: str, *, language: str | None = None) -> ProviderChain:
+        """The registry's chain of ``kind`` providers for this job, metered and cached."""
+        return ProviderChain(kind, self.settings, Ledger(db.engine, self.settings, self.job_id, kind),
+                             ResultCache(self.cache_dir), language=language)
+
+    def record_providers(self, chain: ProviderChain, *extra_notes: str) -> None:
+        """Put what ``chain`` used and its notes on the job (replacing an earlier run's of this kind)."""
+        job = self.job()
+        prefix = f"{chain.kind}: "
+        job.notes = [n for n in job.notes if not n.startswith(prefix)] + chain.notes() \
+            + [f"{prefix}{note}" for note in extra_notes]
+        job.degraded = job.degraded or chain.degraded
+        job.settings = {**job.settings, "made_by": {**dict(job.settings.get("made_by") or {}),
+                                                    chain.kind: sorted(chain.used)}}
 
     def cached(self, kind: str, *parts: object, suffix: str) -> Path:
         """Path in the cache for an output determined entirely by ``parts``."""

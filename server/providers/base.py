@@ -8,7 +8,15 @@ model id and every setting that changes its output) are part of every cache key,
 bumping ``version`` is how a provider says "my old outputs are no longer what I would make".
 
 Paid work goes through the ``Meter`` it is handed: ``meter.call(...)`` checks the job's
-budget before the call and writes one ledger row after it, whatever the outcome.
+budget before the call and writes one ledger row after it, whatever the outcome. Open one
+``meter.call`` per request the vendor may charge for, inside the function you hand to
+``server.providers.resilience`` (so every retry is its own row, as the vendor counts it).
+
+A provider that has no key raises ``NotConfigured`` (information: offline is the default);
+any other ``ProviderUnavailable`` or ``ProviderError`` makes the registry fall back to the
+next provider and mark the job degraded. Optional hooks the registry honours:
+``file_suffix`` (class attribute, e.g. ``".jpg"``) and ``cache_parts(request)`` (extra
+values the output depends on beyond the request minus scene indexes).
 """
 
 from __future__ import annotations
@@ -34,6 +42,10 @@ class Meter(Protocol):
     def call(self, provider: str, model: str, *, estimate: float) -> AbstractContextManager[PaidCall]:
         """Open a paid call: raises ``BudgetExceeded`` before it if ``estimate`` would pass the
         job's limit; on exit records usage, cost, outcome and duration in the ledger."""
+
+    def price(self, model: str, usage: Usage) -> float:
+        """USD that ``usage`` of ``model`` costs at the configured prices (``MEDIABUDDY_PRICES``),
+        for the ``estimate``; a model with no known price raises a permanent ``ProviderError``."""
 
 
 class Provider(Protocol):

@@ -125,6 +125,7 @@ class VoiceRequest:
     style_guide: str = ""          # a written style profile; empty when there are no samples
     style_excerpts: tuple[str, ...] = ()
     max_words: int | None = None   # condense to at most this many words when set
+    sentence_limit: int | None = None  # the author's long-sentence length (90th percentile), for local pacing
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Segments rendered in parallel, each cached by a hash of everything that affects it.
 
-The key is a canonical encoding of the ``Segment`` value (stills by content digest,
+Entries live in the pipeline's one result cache (written to a scratch folder, fsynced,
+renamed into place). The key is a canonical encoding of the ``Segment`` value (stills by content digest,
 motion, frame counts, the crossfade's source, the ASS text, the encoder settings and the
 renderer's version), never a scene's index or a path: an edit that shifts later scenes
 reuses them, and a second job over the same pictures pays nothing.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from server.pipeline.cache import ResultCache
 from server.renderer import graph, process
 from server.renderer.model import Segment
 
@@ -49,28 +51,27 @@ def render_segments(segments: tuple[Segment, ...], cache_dir: Path, fonts_dir: P
     threads = max(1, (cpus or os.cpu_count() or 1) // max(1, workers))
     rendered = 0
 
+    cache = ResultCache(cache_dir)
+
     def one(segment: Segment) -> Path:
         nonlocal rendered
         key = segment_key(segment)
-        target = cache_dir / "segments" / key[:2] / f"{key}.mp4"
-        if target.exists():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{key}.{os.getpid()}.{id(segment)}.tmp.mp4")
-        ass_file = None
-        if segment.ass:
-            ass_file = target.with_name(f".{key}.{os.getpid()}.{id(segment)}.ass")
-            ass_file.write_text(segment.ass, encoding="utf-8")
-        try:
-            process.run(graph.segment_command(segment, sizes, ass_file, fonts_dir, temp, threads),
+
+        def produce(out: Path) -> dict[str, object]:
+            nonlocal rendered
+            ass_file = None
+            if segment.ass:
+                ass_file = out.with_name("captions.ass")
+                ass_file.write_text(segment.ass, encoding="utf-8")
+            process.run(graph.segment_command(segment, sizes, ass_file, fonts_dir, out, threads),
                         f"a {segment.frames}-frame segment")
-            os.replace(temp, target)
-        finally:
-            temp.unlink(missing_ok=True)
             if ass_file is not None:
-                ass_file.unlink(missing_ok=True)
-        rendered += 1
-        return target
+                ass_file.unlink()
+            rendered += 1
+            return {"frames": segment.frames}
+
+        path, _meta, _hit = cache.file("segments", key, ".mp4", produce)
+        return path
 
     # Longest first, so a long segment does not start last and leave a core idle.
     order = sorted(range(len(segments)), key=lambda i: -segments[i].frames)

@@ -1,26 +1,28 @@
-"""Extract: markdown → title and speakable prose; front matter may set theme and aspect."""
+"""Extract: markdown → title, narration text, language, and the front matter's overrides.
+
+The article's own choices (theme, aspect, voice, music, minutes, language) go into
+``job.settings`` for the later stages; a value that could not be used is a note on the
+job naming what is allowed, never silently dropped. A draft raises ``DocumentSkipped``.
+"""
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
-from config import ASPECTS, THEMES, video_size
+from config import video_size
 from server.pipeline.context import StageContext
 from server.providers.extract import markdown
 
 
 def run(ctx: StageContext) -> None:
     job = ctx.job()
-    fallback = PurePosixPath(job.document.source_path).stem.replace("-", " ").replace("_", " ").strip() or "Untitled"
-    article = markdown.extract(job.document.content, fallback_title=fallback)
-    job.title = article.title[:500]
+    article = markdown.extract(job.document.content)
+    job.title = article.title[:500] or None   # no title is better than the file name spoken
     job.narration_text = article.text
+    job.language = article.language.tag
     settings = dict(job.settings)
-    theme = article.metadata.get("theme", "").lower()
-    if theme in THEMES:
-        settings["theme"] = theme
-    aspect = article.metadata.get("aspect", "")
-    if aspect in ASPECTS:
-        settings["aspect"] = aspect
-        settings["width"], settings["height"] = video_size(aspect, int(settings["short_side"]))
+    overrides = article.front_matter.overrides()
+    settings.update(overrides)
+    settings["language"] = article.language.tag
+    if "aspect" in overrides:
+        settings["width"], settings["height"] = video_size(str(overrides["aspect"]), int(settings["short_side"]))
     job.settings = settings
+    job.notes = list(job.notes) + [f"extract: {w}" for w in article.warnings if f"extract: {w}" not in job.notes]

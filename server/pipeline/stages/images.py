@@ -1,14 +1,16 @@
-"""Images: one picture per scene, cached by everything that decides how it looks."""
+"""Images: one picture per scene, each from the first image provider that can, through the cache.
+
+Fallback is per picture: one scene's image may come from replicate and the next from local;
+each asset records its provider.
+"""
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 from server.models import AssetKind
-from server.pipeline.context import StageContext, replace_asset, temp_beside
-from server.providers.types import ImageStyle, SceneSpec
-from server.providers.images import pillow_card
+from server.pipeline.context import StageContext, replace_asset
+from server.providers.types import ImageRequest, ImageStyle, SceneSpec
 
 
 def run(ctx: StageContext) -> None:
@@ -16,18 +18,13 @@ def run(ctx: StageContext) -> None:
     render = ctx.render_settings()
     style = ImageStyle(width=render.width, height=render.height, theme=render.theme, title=job.title or "",
                        scene_count=len(job.scenes))
-    specs = [SceneSpec(s.index, s.text, s.concept, s.visual) for s in job.scenes]
-
-    def draw(spec: SceneSpec):
-        target = ctx.cached("images", pillow_card.NAME, pillow_card.VERSION, spec.concept, spec.index, style,
-                            suffix=".png")
-        if not target.exists():
-            temp = temp_beside(target)
-            pillow_card.render(spec, style, temp)
-            os.replace(temp, target)
-        return target
-
+    requests = [ImageRequest(scene=SceneSpec(s.index, s.text, s.concept, s.visual, s.chapter or ""), style=style,
+                             aspect=render.aspect) for s in job.scenes]
+    scene_ids = [s.id for s in job.scenes]
+    chain = ctx.providers("images")
+    # Draw everything before writing anything: the ledger commits on its own connection.
     with ThreadPoolExecutor(max_workers=ctx.settings.render_workers) as pool:
-        paths = list(pool.map(draw, specs))
-    for scene, path in zip(job.scenes, paths):
-        replace_asset(job.id, scene.id, AssetKind.IMAGE, path, pillow_card.NAME)
+        made = list(pool.map(chain.make, requests))
+    ctx.record_providers(chain)
+    for scene_id, picture in zip(scene_ids, made):
+        replace_asset(job.id, scene_id, AssetKind.IMAGE, picture.value.path, picture.provider)

@@ -1,50 +1,52 @@
-"""Narration: speech per scene; scene timing comes from the audio, not from estimates."""
+"""Narration: speech per scene from the first narrator that speaks the job's language.
+
+Scene timing comes from the audio, not from estimates.
+"""
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict
-from pathlib import Path
 
 from server.models import AssetKind
-from server.pipeline.context import StageContext, replace_asset, temp_beside
-from server.providers.types import Caption, NarrationClip
-from server.providers.narration.base import narrate
-from server.providers.registry import choose_narrator
+from server.pipeline.context import StageContext, replace_asset
+from server.providers.types import NarrationRequest
 
 
 def run(ctx: StageContext) -> None:
     job = ctx.job()
-    choice = choose_narrator(ctx.settings)
-    narrator = choice.provider
-    if choice.degraded:
-        job.degraded = True
-        job.notes = [*job.notes, *choice.declined]
+    language = job.language or "en"
+    voice = str(job.settings.get("voice") or "")
     pause = ctx.settings.scene_pause_ms
+    texts = [(s.id, s.text) for s in job.scenes]
+    chain = ctx.providers("narration", language=language)
+    # Speak everything before writing anything: the ledger commits on its own connection.
+    requests = [(scene_id, NarrationRequest(text=text, language=language, voice=voice, pause_ms=pause))
+                for scene_id, text in texts]
+    clips = [(scene_id, chain.make(request)) for scene_id, request in requests]
+    notes = []
+    used = {made.provider for _, made in clips}
+    if len(used) > 1:
+        # One voice reads the whole video (and one sample rate reaches compose): the scenes the
+        # preferred narrator did speak are spoken again by the fallback it ended up on.
+        fallback = max(used, key=chain.position)
+        clips = [(scene_id, chain.make(request, starting_with=fallback)) for scene_id, request in requests]
+        notes.append(f"every scene is spoken by {fallback}, so the voice does not change mid-video")
+    final = {made.provider for _, made in clips}
+    robotic = {c.name for c in chain.candidates if getattr(c.provider, "last_resort", False)} & final
+    if robotic and chain.info:  # the natural voices were skipped because none speaks the language
+        notes.append(f"no natural voice for {language!r} is installed, so {', '.join(sorted(robotic))}'s robotic "
+                     f"voice reads it. To fix: set GEMINI_API_KEY (Gemini speech) or MEDIABUDDY_PIPER_VOICE to "
+                     f"a piper voice for {language!r}")
+    ctx.record_providers(chain, *notes)
+    job = ctx.job()
+    job.degraded = job.degraded or bool(robotic and chain.info)
+    scenes = {s.id: s for s in job.scenes}
     start = 0
-    for scene in job.scenes:
-        clip = _cached_clip(ctx, narrator, scene.text, pause)
+    for scene_id, made in clips:
+        clip, scene = made.value, scenes[scene_id]
         scene.start_ms = start
         scene.duration_ms = clip.duration_ms
         scene.captions = [asdict(c) for c in clip.captions]
         start += clip.duration_ms
-        replace_asset(job.id, scene.id, AssetKind.NARRATION, clip.path, clip.provider, clip.duration_ms)
+        replace_asset(job.id, scene_id, AssetKind.NARRATION, clip.path, made.provider, clip.duration_ms)
     job.duration_ms = start
-
-
-def _cached_clip(ctx: StageContext, narrator, text: str, pause_ms: int) -> NarrationClip:  # noqa: ANN001
-    wav = ctx.cached("narration", narrator.identity, pause_ms, text, suffix=".wav")
-    sidecar = wav.with_suffix(".json")
-    if wav.exists() and sidecar.exists():
-        meta = json.loads(sidecar.read_text(encoding="utf-8"))
-        return NarrationClip(path=wav, duration_ms=meta["duration_ms"], provider=meta["provider"],
-                             captions=tuple(Caption(**c) for c in meta["captions"]))
-    temp = temp_beside(wav)
-    clip = narrate(narrator, text, temp, pause_ms)
-    os.replace(temp, wav)
-    meta = {"duration_ms": clip.duration_ms, "provider": clip.provider, "captions": [asdict(c) for c in clip.captions]}
-    temp_meta = temp_beside(sidecar)
-    temp_meta.write_text(json.dumps(meta), encoding="utf-8")
-    os.replace(temp_meta, sidecar)
-    return NarrationClip(path=Path(wav), duration_ms=clip.duration_ms, captions=clip.captions, provider=clip.provider)

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from sqlalchemy.orm import object_session
 
 from server.models import AssetKind, Job
+from server.pipeline.ledger import job_cost
 from server.pipeline.context import StageContext, temp_beside
 from server.pipeline.ffmpeg import run_ffmpeg
 from server.renderer.model import Chapter
@@ -88,6 +90,7 @@ def manifest_for(job: Job, slug: str, render: dict[str, Any] | None = None) -> d
     return {
         "slug": slug,
         "title": job.title,
+        "language": job.language,
         "job_id": job.id,
         "source": {"path": job.document.source_path, "sha256": job.document.sha256},
         "video": {"file": f"{slug}.mp4", "width": render.get("width", job.settings.get("width")),
@@ -101,7 +104,8 @@ def manifest_for(job: Job, slug: str, render: dict[str, Any] | None = None) -> d
         "readability": render.get("readability"),
         "captions": f"{slug}.srt",
         "thumbnail": f"{slug}.jpg",
-        "providers": sorted({a.provider for a in job.assets}),
+        "providers": providers_of(job),
+        "cost": job_cost(object_session(job), job.id).as_dict(),
         "degraded": job.degraded,
         "notes": job.notes,
         "stage_seconds": job.stage_seconds,
@@ -111,3 +115,11 @@ def manifest_for(job: Job, slug: str, render: dict[str, Any] | None = None) -> d
                     "concept": s.concept, "visual": s.visual, "chapter": s.chapter or None} for s in job.scenes],
         "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def providers_of(job: Job) -> list[str]:
+    """Names of the registry's providers that made something for this job (e.g. gemini, replicate, local, piper)."""
+    made_by = dict(job.settings.get("made_by") or {})
+    names = {name for names in made_by.values() for name in names}
+    names |= {a.provider for a in job.assets if a.kind in (AssetKind.IMAGE, AssetKind.NARRATION)}
+    return sorted(names)

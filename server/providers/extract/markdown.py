@@ -1,48 +1,67 @@
-"""Markdown to speakable prose: front matter via python-frontmatter, body via markdown-it-py.
+"""Markdown to narration text: what a person reading the article aloud would say.
 
-What never reaches the narration: code blocks and code-like inline code, URLs, HTML,
-images, tables, Liquid ``{% %}`` tags and ``{{ }}`` macros (their display text is kept
-when they carry one, e.g. MDN's ``{{DOMxRef("Request")}}`` reads as "Request"),
-footnote markers. Headings and list items are kept as sentences.
+``extract(content)`` returns an ``Article``: the title (front matter, else the first
+heading, markdown or HTML, else none — never the file name), the narration as paragraphs
+where a paragraph starting with ``## `` is a heading (see ``split_sections`` in
+``server/providers/types.py``), the validated front matter with its warnings, and the
+language. The steps, each in its own module:
+
+1. ``front_matter``: YAML/TOML front matter split off and validated (``draft: true``
+   raises ``DocumentSkipped``; a bad theme or aspect is a warning naming the allowed values);
+2. ``templating``: Hugo shortcodes, Liquid, MDN macros and MDX comments resolved first,
+   as the sites that own them do;
+3. ``blocks``: markdown-it-py (CommonMark, tables, strikethrough, footnotes, definition
+   lists) walked into headings, paragraphs and lists; code, tables, footnote bodies and
+   navigation cut; prose inside HTML/JSX containers kept;
+4. ``inline``: links speak their text, word-like code is spoken, other cut markup leaves a
+   hole that is repaired (a parenthesis or clause removed) or the sentence dropped;
+5. here: lists read as sentences or series, lead-ins into cut code finished, headings
+   spoken once (empty sections and repeats dropped), and nothing narratable refused.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime
-
-import frontmatter
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 
 from server.errors import InvalidDocument
+from server.providers.extract import blocks as block_parser
+from server.providers.extract import front_matter, inline, language, templating
+from server.providers.extract.blocks import Block
+from server.providers.extract.front_matter import FrontMatter
+from server.providers.types import HEADING_MARK, split_sections
 
 NAME = "markdown"
 
-_md = MarkdownIt("commonmark").enable("table").enable("strikethrough")
-
-_LIQUID_TAG = re.compile(r"{%-?.*?-?%}", re.S)
-_MACRO = re.compile(r"{{-?\s*(.*?)\s*-?}}", re.S)
-_MACRO_ARGS = re.compile(r"""["']([^"']*)["']""")
-_URL = re.compile(r"(?:https?|ftp)://\S+|\bwww\.\S+", re.I)
-_FOOTNOTE = re.compile(r"\[\^[^\]\s]+\]:?")
-_IDENTIFIER = re.compile(r"^[A-Za-z][\w.\-]*(\(\))?$")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
-_TERMINAL = (".", "!", "?", "…", ":", ";")
-_PRODUCT_NAMES = {"prodname_dotcom": "GitHub", "prodname_dotcom_the_website": "GitHub", "prodname_ghe_server": "GitHub Enterprise Server",
-                  "prodname_ghe_cloud": "GitHub Enterprise Cloud", "prodname_desktop": "GitHub Desktop", "prodname_cli": "GitHub CLI"}
+_CUT = ("code", "table", "skipped")
+# A lead-in that ends on one of these cannot stand as a sentence once what follows is cut.
+_DANGLING = {"call", "run", "use", "type", "with", "like", "as", "following", "below", "this", "these", "is", "are",
+             "to", "the", "a", "an", "execute", "enter", "add", "write", "do", "via", "by", "including", "include",
+             "includes", "contains", "this:", "then", "and", "or", "of", "for", "from", "in", "on", "at", "into",
+             "here", "follows", "syntax", "example", "instance", "e.g", "i.e", "namely", "was", "were", "be", "becomes"}
+_SERIES_WORD = {"en": "and", "fr": "et", "de": "und", "es": "y", "it": "e", "pt": "e", "nl": "en", "sv": "och",
+                "da": "og", "no": "og", "pl": "i", "ru": "и"}
+_TERMINAL = (".", "!", "?", "…", "。", "！", "？", '"', "”", "»", ")")
+_SERIES_MAX_ITEMS = 10
+_SERIES_MAX_WORDS = 12
 
 
 @dataclass(frozen=True)
 class Article:
-    """What the extract stage hands on: a title, speakable paragraphs and front matter."""
+    """What the extract stage hands on.
 
-    title: str
+    ``paragraphs`` are the narration in order; heading paragraphs start with ``## ``
+    (``HEADING_MARK``) and the first one is the title when there is one. ``text`` joins
+    them with blank lines: that string is ``job.narration_text``.
+    """
+
+    title: str                          # "" when the article names none
     paragraphs: tuple[str, ...]
-    metadata: dict[str, str]
+    front_matter: FrontMatter
+    language: language.Language
+    cut: tuple[tuple[str, int], ...] = ()   # what was left out: ("code", 4), ("table", 1)...
 
     @property
     def text(self) -> str:
@@ -50,132 +69,168 @@ class Article:
 
     @property
     def word_count(self) -> int:
-        return len(self.text.split())
+        return language.count_words(self.text.replace(HEADING_MARK, ""))
+
+    @property
+    def sections(self) -> list[tuple[str, str]]:
+        return split_sections(self.text)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.front_matter.warnings
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """Every scalar front-matter field as text (kept for callers of the first version)."""
+        return dict(self.front_matter.raw)
 
 
-def extract(markdown: str, fallback_title: str) -> Article:
-    """Turn markdown into an Article; raise InvalidDocument when there is nothing to say."""
-    try:
-        post = frontmatter.loads(markdown)
-    except Exception as error:  # yaml/toml raise many types; all mean the same to a user
-        raise InvalidDocument("invalid_front_matter", f"the front matter could not be parsed: {error}") from error
-    metadata = {str(k): _scalar(v) for k, v in post.metadata.items() if _scalar(v)}
-    body = _prepare(post.content)
-    paragraphs, first_heading = _speakable_blocks(_md.parse(body))
-    title = _clean_inline(_resolve_macros(_LIQUID_TAG.sub(" ", metadata.get("title", "")))) or first_heading or fallback_title
-    paragraphs = [p for p in paragraphs if re.search(r"\w", p)]
-    if sum(len(p.split()) for p in paragraphs) < 3:
-        raise InvalidDocument("no_prose", "the document has no prose to narrate (only code, links, markup or nothing)")
-    if title and (not paragraphs or paragraphs[0].rstrip(".") != title.rstrip(".")):
-        paragraphs.insert(0, _as_sentence(title))  # the video opens by saying what it is about
-    return Article(title=title.strip(), paragraphs=tuple(paragraphs), metadata=metadata)
+def extract(content: str, fallback_title: str = "") -> Article:
+    """Turn markdown into an Article.
+
+    Raises ``DocumentSkipped`` for a draft and ``InvalidDocument`` when nothing is left to
+    narrate or the front matter cannot be read. ``fallback_title`` is accepted for old
+    callers and ignored: a file name is never spoken as a title.
+    """
+    del fallback_title
+    matter, body = front_matter.split(content)
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    parsed = block_parser.parse(templating.resolve(body))
+    cut = Counter(block.kind for block in parsed if block.kind in _CUT)
+
+    title = block_parser.parse_inline(matter.title) if matter.title else ""
+    if not title:
+        first = next((b for b in parsed if b.kind == "heading"), None)
+        if first is not None:
+            title = first.text
+            parsed.remove(first)
+
+    prose_text = " ".join(b.text if b.kind != "list" else " ".join(b.items) for b in parsed)
+    lang = language.resolve(matter.language, inline.finish(inline.clean(prose_text)))
+    paragraphs = _compose(parsed, title, lang.tag)
+    spoken = [p for p in paragraphs if not p.startswith(HEADING_MARK)]
+    if language.count_words(" ".join(spoken)) < 3:
+        found = ", ".join(f"{count} {kind}" for kind, count in sorted(cut.items())) or "no text"
+        raise InvalidDocument("no_prose", f"the document has no prose to narrate (found {found}); "
+                                          "add a few sentences of text outside code, tables and markup")
+    return Article(title=title, paragraphs=tuple(paragraphs), front_matter=matter, language=lang,
+                   cut=tuple(sorted(cut.items())))
 
 
-def _scalar(value: object) -> str:
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return str(value).strip()
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return ""
+def _compose(parsed: list[Block], title: str, lang: str) -> list[str]:
+    """Blocks to narration paragraphs: lists read aloud, lead-ins finished, headings once."""
+    proper = _proper_nouns(parsed)
+    out: list[tuple[str, int, str]] = []   # (kind, level, text); kind is "heading" or "para"
+    for index, block in enumerate(parsed):
+        following = parsed[index + 1] if index + 1 < len(parsed) else None
+        if block.kind == "heading":
+            out.append(("heading", block.level, block.text))
+        elif block.kind == "para":
+            text = _speak(block.text)
+            if not text:
+                continue
+            leads_into_cut = following is None or following.kind in _CUT
+            if leads_into_cut and (text.endswith(":") or not text.endswith(_TERMINAL)):
+                text = _finish_lead_in(text)
+            elif text.endswith(":") and following is not None and following.kind == "list":
+                out.append(("lead-in", 0, text))
+                continue
+            if text:
+                # "Furthermore:" before a quoted paragraph keeps its colon: it still leads in.
+                keep_colon = text.endswith(":") and following is not None and following.kind == "para"
+                out.append(("para", 0, text if keep_colon else inline.as_sentence(text)))
+        elif block.kind == "list":
+            lead = out.pop()[2] if out and out[-1][0] == "lead-in" else ""
+            text = _read_list(lead, block.items, lang, proper)
+            if text:
+                out.append(("para", 0, text))
+    return _headings_once(out, title)
 
 
-def _prepare(body: str) -> str:
-    body = body.translate(_INVISIBLE).replace("\r\n", "\n").replace("\r", "\n")
-    # Liquid control tags vanish; data variables become the product they name.
-    body = re.sub(r"{%-?\s*data\s+variables\.[\w.]*?(prodname_\w+)\s*-?%}",
-                  lambda m: _PRODUCT_NAMES.get(m.group(1), m.group(1).removeprefix("prodname_").replace("_", " ").title()), body)
-    body = _LIQUID_TAG.sub("", body)
-    return _resolve_macros(body)
+def _speak(raw: str) -> str:
+    return inline.finish(inline.repair(inline.clean(raw)))
 
 
-def _resolve_macros(text: str) -> str:
-    """``{{Macro("a", "shown")}}`` → ``shown``; argument-less macros vanish."""
-
-    def replace(match: re.Match[str]) -> str:
-        args = _MACRO_ARGS.findall(match.group(1))
-        if not args:
-            return ""
-        shown = args[1] if len(args) > 1 and args[1] else args[0]
-        shown = shown.rsplit("/", 1)[-1]
-        return f"`{shown}`" if _IDENTIFIER.match(shown) and "(" in shown else shown
-
-    return _MACRO.sub(replace, text)
+def _finish_lead_in(text: str) -> str:
+    """"You can pass several commands:" before cut code → a sentence; "and then call:" → gone."""
+    sentences = inline.split_sentences(text)
+    last = sentences.pop() if sentences else text
+    words = last.rstrip(":").split()
+    if len(words) > 3 and words[-1].lower().strip(",;") not in _DANGLING:
+        sentences.append(last.rstrip(":").rstrip() + ".")
+    return " ".join(sentences)
 
 
-def _speakable_blocks(tokens: list[Token]) -> tuple[list[str], str]:
+def _read_list(lead: str, raw_items: list[str], lang: str, proper: set[str]) -> str:
+    items = [_speak(raw) for raw in raw_items]
+    # An item that was mostly a URL ("India: https://…") is not worth a sentence of its own.
+    items = [item for raw, item in zip(raw_items, items)
+             if item and (len(item.split()) > 2 or templating.HOLE not in inline.clean(raw))]
+    if not items:
+        return inline.as_sentence(lead) if lead and _finish_lead_in(lead) else ""
+    conjunction = _SERIES_WORD.get(lang)
+    short = all(len(item.split()) <= _SERIES_MAX_WORDS and len(inline.split_sentences(item)) == 1
+                for item in items)
+    if lead and conjunction and short and 2 <= len(items) <= _SERIES_MAX_ITEMS:
+        # "…allows you to: a, b, and c." reads as one sentence, the way a person says it.
+        parts = [_lower_first(item.rstrip(".;,:"), proper) for item in items]
+        if len(parts) == 2:
+            series = f"{parts[0]} {conjunction} {parts[1]}"
+        else:  # the serial comma is English usage only
+            series = ", ".join(parts[:-1]) + ("," if lang == "en" else "") + f" {conjunction} {parts[-1]}"
+        head = lead.rstrip(":").rstrip()
+        last_word = head.split()[-1].lower() if head.split() else ""
+        return inline.as_sentence(f"{head} {series}" if last_word in _DANGLING else f"{head}: {series}")
+    sentences = [inline.as_sentence(item) for item in items]
+    if lead:
+        sentences.insert(0, lead)
+    return " ".join(sentences)
+
+
+def _lower_first(text: str, proper: set[str]) -> str:
+    first = text.split(" ", 1)[0]
+    if first[:1].isupper() and first[1:].islower() and first.strip(".,;:!?") not in proper:
+        return first[:1].lower() + text[1:]
+    return text
+
+
+def _proper_nouns(parsed: list[Block]) -> set[str]:
+    """Capitalised words the article also capitalises mid-sentence: names, not sentence starts."""
+    text = " ".join(b.text if b.kind != "list" else " ".join(b.items) for b in parsed)
+    names = set()
+    for previous, word in zip(text.split(), text.split()[1:]):
+        word = word.strip(".,;:!?()\"'“”*_")
+        if word[:1].isupper() and previous[-1:] not in ".!?:" and previous[:1].islower():
+            names.add(word)
+    return names
+
+
+def _headings_once(out: list[tuple[str, int, str]], title: str) -> list[str]:
+    """Headings as ``## `` paragraphs: the title first, none repeated, none over an empty section."""
     paragraphs: list[str] = []
-    first_heading = ""
-    skip_depth = 0  # inside a table: nothing there reads well aloud
-    for index, token in enumerate(tokens):
-        if token.type == "table_open":
-            skip_depth += 1
-        elif token.type == "table_close":
-            skip_depth -= 1
-        if skip_depth or token.type != "inline":
+    spoken: set[str] = set()
+    if title:
+        paragraphs.append(HEADING_MARK + title)
+        spoken.add(_key(title))
+    pending: list[tuple[int, str]] = []   # headings waiting for their first paragraph
+    for kind, level, text in out:
+        if kind == "heading":
+            # A deeper heading right under an empty one continues it ("Usage: Basic benchmarks");
+            # one at the same or a higher level replaces it (the empty section is dropped).
+            while pending and pending[-1][0] >= level:
+                pending.pop()
+            pending.append((level, text))
             continue
-        opener = tokens[index - 1].type if index else ""
-        text = _clean_inline(_inline_text(token.children or []))
-        if not text:
-            continue
-        if opener == "heading_open":
-            first_heading = first_heading or text
-            paragraphs.append(_as_sentence(text))
-        elif _in_list_item(tokens, index):
-            paragraphs.append(_as_sentence(text.lstrip(": ").strip()))
-        else:
-            paragraphs.append(_as_sentence(text))
-    return paragraphs, first_heading
+        if pending:
+            fresh = [t for _, t in pending if _key(t) not in spoken]
+            if fresh:
+                paragraphs.append(HEADING_MARK + ": ".join(fresh))
+                spoken.update(_key(t) for t in fresh)
+            pending = []
+        paragraphs.append(text)
+    return paragraphs
 
 
-def _in_list_item(tokens: list[Token], index: int) -> bool:
-    return index >= 2 and tokens[index - 1].type == "paragraph_open" and tokens[index - 2].type == "list_item_open"
-
-
-def _inline_text(children: list[Token]) -> str:
-    parts: list[str] = []
-    link_depth = 0
-    link_parts_start = 0
-    for child in children:
-        kind = child.type
-        if kind == "text":
-            parts.append(child.content)
-        elif kind in ("softbreak", "hardbreak"):
-            parts.append(" ")
-        elif kind == "code_inline":
-            parts.append(_speakable_code(child.content))
-        elif kind == "link_open":
-            link_depth += 1
-            link_parts_start = len(parts)
-        elif kind == "link_close":
-            link_depth = max(0, link_depth - 1)
-            label = "".join(parts[link_parts_start:]).strip()
-            if _URL.fullmatch(label) or label.upper() == "AUTOTITLE":
-                del parts[link_parts_start:]
-        # images, html_inline and everything else are not spoken
-    return "".join(parts)
-
-
-def _speakable_code(code: str) -> str:
-    """Keep a bare identifier (``fetch()`` reads as "fetch"); drop anything code-shaped."""
-    code = code.strip().strip("`")
-    if _IDENTIFIER.match(code):
-        return code.removesuffix("()")
-    return ""
-
-
-def _clean_inline(text: str) -> str:
-    text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
-    text = _URL.sub("", text)
-    text = _FOOTNOTE.sub("", text)
-    text = re.sub(r"<[^>\n]{1,200}>", "", text)  # stray HTML that markdown-it left as text
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("So", "Sk", "Cs", "Co", "Cc") or ch in "\n")
-    text = re.sub(r"\(\s*[,;/]?\s*\)|\[\s*\]|[\"“”]\s*[.,]?\s*[\"“”]", "", text)  # husks of removed code/links
-    text = re.sub(r"(?<=\s)[/|](?=\s)", "", text)
-    text = _SPACES.sub(" ", text)
-    text = re.sub(r"\s+([,.;:!?])", r"\1", text)
-    return text.strip(" -–—|")
-
-
-def _as_sentence(text: str) -> str:
-    text = text.strip()
-    return text if text.endswith(_TERMINAL) or text.endswith(('"', "”", "»", ")", "'")) else text + "."
+def _key(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return re.sub(r"\W+", " ", folded).strip()

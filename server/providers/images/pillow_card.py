@@ -79,7 +79,8 @@ def _gradient(w: int, h: int, top: tuple[int, int, int], bottom: tuple[int, int,
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     glow = np.exp(-(((xx - w * 0.85) / (w * 0.7)) ** 2 + ((yy - h * 0.15) / (h * 0.45)) ** 2))[..., None]
     colours = colours + glow * 28.0
-    return Image.fromarray(np.clip(np.broadcast_to(colours, (h, w, 3)), 0, 255).astype(np.uint8), "RGB")
+    # Mode RGB follows from the array's shape and dtype (Pillow 11.3 deprecates passing it).
+    return Image.fromarray(np.clip(np.broadcast_to(colours, (h, w, 3)), 0, 255).astype(np.uint8))
 
 
 def _motif(w: int, h: int, accent: tuple[int, int, int], seed: int) -> Image.Image:

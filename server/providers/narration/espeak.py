@@ -9,10 +9,15 @@ from __future__ import annotations
 import ctypes
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
+from config import Settings
 from server.errors import ProviderUnavailable
+from server.providers.base import Meter
+from server.providers.narration.base import narrate
+from server.providers.types import NarrationClip, NarrationRequest
 
 NAME = "espeak-ng"
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -47,14 +52,33 @@ def _initialise() -> tuple[ctypes.CDLL, int]:
     return _library
 
 
+# BCP 47 primary tags whose espeak-ng voice has another name.
+_VOICE_NAMES = {"en": "en-us", "zh": "cmn"}
+# espeak-ng has a Japanese voice, but it reads kana only: kanji come out spelt one by one
+# (measured: 16 characters of ordinary text took 8.3 s of "letter" names). Never use it.
+_UNFIT = frozenset({"ja"})
+
+
+def espeak_languages() -> frozenset[str]:
+    """Primary language tags espeak-ng can speak from the data in its wheel."""
+    import espeakng_loader
+
+    data = Path(espeakng_loader.get_data_path())
+    codes = {p.name.removesuffix("_dict") for p in data.glob("*_dict")}
+    codes |= {tag for tag, voice in _VOICE_NAMES.items() if voice.split("-")[0] in codes or tag in codes}
+    return frozenset(codes - _UNFIT)
+
+
 class EspeakNarrator:
-    """Narrator backed by the espeak-ng shared library."""
+    """Narrator backed by the espeak-ng shared library, in one language."""
 
     name = NAME
-    identity = "espeak-ng:en-us:1"
 
-    def __init__(self) -> None:
+    def __init__(self, language: str = "en") -> None:
         self._lib, self._rate = _initialise()
+        self.language = language.replace("_", "-").split("-")[0].lower()
+        self._voice = _VOICE_NAMES.get(self.language, self.language).encode()
+        self.identity = f"espeak-ng:{self._voice.decode()}:1"
 
     def speak(self, sentence: str) -> tuple[np.ndarray, int]:
         collected: list[np.ndarray] = []
@@ -66,7 +90,9 @@ class EspeakNarrator:
 
         callback = _CALLBACK(on_audio)
         data = sentence.encode("utf-8") + b"\0"
-        with _lock:  # espeak-ng keeps global state
+        with _lock:  # espeak-ng keeps global state: the voice is set for each sentence
+            if self._lib.espeak_SetVoiceByName(self._voice) != 0:
+                raise ProviderUnavailable(NAME, f"espeak-ng has no voice {self._voice.decode()!r}")
             self._lib.espeak_SetSynthCallback(callback)
             status = self._lib.espeak_Synth(data, len(data), 0, 0, 0, _CHARS_UTF8, None, None)
             self._lib.espeak_Synchronize()
@@ -74,3 +100,29 @@ class EspeakNarrator:
             raise ProviderUnavailable(NAME, f"espeak_Synth failed with status {status}")
         samples = np.concatenate(collected) if collected else np.zeros(0, np.int16)
         return samples.astype(np.int16), self._rate
+
+
+class EspeakProvider:
+    """espeak-ng as a narration provider (name ``espeak``): always installed, robotic, many languages."""
+
+    kind: ClassVar[str] = "narration"
+    name: ClassVar[str] = "espeak"
+    version: ClassVar[str] = "2"
+    paid: ClassVar[bool] = False
+    last_resort: ClassVar[bool] = True  # robotic: a job it narrates for want of a natural voice is degraded
+
+    def __init__(self, settings: Settings) -> None:
+        EspeakNarrator()  # declines here if the library cannot load
+        self._languages = espeak_languages()
+
+    def fingerprint(self) -> str:
+        return "espeak-ng:1"  # the voice (per language) is part of the request's key
+
+    def speaks(self, language: str) -> bool:
+        return language.replace("_", "-").split("-")[0].lower() in self._languages
+
+    def narrate(self, request: NarrationRequest, out: Path, meter: Meter) -> NarrationClip:
+        return narrate(EspeakNarrator(request.language), request.text, out, request.pause_ms)
+
+
+PROVIDER = EspeakProvider

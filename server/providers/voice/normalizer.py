@@ -1,51 +1,225 @@
-"""Offline voice provider: rewrites text into spoken form, never into other words.
+"""Spoken form: text rewritten as a narrator would say it, never into other words.
 
-Abbreviations and symbols a TTS voice would read badly become what a person would say
-("e.g." → "for example", "&" → "and", "50%" → "50 percent"); numbers stay as digits,
-which the phonemiser already speaks well.
+Numbers, years, dates, currencies, percentages, ordinals, versions, ranges, units and
+common abbreviations become words — "$1.50" → "one dollar and fifty cents", "2024-12-10"
+→ "December tenth, twenty twenty-four", "50%" → "fifty percent", "5 ms" → "five
+milliseconds". Number words come from num2words, in the article's language where
+num2words has it (fr, de, es, it, pt, nl and more); units, dates and abbreviations are
+English only. Chinese, Japanese and Korean text keeps its digits: their voices' reading
+front ends (e.g. OpenJTalk) read digits with the right counters, which words would break.
+Offline and deterministic. Heading paragraphs (``## ``) keep their mark.
 """
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
+
+from num2words import CONVERTER_CLASSES, num2words
+
+from server.providers.types import HEADING_MARK
 
 NAME = "spoken-form"
 
-_ABBREVIATIONS = [
-    (r"\be\.g\.,?", "for example,"),
-    (r"\bi\.e\.,?", "that is,"),
-    (r"\betc\.", "et cetera."),
-    (r"\bvs\.?(?=\s)", "versus"),
-    (r"\bapprox\.", "approximately"),
-    (r"\bw/o\b", "without"),
-    (r"\bw/(?=\s)", "with"),
-    (r"\bTL;DR:?", "In short:"),
-    (r"\bFAQ\b", "F.A.Q."),
-]
-_SYMBOLS = [
-    (r"(?<=\d)\s*%", " percent"),
-    (r"(?<=\d)\s*×", " times"),
-    (r"\s&\s", " and "),
-    (r"±", " plus or minus "),
-    (r"\s*[—–]\s*", ", "),
-    (r"\s*(?:->|→|=>)\s*", " to "),
-    (r"(?<=\w)/(?=\w)", " or "),
-    (r"[*_#`~^]+", " "),
-    (r"\.{3}|…", "."),
-    (r"\[|\]", ""),
-]
-_COMPILED = [(re.compile(p, re.I if p.startswith(r"\b") else 0), r) for p, r in _ABBREVIATIONS + _SYMBOLS]
+_CJK = ("ja", "zh", "ko")
+_PERCENT = {"en": "percent", "fr": "pour cent", "de": "Prozent", "es": "por ciento", "it": "per cento",
+            "pt": "por cento", "nl": "procent", "sv": "procent", "da": "procent", "no": "prosent", "pl": "procent"}
+_AND = {"en": "and", "fr": "et", "de": "und", "es": "y", "it": "e", "pt": "e", "nl": "en"}
+_CURRENCIES = {"$": "USD", "€": "EUR", "£": "GBP"}
+_SCALES = {"k": "thousand", "K": "thousand", "m": "million", "M": "million", "mn": "million", "b": "billion",
+           "B": "billion", "bn": "billion", "thousand": "thousand", "million": "million", "billion": "billion",
+           "trillion": "trillion"}
+_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"]
+# Unit symbols as written after a number → (singular, plural). English only.
+_UNITS = {"ms": ("millisecond", "milliseconds"), "s": ("second", "seconds"), "sec": ("second", "seconds"),
+          "min": ("minute", "minutes"), "h": ("hour", "hours"), "hr": ("hour", "hours"),
+          "ns": ("nanosecond", "nanoseconds"), "µs": ("microsecond", "microseconds"), "us": ("microsecond", "microseconds"),
+          "KB": ("kilobyte", "kilobytes"), "kB": ("kilobyte", "kilobytes"), "MB": ("megabyte", "megabytes"),
+          "GB": ("gigabyte", "gigabytes"), "TB": ("terabyte", "terabytes"), "KiB": ("kibibyte", "kibibytes"),
+          "MiB": ("mebibyte", "mebibytes"), "GiB": ("gibibyte", "gibibytes"), "Mbps": ("megabit per second", "megabits per second"),
+          "Gbps": ("gigabit per second", "gigabits per second"), "km": ("kilometre", "kilometres"),
+          "cm": ("centimetre", "centimetres"), "mm": ("millimetre", "millimetres"), "m": ("metre", "metres"),
+          "kg": ("kilogram", "kilograms"), "g": ("gram", "grams"), "mg": ("milligram", "milligrams"),
+          "lb": ("pound", "pounds"), "lbs": ("pound", "pounds"), "mph": ("mile per hour", "miles per hour"),
+          "km/h": ("kilometre per hour", "kilometres per hour"), "GHz": ("gigahertz", "gigahertz"),
+          "MHz": ("megahertz", "megahertz"), "Hz": ("hertz", "hertz"), "kHz": ("kilohertz", "kilohertz"),
+          "px": ("pixel", "pixels"), "fps": ("frame per second", "frames per second"),
+          "°C": ("degree Celsius", "degrees Celsius"), "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
+          "°": ("degree", "degrees"), "x": ("times", "times"), "×": ("times", "times"), "k": ("thousand", "thousand")}
+_ABBREVIATIONS = {
+    "en": [(r"\be\.g\.,?", "for example,"), (r"\bi\.e\.,?", "that is,"), (r"\betc\.", "et cetera."),
+           (r"\betc\b", "et cetera"), (r"\bvs\.?(?=\s)", "versus"), (r"\bapprox\.", "approximately"),
+           (r"\ba\.k\.a\.?", "also known as"), (r"\baka\b", "also known as"), (r"\bw/o\b", "without"),
+           (r"\bw/(?=\s)", "with"), (r"\bTL;DR:?", "In short:"), (r"\bDr\.(?=\s+[A-Z])", "Doctor"),
+           (r"\bMr\.(?=\s+[A-Z])", "Mister"), (r"\bMrs\.(?=\s+[A-Z])", "Missus"), (r"\bno\.\s*(?=\d)", "number "),
+           (r"(?<![\w&])#(?=\d)", "number "), (r"~\s*(?=\d)", "about "), (r"\bpp?\.\s*(?=\d)", "page ")],
+    "fr": [(r"\bp\. ?ex\.", "par exemple"), (r"\bc\.-à-d\.", "c'est-à-dire"), (r"\betc\.", "et cetera."),
+           (r"\bM\.(?=\s+[A-Z])", "Monsieur"), (r"\bMme(?=\s+[A-Z])", "Madame")],
+    "de": [(r"\bz\. ?B\.", "zum Beispiel"), (r"\bd\. ?h\.", "das heißt"), (r"\busw\.", "und so weiter")],
+    "es": [(r"\bp\. ?ej\.", "por ejemplo"), (r"\betc\.", "etcétera.")],
+}
+_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"   # English-style; other languages adapt below
+_NOT_IN_WORD = r"(?<![\w.,/:-])"
+_END = r"(?![\w/]|[.,]\d)"
 
 
-def to_spoken_form(text: str) -> str:
-    """Return ``text`` as a narrator would say it, paragraph breaks kept."""
+def to_spoken_form(text: str, language: str = "en") -> str:
+    """Return ``text`` as a narrator would say it; paragraph breaks and ``## `` headings kept."""
+    language = (language or "en").split("-")[0].lower()
     paragraphs = []
     for paragraph in text.split("\n\n"):
-        for pattern, replacement in _COMPILED:
-            paragraph = pattern.sub(replacement, paragraph)
-        paragraph = re.sub(r",\s*([,.;:!?])", r"\1", paragraph)
-        paragraph = re.sub(r"^\s*,\s*", "", paragraph)
-        paragraph = re.sub(r"\s{2,}", " ", paragraph).strip()
-        if paragraph:
-            paragraphs.append(paragraph)
+        heading = paragraph.startswith(HEADING_MARK)
+        body = _paragraph(paragraph[len(HEADING_MARK):] if heading else paragraph, language)
+        if body:
+            paragraphs.append(HEADING_MARK + body if heading else body)
     return "\n\n".join(paragraphs)
+
+
+def _paragraph(text: str, lang: str) -> str:
+    for pattern, replacement in _ABBREVIATIONS.get(lang, []):
+        text = re.sub(pattern, replacement, text, flags=0 if pattern.startswith(r"\b") and "[A-Z]" in pattern else re.I)
+    if lang not in _CJK and lang in CONVERTER_CLASSES:
+        text = _numbers(text, lang)
+    text = _symbols(text, lang)
+    text = re.sub(r",\s*([,.;:!?])", r"\1", text)
+    text = re.sub(r"^\s*,\s*", "", text)
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def _numbers(text: str, lang: str) -> str:
+    english = lang == "en"
+    if english:
+        text = _dates(text)
+        text = re.sub(_NOT_IN_WORD + r"v(\d+(?:\.\d+){1,3})\b", lambda m: "version " + _version(m.group(1), lang), text)
+        text = re.sub(_NOT_IN_WORD + r"(\d+(?:\.\d+){2,3})" + _END, lambda m: _version(m.group(1), lang), text)
+        text = re.sub(_NOT_IN_WORD + r"(\d+)(st|nd|rd|th)\b", lambda m: _words(m.group(1), lang, "ordinal"), text)
+    elif lang == "fr":
+        text = re.sub(_NOT_IN_WORD + r"(\d+)(?:er|re|e|ème)\b", lambda m: _words(m.group(1), lang, "ordinal"), text)
+    number = _NUMBER if english else r"\d{1,3}(?:[.\u00a0\u202f ]\d{3})+(?:,\d+)?|\d+(?:,\d+)?"
+    # Currencies: "$5", "€1.50", "$2.5M", "£3 billion".
+    text = re.sub(r"([$€£])\s?(" + number + r")(?:\s?(bn|mn|[kKmMbB]|thousand|million|billion|trillion)\b)?",
+                  lambda m: _money(m.group(1), m.group(2), m.group(3), lang), text)
+    text = re.sub(_NOT_IN_WORD + "(" + number + r")\s?([$€£])(?!\w)", lambda m: _money(m.group(2), m.group(1), None, lang),
+                  text)  # "3,5 €", as French and German write it
+    text = re.sub(_NOT_IN_WORD + "(" + number + r")\s?%", lambda m: f"{_words(m.group(1), lang)} {_PERCENT.get(lang, '%')}",
+                  text)
+    # Ranges: "10–20", "1-12" (not dates, which went first) → "10 to 20".
+    if english:
+        text = re.sub(_NOT_IN_WORD + "(" + number + r")\s?[–-]\s?(" + number + ")" + _END,
+                      lambda m: f"{_words(m.group(1), lang)} to {_words(m.group(2), lang)}", text)
+        text = re.sub(r"\b24/7\b", "twenty-four seven", text)
+        text = re.sub(_NOT_IN_WORD + r"(\d+|[A-Za-z])/(\d+)" + _END, _fraction, text)
+        text = re.sub(_NOT_IN_WORD + r"((?:1[89]|20)\d\d)s\b", lambda m: _decade(m.group(1)), text)
+        # One-letter units need their space ("3 s"); "3x", "5ms", "10MB" do not.
+        units = "|".join(sorted((re.escape(u) for u in _UNITS if len(u) > 1 or u in "x×°"), key=len, reverse=True))
+        text = re.sub(_NOT_IN_WORD + "(" + number + r")\s?(" + units + r")(?![\w/])", _with_unit, text)
+        text = re.sub(_NOT_IN_WORD + "(" + number + r")\s([smgh])(?![\w/])", _with_unit, text)
+        text = re.sub(_NOT_IN_WORD + r"((?:19|20)\d\d)" + _END, lambda m: _words(m.group(1), lang, "year"), text)
+    text = re.sub(r"(?<![\w.,/:])-(?=\d)", " minus ", text) if english else text
+    return re.sub(_NOT_IN_WORD + "(" + number + ")" + _END, lambda m: _words(m.group(1), lang), text)
+
+
+def _decimal(raw: str, lang: str) -> Decimal | None:
+    if lang == "en":
+        raw = raw.replace(",", "")
+    else:
+        raw = re.sub(r"[.\u00a0\u202f ](?=\d{3}\b)", "", raw).replace(",", ".")
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        return None
+
+
+def _words(raw: str, lang: str, to: str = "cardinal") -> str:
+    value = _decimal(raw, lang)
+    if value is None:
+        return raw
+    if to in ("ordinal", "year") and value != value.to_integral_value():
+        to = "cardinal"
+    number: int | Decimal = int(value) if value == value.to_integral_value() and "." not in raw else value
+    if to == "cardinal" and isinstance(number, Decimal) and lang == "en":
+        # "1.76" is read digit by digit after the point, as num2words does; keep trailing zeros spoken.
+        whole, _, fraction = str(number).partition(".")
+        return f"{_words(whole, lang)} point {' '.join(num2words(int(d), lang=lang) for d in fraction)}"
+    try:
+        spoken = num2words(number, lang=lang, to=to)
+    except (NotImplementedError, OverflowError, ValueError, TypeError):
+        spoken = num2words(number, lang=lang)
+    return spoken.replace(",", "")  # "one thousand, five hundred": no pause inside a number
+
+
+def _money(symbol: str, amount: str, scale: str | None, lang: str) -> str:
+    code = _CURRENCIES[symbol]
+    value = _decimal(amount, lang)
+    converter = CONVERTER_CLASSES[lang]
+    forms = getattr(converter, "CURRENCY_FORMS", {}).get(code)
+    if value is None or forms is None:
+        return f"{symbol}{amount}{scale or ''}"
+    if scale:  # "$2.5M" → "two point five million dollars"
+        return f"{_words(amount, lang)} {_SCALES[scale]} {forms[0][1]}"
+    whole, cents = int(value), int((value - int(value)) * 100)
+    said = f"{_words(str(whole), lang)} {forms[0][0] if whole == 1 else forms[0][1]}"
+    if cents:
+        said += f" {_AND.get(lang, 'and')} {_words(str(cents), lang)} {forms[1][0] if cents == 1 else forms[1][1]}"
+    return said
+
+
+def _version(raw: str, lang: str) -> str:
+    return " point ".join(_words(part, lang) for part in raw.split("."))
+
+
+def _fraction(match: re.Match[str]) -> str:
+    top, bottom = match.group(1), match.group(2)
+    if top.isdigit() and int(top) <= int(bottom):
+        return f"{_words(top, 'en')} out of {_words(bottom, 'en')}"
+    return f"{_words(top, 'en') if top.isdigit() else top} over {_words(bottom, 'en')}"
+
+
+def _with_unit(match: re.Match[str]) -> str:
+    amount, unit = match.group(1), match.group(2)
+    singular, plural = _UNITS[unit]
+    one = _decimal(amount, "en") == 1 and "." not in amount
+    return f"{_words(amount, 'en')} {singular if one else plural}"
+
+
+def _decade(year: str) -> str:
+    words = _words(year, "en", "year")
+    if words.endswith("y"):
+        return words[:-1] + "ies"       # "nineteen nineties"
+    return words + ("es" if words.endswith(("x", "s")) else "s")  # "two thousands"
+
+
+def _dates(text: str) -> str:
+    """ISO dates and "March 5, 2024" / "5 March 2024" → "March fifth, twenty twenty-four"."""
+    def say(month: int, day: int, year: str) -> str:
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            return ""
+        return f"{_MONTHS[month - 1]} {num2words(day, to='ordinal')}, {_words(year, 'en', 'year')}"
+
+    text = re.sub(r"\b(\d{4})-(\d{2})-(\d{2})\b",
+                  lambda m: say(int(m.group(2)), int(m.group(3)), m.group(1)) or m.group(0), text)
+    months = "|".join(_MONTHS) + "|" + "|".join(m[:3] for m in _MONTHS)
+    text = re.sub(r"\b(" + months + r")\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})\b",
+                  lambda m: say(_month(m.group(1)), int(m.group(2)), m.group(3)) or m.group(0), text)
+    text = re.sub(r"\b(\d{1,2})(?:st|nd|rd|th)? (" + months + r")\.?,? (\d{4})\b",
+                  lambda m: say(_month(m.group(2)), int(m.group(1)), m.group(3)) or m.group(0), text)
+    text = re.sub(r"\b(" + months + r")\.? (\d{1,2})(?:st|nd|rd|th)?\b(?!,? \d)",
+                  lambda m: f"{_MONTHS[_month(m.group(1)) - 1]} {num2words(int(m.group(2)), to='ordinal')}"
+                  if 1 <= int(m.group(2)) <= 31 else m.group(0), text)
+    return text
+
+
+def _month(name: str) -> int:
+    return next(i for i, month in enumerate(_MONTHS, 1) if month.startswith(name[:3]))
+
+
+def _symbols(text: str, lang: str) -> str:
+    text = re.sub(r"\s&\s", f" {_AND.get(lang, '&')} ", text)
+    text = text.replace("±", " plus or minus ") if lang == "en" else text
+    text = re.sub(r"\s*(?:->|→|=>)\s*", " to " if lang == "en" else ", ", text)
+    text = re.sub(r"(?<=\w)\s*×\s*(?=\w)", " times " if lang == "en" else " × ", text)
+    text = re.sub(r"\s*[—–]\s*", ", ", text)
+    text = re.sub(r"(?<=[A-Za-z])/(?=[A-Za-z])", " or " if lang == "en" else " / ", text)
+    text = re.sub(r"[*_#`~^]+", " ", text)
+    return re.sub(r"\.{3}|…", ".", text).replace("[", "").replace("]", "")

@@ -1,0 +1,1 @@
+"""Clients for external services: one module per vendor, each built to fail well."""

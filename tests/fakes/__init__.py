@@ -1,0 +1,1 @@
+"""Local HTTP servers that speak vendors' wire formats, for tests."""
