@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -52,6 +53,7 @@ def render_segments(segments: tuple[Segment, ...], cache_dir: Path, fonts_dir: P
     rendered = 0
 
     cache = ResultCache(cache_dir)
+    counting = threading.Lock()
 
     def one(segment: Segment) -> Path:
         nonlocal rendered
@@ -67,7 +69,8 @@ def render_segments(segments: tuple[Segment, ...], cache_dir: Path, fonts_dir: P
                         f"a {segment.frames}-frame segment")
             if ass_file is not None:
                 ass_file.unlink()
-            rendered += 1
+            with counting:
+                rendered += 1
             return {"frames": segment.frames}
 
         path, _meta, _hit = cache.file("segments", key, ".mp4", produce)
