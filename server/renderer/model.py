@@ -37,7 +37,7 @@ class Motion:
 
     dx: int
     dy: int
-    max_travel: float = 0.16   # of the frame's size along the pan; beyond it the pan turns back
+    max_travel: float = 0.10   # of the frame's size along the pan; beyond it the pan turns back
 
 
 @dataclass(frozen=True)

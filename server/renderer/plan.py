@@ -97,10 +97,10 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
     cuts: list[Cut] = []
     first = Still(scenes[0].image, scenes[0].image_sha256)
     if title_frames:
-        size = max(16, round(min(width, height) * 0.085))
+        size = max(16, round(min(width, height) * 0.1))
         card = TitleCard(style.wrap_title(title.strip(), font.path, size, int(width * 0.8)), title_frames,
                          ms(title_frames, fps), font.family, size, house.highlight_rgb)
-        cuts.append(Cut(Still(first.path, first.sha256, blur=max(2, width // 90), dim=0.45),
+        cuts.append(Cut(Still(first.path, first.sha256, blur=max(2, width // 60), dim=0.6),
                         style.motion_for(5, width, height), title_frames))
     for i, (scene, count) in enumerate(zip(scenes, counts)):
         cuts.append(Cut(Still(scene.image, scene.image_sha256), style.motion_for(i, width, height), count))

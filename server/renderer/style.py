@@ -15,7 +15,7 @@ from PIL import ImageFont
 from server.renderer.model import CaptionLook, Motion, Phrase, Word
 
 # Alternate directions so consecutive pictures never drift the same way.
-_PATHS = ((0, -1), (1, 0), (0, 1), (-1, 0), (1, -1), (-1, 1))
+_PATHS = ((0, -1), (1, 0), (0, 1), (-1, 0))
 MAX_PHRASE_WORDS = 8
 PHRASE_HOLD_MS = 400      # a phrase stays this long after its last word, unless the next one starts
 PHRASE_GAP_MS = 650       # a pause this long starts a new phrase
@@ -23,12 +23,16 @@ _SENTENCE_ENDS = (".", "!", "?", "…", "。", "！", "？")
 
 
 def motion_for(index: int, width: int, height: int) -> Motion:
-    """A slow pan: one pixel per frame at 1080p (two at 4K), along the frame's long side
-    for most scenes, diagonal for some."""
+    """A slow pan, one pixel per frame at 1080p (two at 4K), along the frame's long side
+    (up and down in portrait, sideways in landscape), where a pan can travel furthest
+    before it has to turn back."""
     speed = max(1, round(min(width, height) / 1080))
-    dx, dy = _PATHS[index % len(_PATHS)]
-    if width > height and dx == 0:     # landscape: pan sideways rather than up and down
-        dx, dy = dy, 0
+    if height > width:
+        dx, dy = 0, (-1 if index % 2 == 0 else 1)
+    elif width > height:
+        dx, dy = (1 if index % 2 == 0 else -1), 0
+    else:
+        dx, dy = _PATHS[index % len(_PATHS)]
     return Motion(dx * speed, dy * speed)
 
 
