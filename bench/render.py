@@ -218,6 +218,22 @@ def encoder_floor(source: Path, out: Path, preset: str) -> tuple[float, float, i
     return time.perf_counter() - started, decode_s, rss.peak
 
 
+def drift_ms(video: Path) -> float:
+    """|audio end - video end| of a file, from decoding both streams to the end."""
+    import re
+
+    def end(stream: str) -> float:
+        log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(video), "-map", stream, "-f", "null",
+                              "-"], capture_output=True, text=True).stderr
+        h, m, sec = re.findall(r"time=(\d+):(\d+):([\d.]+)", log)[-1]
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+
+    frames = int(re.findall(r"frame=\s*(\d+)", subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(video), "-map", "0:v", "-f", "null", "-"],
+        capture_output=True, text=True).stderr)[-1])
+    return abs(end("0:a") - frames / FPS) * 1000
+
+
 def row(name: str, wall: float, video_s: float, rss: int, extra: str = "") -> None:
     print(f"| {name} | {wall:.1f} | {video_s / wall:.2f}x | {rss / 1e6:.0f} MB | {extra} | {load()} |", flush=True)
 
@@ -242,6 +258,7 @@ def main() -> None:
             row(f"{video_s:.0f} s (a) ours, house style", wall_a, video_s, rss_a,
                 f"{len(plan.segments)} segments; segments {result.seconds['segments']} s, audio "
                 f"{result.seconds['audio']} s, join {result.seconds['join']} s")
+            print(f"|  | A/V drift at the end: {drift_ms(result.video):.1f} ms |  |  |  |  |", flush=True)
             wall_c, decode_s, rss_c = encoder_floor(result.video, folder / "floor.mp4", args.preset)
             row(f"{video_s:.0f} s (c) x264 floor", wall_c, video_s, rss_c,
                 f"(a)/(c) = {wall_a / wall_c:.2f}; decode alone {decode_s:.1f} s")
