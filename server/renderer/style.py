@@ -70,6 +70,7 @@ def phrases(words: list[Word], until_ms: int, look: CaptionLook, font_path: Path
 
     out: list[Phrase] = []
     lines: list[list[Word]] = [[]]
+    most = MAX_PHRASE_WORDS if joiner else 2 * MAX_PHRASE_WORDS   # CJK "words" are single characters
 
     def close() -> None:
         kept = [tuple(line) for line in lines if line]
@@ -86,7 +87,7 @@ def phrases(words: list[Word], until_ms: int, look: CaptionLook, font_path: Path
     for i, word in enumerate(words):
         count = sum(len(line) for line in lines)
         previous = lines[-1][-1] if lines[-1] else None
-        if count and ((count >= MAX_PHRASE_WORDS and left[i] > 1)
+        if count and ((count >= most and left[i] > 1)
                       or (previous is not None and word.start_ms - previous.end_ms >= PHRASE_GAP_MS)):
             close()
         if lines[-1] and not fits([*lines[-1], word]):
