@@ -81,3 +81,17 @@ def test_compose_and_publish_chapters_thumbnail_and_reuse(app, settings) -> None
     run_job(app, job_id)
     again = json.loads((outbox / "lighthouse.json").read_text(encoding="utf-8"))
     assert again["video"]["segments"] == {"rendered": 0, "reused": manifest["video"]["segments"]["rendered"]}
+
+
+def test_music_that_cannot_be_read_costs_the_music_not_the_video(app, settings, tmp_path) -> None:  # noqa: ANN001
+    music = tmp_path / "music"
+    music.mkdir()
+    (music / "broken.mp3").write_bytes(b"ID3 this is not really an mp3 file" * 50)
+    settings = settings.model_copy(update={"tts_engine": "espeak", "music_dir": music})
+    app.extensions["mediabuddy.settings"] = settings
+    with app.app_context():
+        job_id = accept(ARTICLE, "lighthouse.md", None, settings).job_id
+    run_job(app, job_id)
+    manifest = json.loads((settings.outbox_dir / "lighthouse.json").read_text(encoding="utf-8"))
+    assert manifest["video"]["music"] is None
+    assert any("broken.mp3 could not be mixed" in note for note in manifest["notes"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from server.errors import StageError
@@ -67,7 +68,18 @@ def run(ctx: StageContext) -> None:
     lay_out([s.narration for s in scenes], counts, layout.title_ms * encoding.fps // 1000, encoding.fps, narration)
     video = ctx.work_dir / "video.mp4"
     try:
-        result = render_video(plan, video, ctx.cache_dir, ctx.work_dir, settings.render_workers)
+        try:
+            result = render_video(plan, video, ctx.cache_dir, ctx.work_dir, settings.render_workers)
+        except RenderFailed as error:
+            if music is None or not error.what.startswith("the soundtrack") or error.killed:
+                raise
+            # A music file ffmpeg cannot read must not cost the video: render without it (the
+            # segments are cached by now, so this is the soundtrack and the join only).
+            notes.append(f"the music {music.name} could not be mixed ({error.tail.splitlines()[-1] if error.tail else error}); "
+                         f"the video has no music")
+            music = None
+            plan = replace(plan, audio=replace(plan.audio, music=None))
+            result = render_video(plan, video, ctx.cache_dir, ctx.work_dir, settings.render_workers)
     except RenderFailed as error:
         hint = ("lower MEDIABUDDY_RENDER_WORKERS or set MEDIABUDDY_RENDER_DRAFT=true, then retry the job"
                 if error.killed else "")
