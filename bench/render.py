@@ -14,7 +14,8 @@ rendered in the same run by:
       frames decoded to raw (the decode runs in its own process and is timed apart).
 
 Printed: wall seconds, realtime factor (video seconds / wall seconds), peak RSS of all
-processes (the Python process and every child, summed, sampled every 50 ms), and the
+processes (the Python process and every child, summed, sampled every 50 ms), CPU
+seconds of all processes (what a shared machine changes least), and the
 ratios (a)/(b) and (a)/(c). Then (a) again after editing one paragraph (the cache at
 work), a ``--draft`` render, and with ``--e2e`` a ~600-word corpus article from drop
 (``mediabuddy render``) to published video. ``uptime`` is printed beside every figure:
@@ -52,20 +53,32 @@ SENTENCES = [
 
 
 class PeakRss:
-    """Peak of the summed RSS of this process and all its descendants (from /proc)."""
+    """Peak of the summed RSS of this process and all its descendants (from /proc), and the
+    CPU seconds they used (user + system; unlike wall time, barely changed by other load)."""
+
+    LAST_CPU = 0.0
 
     def __init__(self) -> None:
         self.peak = 0
+        self.cpu = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    @staticmethod
+    def _cpu() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
     def __enter__(self) -> "PeakRss":
+        self._cpu0 = self._cpu()
         self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+        self.cpu = self._cpu() - self._cpu0
+        PeakRss.LAST_CPU = self.cpu
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -96,7 +109,7 @@ def _tree_rss(root: int) -> int:
 
 
 def load() -> str:
-    return os.getloadavg().__repr__()
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def make_timeline(folder: Path, seconds: int, edit: bool = False) -> list:  # noqa: ANN001
@@ -235,7 +248,9 @@ def drift_ms(video: Path) -> float:
 
 
 def row(name: str, wall: float, video_s: float, rss: int, extra: str = "") -> None:
-    print(f"| {name} | {wall:.1f} | {video_s / wall:.2f}x | {rss / 1e6:.0f} MB | {extra} | {load()} |", flush=True)
+    cpu = PeakRss.LAST_CPU
+    print(f"| {name} | {wall:.1f} | {video_s / wall:.2f}x | {cpu:.1f} | {rss / 1e6:.0f} MB | {extra} | {load()} |",
+          flush=True)
 
 
 def main() -> None:
@@ -246,8 +261,8 @@ def main() -> None:
                         help="skip the moviepy baseline for longer videos (it runs below realtime)")
     parser.add_argument("--e2e", action="store_true", help="also time a ~600-word corpus article end to end")
     args = parser.parse_args()
-    print("| variant | wall s | realtime | peak RSS (all processes) | notes | load (1/5/15 min) |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| variant | wall s | realtime | CPU s (all processes) | peak RSS (all processes) | notes | load (1/5/15 min) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for seconds in args.seconds:
         folder = Path(tempfile.mkdtemp(prefix=f"bench-render-{seconds}-"))
         try:
@@ -258,7 +273,7 @@ def main() -> None:
             row(f"{video_s:.0f} s (a) ours, house style", wall_a, video_s, rss_a,
                 f"{len(plan.segments)} segments; segments {result.seconds['segments']} s, audio "
                 f"{result.seconds['audio']} s, join {result.seconds['join']} s")
-            print(f"|  | A/V drift at the end: {drift_ms(result.video):.1f} ms |  |  |  |  |", flush=True)
+            print(f"|  | A/V drift at the end: {drift_ms(result.video):.1f} ms |  |  |  |  |  |", flush=True)
             wall_c, decode_s, rss_c = encoder_floor(result.video, folder / "floor.mp4", args.preset)
             row(f"{video_s:.0f} s (c) x264 floor", wall_c, video_s, rss_c,
                 f"(a)/(c) = {wall_a / wall_c:.2f}; decode alone {decode_s:.1f} s")
