@@ -88,15 +88,16 @@ def segment_command(segment: Segment, image_sizes: dict[str, tuple[int, int]], a
         chains.append(f"[{last}]ass=filename='{_escape(ass_file)}':fontsdir='{_escape(fonts_dir)}'[v]")
         last = "v"
     return [*args, "-filter_complex", ";".join(chains), "-map", f"[{last}]", "-frames:v", str(cut.frames),
-            "-filter_threads", "1", *encoder_args(enc, threads), "-an", "-f", "mp4", str(out)]
+            "-filter_complex_threads", "1", *encoder_args(enc, threads), "-an", "-f", "mp4", str(out)]
 
 
 def encoder_args(enc: Encoding, threads: int) -> list[str]:
     """x264 settings shared by every segment: High profile, yuv420p, a keyframe at each
     segment's start (a fresh encode), so the concat demuxer can join them by copying."""
-    # A short lookahead: about 35 MB less per 1080x1920 encoder, the same speed (measured).
+    # A short lookahead and one B-frame keep a 1080x1920 segment's ffmpeg near 207 MB instead
+    # of 265 MB (measured), a little faster, files about 8% larger: two run side by side.
     return ["-c:v", "libx264", "-preset", enc.preset, "-crf", str(enc.crf), "-profile:v", "high",
-            "-x264-params", "rc-lookahead=5:sync-lookahead=0",
+            "-x264-params", "rc-lookahead=5:sync-lookahead=0:bframes=1",
             "-pix_fmt", "yuv420p", "-threads", str(threads), "-g", str(enc.fps * 4),
             "-r", str(enc.fps), "-video_track_timescale", str(enc.fps * 1000)]
 

@@ -23,7 +23,7 @@ from server.pipeline.cache import ResultCache
 from server.renderer import graph, process
 from server.renderer.model import Segment
 
-RENDERER_VERSION = "3"
+RENDERER_VERSION = "4"
 
 
 def segment_key(segment: Segment) -> str:
