@@ -113,10 +113,20 @@ def up(ctx: click.Context) -> None:
     sys.exit(exit_code)
 
 
+def _refuse_bad_provider_lists(settings: Settings) -> None:
+    """A provider list naming no installed provider stops the start, like any bad setting."""
+    from server.providers.registry import check_settings
+
+    problems = check_settings(settings)
+    if problems:
+        raise click.ClickException("invalid settings:\n  " + "\n  ".join(problems))
+
+
 def _prepare_server(settings: Settings) -> None:
     from server import create_app, upgrade_database
     from server.auth import ensure_token
 
+    _refuse_bad_provider_lists(settings)
     settings.ensure_dirs()
     upgrade_database(create_app(settings))
     ensure_token(settings)
@@ -133,6 +143,7 @@ def serve(ctx: click.Context, no_migrate: bool) -> None:
     from server.auth import ensure_token
 
     settings = _settings(ctx)
+    _refuse_bad_provider_lists(settings)
     app = create_app(settings)
     if not no_migrate:
         upgrade_database(app)
@@ -160,6 +171,7 @@ def worker(ctx: click.Context) -> None:
     """Run the pipeline worker (Huey consumer)."""
     from server.worker import run_consumer
 
+    _refuse_bad_provider_lists(_settings(ctx))
     run_consumer(_settings(ctx))
 
 
@@ -224,13 +236,13 @@ def status(ctx: click.Context, job_id: int | None, as_json: bool, follow: bool) 
 
 def _print_status(report: dict) -> None:
     table = Table(title="Jobs", show_lines=False)
-    for column in ("id", "file", "status", "stage", "done", "video s", "cost", "notes"):
+    for column in ("id", "file", "status", "stage", "done", "video s", "$/paid calls", "notes"):
         table.add_column(column)
     for job in report["jobs"]:
         done = sum(1 for s in job["stages"] if s["state"] == "done")
         seconds = f"{job['duration_ms'] / 1000:.1f}" if job["duration_ms"] else ""
         cost = job.get("cost") or {}
-        spent = f"${cost.get('total_usd', 0):.4f} ({cost.get('paid_calls', 0)} paid)" if cost else ""
+        spent = f"${cost.get('total_usd', 0):.4f}/{cost.get('paid_calls', 0)}" if cost else ""
         notes = "degraded" if job["degraded"] else ""
         if job["error"]:
             notes = job["error"][:60]
@@ -357,6 +369,20 @@ def render(ctx: click.Context, source: Path, output: Path | None, draft: bool) -
         settings = settings.model_copy(update={"render_draft": True})
     result = render_file(settings, source, output or Path.cwd() / f"{source.stem}.mp4")
     out.print(f"Wrote [bold]{result}[/bold] (+ .srt, .json, .jpg beside it)")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Base name for the outputs: BASE.json and BASE.png (default: FILE.storyboard in this folder).")
+@click.pass_context
+def storyboard(ctx: click.Context, source: Path, output: Path | None) -> None:
+    """Plan one markdown file up to its pictures, without rendering: timeline JSON + contact sheet."""
+    from server.storyboard import storyboard_file
+
+    base = output.with_suffix("") if output and output.suffix in (".json", ".png") else output
+    json_path, sheet_path = storyboard_file(_settings(ctx), source, base or Path.cwd() / f"{source.stem}.storyboard")
+    out.print(f"Wrote [bold]{json_path}[/bold] and [bold]{sheet_path}[/bold]")
 
 
 @main.command()

@@ -205,7 +205,8 @@ class Settings(BaseSettings):
     # --- replicate: base URL, FLUX model and inputs (replicate) ---
     replicate_base_url: str = Field(default="https://api.replicate.com",
                                     description="Replicate API root (point it at a fake in tests).")
-    flux_model: str = Field(default="black-forest-labs/flux-schnell", description="FLUX model on Replicate, owner/name.")
+    flux_model: str = Field(default="black-forest-labs/flux-schnell",
+                            description="FLUX model on Replicate, owner/name.")
     flux_steps: int = Field(default=4, ge=1, le=50, description="num_inference_steps (schnell allows 1-4).")
     flux_output_format: Literal["png", "jpg", "webp"] = Field(default="jpg", description="Format FLUX returns.")
     flux_output_quality: int = Field(default=90, ge=0, le=100, description="Quality of jpg/webp outputs.")
@@ -237,6 +238,9 @@ class Settings(BaseSettings):
         return value
 
     # --- extraction and language (extract) ---
+    language: str | None = Field(
+        default=None, description="Narration language when the article's front matter names none "
+                                  "(BCP 47, e.g. en, fr, ja); unset: detected from the text.")
     #
 
     # --- storyboard: timeline and offline pictures (storyboard) ---
@@ -289,6 +293,17 @@ class Settings(BaseSettings):
         if value not in THEMES:
             raise ValueError(f"must be one of {', '.join(THEMES)}")
         return value
+
+    @field_validator("language")
+    @classmethod
+    def _language_tag(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        tag = value.strip()
+        parts = tag.replace("_", "-").split("-")
+        if not (2 <= len(parts[0]) <= 3 and parts[0].isalpha() and all(p.isalnum() and 1 <= len(p) <= 8 for p in parts)):
+            raise ValueError("must be a BCP 47 language tag such as en, fr, de, es or ja")
+        return parts[0].lower()
 
     @field_validator("database_url")
     @classmethod

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.pipeline.cache import ResultCache, digest, provider_key
+from server.pipeline.cache import ResultCache, cached_file, digest, provider_key
 from server.providers.types import ImageRequest, ImageStyle, SceneSpec
 
 pytestmark = pytest.mark.utils
@@ -160,3 +160,18 @@ def test_threads_racing_for_one_key(tmp_path):
         thread.join(10)
     assert len(seen) == 4 and len({p for p, _ in seen}) == 1
     assert seen[0][0].read_text() == json.loads((seen[0][0].parent / "meta.json").read_text())["thread"]
+
+
+def test_the_one_call_form_for_the_renderer(tmp_path):
+    made = []
+
+    def encode(out: Path) -> None:
+        made.append(out)
+        out.write_bytes(b"\x00\x00\x00\x18ftypmp42 segment")
+
+    parts = ("segment", "encoder v3", ("frame-hash", 25))
+    first = cached_file(tmp_path, "segments", parts, ".mp4", encode)
+    again = cached_file(tmp_path, "segments", parts, ".mp4", encode)
+    other = cached_file(tmp_path, "segments", ("segment", "encoder v4", ("frame-hash", 25)), ".mp4", encode)
+    assert first == again != other and len(made) == 2
+    assert first.read_bytes().endswith(b"segment") and first.suffix == ".mp4"

@@ -27,6 +27,13 @@ CASES = [
     ("bridge", " ".join(["a long suspension bridge"] * 30), "A long suspension bridge"),
     ("archive", "Rows of grey filing cabinets fill a quiet archive, avoid any clutter.",
      "Rows of grey filing cabinets fill a quiet archive."),
+    ("fox", "A fox in a snowy forest with light snow falling.", "A fox in a snowy forest with light snow falling."),
+    ("Rust Foundation", "A single bold symbolic illustration of Rust Foundation, centered on a plain deep navy "
+     "background, drawn in a clean flat graphic style under soft even studio light.",
+     "A single bold symbolic illustration of Rust Foundation. Drawn as"),
+    ("barista", "A barista pours steamed milk into a cup, shot from above with a 35mm lens. Warm window light falls "
+     "across the counter.", "A barista pours steamed milk into a cup. Drawn as"),
+    ("candle", "A candle burns on a table in a flat graphic style under soft light.", "A candle burns on a table. Dr"),
 ]
 
 
@@ -46,6 +53,8 @@ def test_prompts_are_prose_of_the_right_length_subject_first(concept, visual, op
     assert not re.search(r"[*`#<>\[\]{}]", prompt)
     assert prompt.endswith(".") and "  " not in prompt
     assert prompt.count(",") <= len(words) // 6, "reads like a keyword list"
+    assert len(re.findall(r"\blight\b|\bstyle\b", prompt.split("Drawn as")[0])) <= ("light" in opening), \
+        "the visual's own style and light would contradict the theme's"
 
 
 @pytest.mark.parametrize("theme", THEMES)

@@ -2,57 +2,33 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import wave
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import pydantic
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
-from config import Settings, load_settings
-from server.errors import NotConfigured, ProviderError
+from config import ModelPrice, Settings, load_settings
+from server.errors import BudgetExceeded, NotConfigured, ProviderError
+from server.extensions import db
+from server.intake import accept
+from server.models import ProviderCall
+from server.pipeline.ledger import Ledger
 from server.providers import resilience
 from server.providers.clients.gemini import GeminiClient, check_credentials
 from server.providers.clients.gemini_errors import parse_duration, parse_retry_after
 from server.providers.narration.gemini import PROVIDER as GeminiNarrator, speech_pieces
 from server.providers.types import NarrationRequest, Usage
-from tests.fakes.gemini import (KEY, FakeGemini, audio, blocked, continuing, fake_gemini, hang, internal, invalid_key,  # noqa: F401
-                                json_reply, malformed, max_tokens, rate_limited, safety_stop, text, unavailable,
-                                unknown_model)
+from tests.fakes.gemini import fake_gemini  # noqa: F401 - the fixture
+from tests.fakes.gemini import (KEY, FakeGemini, Reply, audio, blocked, continuing, hang, internal, json_reply,
+                                malformed, max_tokens, rate_limited, safety_stop, text, unavailable)
 
 pytestmark = pytest.mark.clients
-
-
-@dataclass
-class Row:
-    provider: str
-    model: str
-    estimate: float
-    usage: Usage = field(default_factory=Usage)
-    cost: float | None = None
-    detail: str = ""
-    outcome: str = "ok"
-
-
-class RecordingMeter:
-    """A Meter that keeps its rows in memory, so a test can compare them with the fake's count."""
-
-    def __init__(self) -> None:
-        self.rows: list[Row] = []
-
-    @contextlib.contextmanager
-    def call(self, provider: str, model: str, *, estimate: float) -> Iterator[Row]:
-        row = Row(provider, model, estimate)
-        self.rows.append(row)
-        try:
-            yield row
-        except BaseException as error:
-            row.outcome = type(error).__name__
-            raise
 
 
 class Plan(pydantic.BaseModel):
@@ -91,9 +67,32 @@ def client(gemini_settings) -> Iterator[GeminiClient]:  # noqa: ANN001
         yield gemini
 
 
+@pytest.fixture(scope="module")
+def ledger_app(tmp_path_factory):  # noqa: ANN001, ANN201 - a Flask app
+    """One migrated SQLite database for the module; each test gets its own job in it."""
+    from server import create_app, upgrade_database
+
+    application = create_app(load_settings(home=tmp_path_factory.mktemp("ledger")))
+    upgrade_database(application)
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 @pytest.fixture
-def meter() -> RecordingMeter:
-    return RecordingMeter()
+def meter(ledger_app, settings: Settings) -> Ledger:
+    """The real cost ledger of a real job: every paid request must leave one row."""
+    with ledger_app.app_context():
+        job = accept(f"# Tides\n\nThe sea rises and falls ({settings.home.name}).\n".encode(), "tides.md", None,
+                     settings)
+        return Ledger(db.engine, settings, job.job_id, "narration")
+
+
+def rows(ledger: Ledger) -> list[ProviderCall]:
+    with Session(ledger.engine) as session:
+        return list(session.scalars(sa.select(ProviderCall).where(ProviderCall.job_id == ledger.job_id)
+                                    .order_by(ProviderCall.id)))
 
 
 # Answers -----------------------------------------------------------------------------------
@@ -112,8 +111,9 @@ def test_text_reply_carries_usage_model_and_a_bounded_thinking_budget(client, fa
     config = seen.body["generationConfig"]
     assert config["maxOutputTokens"] == 8192
     assert config["thinkingConfig"] in ({"thinkingBudget": 1024}, {"thinking_budget": 1024})
-    assert [(r.model, r.usage, r.outcome) for r in meter.rows] == [("gemini-3.5-flash-lite", reply.usage, "ok")]
-    assert 0 < meter.rows[0].estimate < 0.05
+    assert [(r.provider, r.model, r.input_tokens, r.output_tokens, r.outcome) for r in rows(meter)] == [
+        ("gemini", "gemini-3.5-flash-lite", 31, reply.usage.output_tokens, "ok")]
+    assert rows(meter)[0].price_usd == pytest.approx((31 * 0.30 + reply.usage.output_tokens * 2.50) / 1e6)
 
 
 def test_api_version_and_model_come_from_settings(gemini_settings, fake_gemini, meter):
@@ -142,7 +142,7 @@ def test_one_repair_prompt_quotes_the_validation_error(client, fake_gemini, mete
     fake_gemini.script(first, json_reply(GOOD_PLAN))
     reply = client.generate_json("Plan a video about tides.", Plan, meter=meter)
     assert reply.value == Plan(**GOOD_PLAN) and reply.repaired
-    assert fake_gemini.count() == 2 and len(meter.rows) == 2
+    assert fake_gemini.count() == 2 and len(rows(meter)) == 2
     repair = fake_gemini.requests[-1].body["contents"]
     assert [c["role"] for c in repair] == ["user", "model", "user"]
     assert repair[1]["parts"][0]["text"] == first.body["candidates"][0]["content"]["parts"][0]["text"]
@@ -161,16 +161,18 @@ def test_a_second_invalid_answer_is_a_clear_permanent_failure(client, fake_gemin
     assert fake_gemini.count() == 2  # one repair, no blind retries
 
 
-@pytest.mark.parametrize("refusal, words", [(blocked("PROHIBITED_CONTENT"), "blockReason PROHIBITED_CONTENT"),
-                                            (safety_stop(), "stopped its answer for SAFETY")],
-                         ids=["blocked-prompt", "finish-safety"])
+@pytest.mark.parametrize("refusal, words", [
+    (blocked("PROHIBITED_CONTENT"), "blockReason PROHIBITED_CONTENT"),
+    (safety_stop(), "stopped its answer for SAFETY"),
+    (Reply(body={"candidates": [], "usageMetadata": {"promptTokenCount": 12}}), "no candidates"),
+], ids=["blocked-prompt", "finish-safety", "no-candidates"])
 def test_safety_refusals_are_permanent_and_not_retried(client, fake_gemini, meter, refusal, words):
     fake_gemini.script(refusal)
     with pytest.raises(ProviderError) as caught:
         client.generate_text("Something the model refuses.", meter=meter)
     assert caught.value.permanent and words in caught.value.message
-    assert fake_gemini.count() == 1 and meter.rows[0].outcome == "ProviderError"
-    assert meter.rows[0].usage.input_tokens == 12  # a refused prompt is still billed for its input
+    assert fake_gemini.count() == 1 and rows(meter)[0].outcome == "ProviderError"
+    assert rows(meter)[0].input_tokens == 12  # a refused prompt is still billed for its input
 
 
 def test_max_tokens_without_text_names_the_thinking_budget(client, fake_gemini, meter):
@@ -180,7 +182,7 @@ def test_max_tokens_without_text_names_the_thinking_budget(client, fake_gemini, 
     error = caught.value
     assert error.permanent and error.setting == "MEDIABUDDY_GEMINI_THINKING_BUDGET"
     assert "8000 thinking tokens" in error.message
-    assert meter.rows[0].usage.output_tokens == 8000 and fake_gemini.count() == 1
+    assert rows(meter)[0].output_tokens == 8000 and fake_gemini.count() == 1
 
 
 # Failures and retries ------------------------------------------------------------------------
@@ -195,7 +197,16 @@ def test_429_waits_as_long_as_gemini_asks(client, fake_gemini, meter, reply, wai
     started = time.monotonic()
     assert client.generate_text("hello", meter=meter).text == "ok"
     assert time.monotonic() - started >= wait
-    assert fake_gemini.count() == 2 and [r.outcome for r in meter.rows] == ["ProviderError", "ok"]
+    assert fake_gemini.count() == 2 and [r.outcome for r in rows(meter)] == ["ProviderError 429", "ok"]
+
+
+def test_a_spent_daily_quota_is_not_retried(client, fake_gemini, meter):
+    fake_gemini.script(rate_limited(retry_delay="20s", daily=True), text("never reached"))
+    with pytest.raises(ProviderError) as caught:
+        client.generate_text("hello", meter=meter)
+    error = caught.value
+    assert (error.status, error.permanent, error.setting) == (429, True, "GEMINI_API_KEY")
+    assert "PerDay" in error.message and fake_gemini.count() == 1
 
 
 def test_5xx_bursts_are_retried_and_bounded(client, fake_gemini, meter):
@@ -206,14 +217,14 @@ def test_5xx_bursts_are_retried_and_bounded(client, fake_gemini, meter):
     with pytest.raises(ProviderError) as caught:
         client.generate_text("hello", meter=meter)
     assert caught.value.status == 503 and not caught.value.permanent and caught.value.attempts == 3
-    assert fake_gemini.count() == 6 and len(meter.rows) == 6  # ledger rows == requests the vendor saw
+    assert fake_gemini.count() == 6 and len(rows(meter)) == 6  # ledger rows == requests the vendor saw
 
 
 def test_a_hang_longer_than_the_timeout_is_abandoned_and_retried(client, fake_gemini, meter):
     fake_gemini.script(hang(20), text("second try"))
     started = time.monotonic()
     assert client.generate_text("hello", meter=meter).text == "second try"
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # the hang lasts 20 s: the client did not wait for it
     fake_gemini.script(*[hang(20)] * 3)
     with pytest.raises(ProviderError) as caught:
         client.generate_text("hello", meter=meter)
@@ -250,6 +261,16 @@ def test_invalid_key_fails_fast_and_never_shows_a_key(gemini_settings, fake_gemi
     assert wrong not in shown and KEY not in shown
 
 
+def test_the_sdks_own_environment_variables_change_nothing(client, fake_gemini, meter, monkeypatch):
+    # Only config.py reads the environment; the SDK would switch to Vertex AI or another API version.
+    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
+    monkeypatch.setenv("GOOGLE_GENAI_API_VERSION", "v1alpha")
+    monkeypatch.setenv("GOOGLE_API_KEY", "AIzaFROM-THE-ENVIRONMENT-0123456789")
+    assert client.generate_text("hello", meter=meter).text
+    seen = fake_gemini.requests[-1]
+    assert seen.path.startswith("/v1beta/models/") and seen.key_sent and fake_gemini.problems == []
+
+
 def test_no_key_declines_as_not_configured(settings):
     with pytest.raises(NotConfigured) as caught:
         GeminiClient(settings.model_copy(update={"gemini_api_key": None}))
@@ -260,9 +281,16 @@ def test_no_key_declines_as_not_configured(settings):
     ("MEDIABUDDY_GEMINI_MODEL", lambda g, m: g.generate_text("hello", meter=m, model="gemini-2.0-flash")),
     ("MEDIABUDDY_GEMINI_TTS_MODEL", lambda g, m: g.synthesize_speech("hello", meter=m, model="gemini-0-tts")),
 ], ids=["text", "speech"])
-def test_unknown_model_names_the_setting_to_change(client, fake_gemini, meter, setting, call):
-    with pytest.raises(ProviderError) as caught:
-        call(client, meter)
+def test_unknown_model_names_the_setting_to_change(gemini_settings, fake_gemini, meter, setting, call):
+    with GeminiClient(gemini_settings) as gemini, pytest.raises(ProviderError) as caught:
+        call(gemini, meter)   # no price for it: refused before any request, naming the model setting
+    assert (caught.value.permanent, caught.value.setting) == (True, setting)
+    assert "MEDIABUDDY_PRICES" in caught.value.message and fake_gemini.count() == 0
+    priced = gemini_settings.model_copy(update={"prices": {"gemini-2.0-flash": ModelPrice(input=1, output=1),
+                                                           "gemini-0-tts": ModelPrice(input=1, audio_output=1)}})
+    meter.prices = priced.model_prices
+    with GeminiClient(priced) as gemini, pytest.raises(ProviderError) as caught:
+        call(gemini, meter)   # priced but unknown to Gemini: its 404
     assert (caught.value.status, caught.value.permanent, caught.value.setting) == (404, True, setting)
     assert f"set {setting}" in caught.value.message and fake_gemini.count() == 1
 
@@ -298,7 +326,8 @@ def test_count_tokens_and_list_models(client, fake_gemini):
 
 
 def test_check_credentials(gemini_settings, fake_gemini):
-    assert "gemini-3.5-flash-lite available" in check_credentials(gemini_settings)
+    assert "gemini-3.5-flash-lite" in check_credentials(gemini_settings) and "available" in check_credentials(
+        gemini_settings)
     with pytest.raises(ProviderError) as caught:
         check_credentials(fake_gemini.configure(gemini_settings, gemini_api_key="AIzaWRONG-0123456789abcdefghijkl"))
     assert caught.value.setting == "GEMINI_API_KEY" and "AIzaWRONG" not in str(caught.value)
@@ -308,6 +337,12 @@ def test_check_credentials(gemini_settings, fake_gemini):
     assert caught.value.setting == "MEDIABUDDY_GEMINI_MODEL"
     with pytest.raises(NotConfigured):
         check_credentials(gemini_settings.model_copy(update={"gemini_api_key": None}))
+    fake_gemini.models.add("gemini-3.5-flash-lite")
+    fake_gemini.script(hang(20))  # a hung service: the check gives up after its timeout, once
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        check_credentials(gemini_settings.model_copy(update={"gemini_timeout_seconds": 1.0}))
+    assert "within 1 s" in caught.value.message and time.monotonic() - started < 8
 
 
 def test_retry_hints_parse():
@@ -335,7 +370,8 @@ def test_narrator_writes_24khz_wav_with_captions_and_no_word_timings(gemini_sett
     assert clip.captions[0].start_ms == 0 and clip.captions[-1].end_ms == 1500
     config = fake_gemini.requests[-1].body["generationConfig"]
     assert config["responseModalities"] == ["AUDIO"] and "Puck" in str(config)
-    assert meter.rows[0].model == "gemini-3.8-flash-lite-tts" and meter.rows[0].usage.audio_tokens == 48
+    assert [(r.model, r.audio_tokens) for r in rows(meter)] == [("gemini-3.8-flash-lite-tts", 48)]
+    assert rows(meter)[0].price_usd == pytest.approx((10 * 0.50 + 48 * 6.00) / 1e6)
 
 
 def test_long_text_is_spoken_in_pieces_under_the_input_limit(gemini_settings, fake_gemini, meter, tmp_path):
@@ -345,7 +381,7 @@ def test_long_text_is_spoken_in_pieces_under_the_input_limit(gemini_settings, fa
     assert speech_pieces("字" * 9000) == ["字" * 4000, "字" * 4000, "字" * 1000]  # no spaces: cut at the limit
     fake_gemini.script(audio(0.5), audio(0.5), audio(0.3))
     clip = GeminiNarrator(gemini_settings).narrate(NarrationRequest(text=long_text), tmp_path / "long.wav", meter)
-    assert fake_gemini.count() == 3 and len(meter.rows) == 3
+    assert fake_gemini.count() == 3 and len(rows(meter)) == 3
     assert clip.duration_ms > 0 and clip.captions[-1].end_ms <= clip.duration_ms
 
 
@@ -355,6 +391,16 @@ def test_a_speech_model_that_answers_text_is_a_clear_error(gemini_settings, fake
         GeminiNarrator(gemini_settings).narrate(NarrationRequest(text="Hello."), tmp_path / "x.wav", meter)
     assert caught.value.permanent and caught.value.setting == "MEDIABUDDY_GEMINI_TTS_MODEL"
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_an_empty_speech_answer_is_retried(gemini_settings, fake_gemini, meter, tmp_path):
+    empty = {"candidates": [{"content": {"role": "model", "parts": []}, "finishReason": "OTHER", "index": 0}],
+             "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}}
+    fake_gemini.script(Reply(body=empty), audio(0.4))
+    clip = GeminiNarrator(gemini_settings).narrate(NarrationRequest(text="Hello.", pause_ms=0), tmp_path / "e.wav",
+                                                   meter)
+    assert clip.duration_ms == 400 and fake_gemini.count() == 2
+    assert [r.outcome for r in rows(meter)] == ["ProviderError", "ok"]
 
 
 def test_narrator_declines_without_a_key(settings):
@@ -392,6 +438,7 @@ def test_the_key_never_reaches_logs_or_errors(gemini_settings, fake_gemini, mete
         shown += [str(caught.value), repr(caught.value), str(caught.value.__cause__)]
     assert fake_gemini.count() == 8 and "internal error" in caplog.text  # the retries were logged
     assert KEY not in caplog.text + " ".join(shown) and KEY[:16] not in caplog.text
+    assert KEY not in repr(fake_gemini.requests)  # not even the fake keeps it
 
 
 def test_the_request_voice_is_used_only_when_it_is_a_gemini_voice(gemini_settings, fake_gemini, meter, tmp_path):
@@ -409,13 +456,101 @@ def test_check_credentials_covers_the_speech_model_when_gemini_narrates(gemini_s
     with pytest.raises(ProviderError) as caught:
         check_credentials(narrating)
     assert caught.value.setting == "MEDIABUDDY_GEMINI_TTS_MODEL"
-    assert "available" in check_credentials(gemini_settings)  # not narrating with gemini: not needed
+    silent = gemini_settings.model_copy(update={"narration_providers": "piper,espeak"})
+    assert "tts" not in check_credentials(silent)  # not narrating with gemini: the speech model is not needed
 
 
 def test_a_continued_answer_is_one_metered_request_per_hop(client, fake_gemini, meter):
     fake_gemini.script(continuing("The tide ", token=b"t1"), continuing("comes ", token=b"t2"), text("in."))
     reply = client.generate_text("hello", meter=meter)
     assert reply.text == "The tide comes in." and not reply.truncated
-    assert fake_gemini.count() == 3 and len(meter.rows) == 3
+    assert fake_gemini.count() == 3 and len(rows(meter)) == 3
     assert [r.body.get("continuationToken") for r in fake_gemini.requests] == [None, "dDE=", "dDI="]
     assert reply.usage.input_tokens == 36
+
+
+# The fake itself: it must catch what the real service would refuse ---------------------------
+
+
+def test_the_fake_refuses_what_gemini_refuses_and_records_why():
+    import json as json_
+    import urllib.error
+    import urllib.request
+
+    fake = FakeGemini().start()
+    try:
+        def post(path: str, body: object, key: str | None = KEY) -> tuple[int, dict]:
+            headers = {"Content-Type": "application/json", **({"x-goog-api-key": key} if key else {})}
+            request = urllib.request.Request(fake.url + path, json_.dumps(body).encode(), headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    return answer.status, json_.loads(answer.read())
+            except urllib.error.HTTPError as error:
+                with error:
+                    return error.code, json_.loads(error.read())
+
+        good = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+        assert post("/v1beta/models/gemini-3.5-flash-lite:generateContent", good, key=None)[0] == 403
+        status, body = post("/v1/models/gemini-3.5-flash-lite:generateContent", good, key="AIzaWRONG")
+        assert status == 400 and body["error"]["details"][0]["reason"] == "API_KEY_INVALID"
+        assert post("/v1beta/models/gemini-9:generateContent", good)[0] == 404
+        assert fake.problems == []
+        refused = [
+            ({"contents": []}, "'contents' must be a non-empty list"),
+            ({**good, "generationConfig": {"responseMimeType": "application/json",
+                                           "responseSchema": {"type": "object"}}}, "must be upper-case"),
+            ({**good, "generationConfig": {"responseSchema": {"type": "OBJECT"}}}, "needs responseMimeType"),
+            ({**good, "continuationToken": "dDE="}, "continuationToken"),
+        ]
+        for body, why in refused:
+            status, answer = post("/v1beta/models/gemini-3.5-flash-lite:generateContent", body)
+            assert status == 400 and why in answer["error"]["message"] and why in fake.problems[-1]
+        assert post("/v1beta/models/gemini-3.8-flash-lite-tts:generateContent", good)[0] == 400  # speech model
+        assert post("/v1beta/models/gemini-3.5-flash-lite:countTokens?key=" + KEY, good)[0] == 200
+        assert "key travels in the URL" in fake.problems[-1] and len(fake.problems) == 6
+        fake.problems.clear()
+        fake.respond_with(lambda request: "plain")
+        assert post("/v1beta/models/gemini-3.5-flash-lite:generateContent", good)[1]["candidates"][0]["content"][
+            "parts"][0]["text"] == "plain"
+        fake.respond_with(lambda request: {"a": 1})
+        assert json_.loads(post("/v1beta/models/gemini-3.5-flash-lite:generateContent", good)[1]["candidates"][0][
+            "content"]["parts"][0]["text"]) == {"a": 1}
+    finally:
+        fake.stop()
+
+
+@pytest.mark.parametrize("setting, value, says", [
+    ("gemini_model", "gemini-2.5-flash", "MEDIABUDDY_GEMINI_MODEL: gemini-2.5-flash is retired"),
+    ("gemini_tts_model", "gemini-2.5-pro", "MEDIABUDDY_GEMINI_TTS_MODEL: gemini-2.5-pro is retired"),
+    ("gemini_model", "gemini-1.5-flash-002", "is retired"),
+    ("gemini_tts_voice", "Joe", "MEDIABUDDY_GEMINI_TTS_VOICE: must be one of Gemini's prebuilt voices"),
+    ("gemini_thinking_budget", 5000, "MEDIABUDDY_GEMINI_THINKING_BUDGET: must be at most half"),
+    ("gemini_base_url", "generativelanguage.googleapis.com", "MEDIABUDDY_GEMINI_BASE_URL: must be an http"),
+    ("gemini_api_version", "v2", "MEDIABUDDY_GEMINI_API_VERSION"),
+])
+def test_gemini_settings_are_validated_with_their_names(tmp_path, setting, value, says):
+    from config import SettingsError
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings(home=tmp_path, **{setting: value})
+    assert says in str(caught.value)
+
+
+def test_gemini_settings_defaults_are_current_and_normalised(tmp_path):
+    settings = load_settings(home=tmp_path, gemini_model="models/gemini-3.8-flash", gemini_tts_voice="puck",
+                             gemini_base_url="http://127.0.0.1:9/")
+    assert (settings.gemini_model, settings.gemini_tts_voice, settings.gemini_base_url) == (
+        "gemini-3.8-flash", "Puck", "http://127.0.0.1:9")
+    defaults = load_settings(home=tmp_path)
+    assert defaults.gemini_model in defaults.model_prices and defaults.gemini_tts_model in defaults.model_prices
+
+
+def test_one_client_serves_threads_at_once(client, fake_gemini, meter):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake_gemini.respond_with(lambda request: {"title": request["contents"][0]["parts"][0]["text"], "scenes": ["x"],
+                                              "minutes": 1})
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        replies = list(pool.map(lambda i: client.generate_json(f"plan {i}", Plan, meter=meter), range(12)))
+    assert [r.value.title for r in replies] == [f"plan {i}" for i in range(12)]
+    assert fake_gemini.count() == 12 == len(rows(meter))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import sys
 import textwrap
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from server.pipeline.ledger import Ledger
 from server.pipeline.runner import JobFailed, run_job
 from server.providers import resilience
 from server.providers.registry import ProviderChain, provider_classes
+from tests.conftest import POSTGRES_URL, _reset_postgres
 
 pytestmark = pytest.mark.pipeline
 
@@ -67,6 +69,8 @@ class Painter:
             raise NotConfigured("painter", "PAINTER_KEY is not set")
         if SCRIPT["construct"] == "broken":
             raise ProviderUnavailable("painter", "the painter package is too old")
+        if SCRIPT["construct"] == "crash":
+            raise RuntimeError("the painter's settings file is corrupt")
 
     def fingerprint(self):
         return "model=test-painter"
@@ -154,8 +158,13 @@ def test_a_new_image_provider_is_one_module(tmp_path, painter):
     assert len(painter.CALLS) == got["scenes"]
 
 
-def test_a_second_run_of_the_same_article_pays_nothing(tmp_path, painter):
-    with pipeline(tmp_path) as (app, settings):
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_second_run_of_the_same_article_pays_nothing(tmp_path, painter, database):
+    extra = {}
+    if database == "postgresql":  # pictures drawn in threads, each row in its own transaction, on PostgreSQL
+        _reset_postgres(POSTGRES_URL)
+        extra["database_url"] = POSTGRES_URL
+    with pipeline(tmp_path, **extra) as (app, settings):
         first = submit(app, settings)
         run_job(app, first, stages=UP_TO_IMAGES)
         paid = len(painter.CALLS)
@@ -327,3 +336,38 @@ def test_a_whole_job_publishes_providers_and_cost(tmp_path, painter):
     assert manifest["cost"] == {"total_usd": round(0.01 * scenes, 6), "paid_calls": scenes, "failed_calls": 0,
                                 "cached_calls": 0}
     assert body["job"]["cost"] == manifest["cost"]
+
+
+def test_a_provider_that_crashes_is_a_failure_to_fall_back_from(tmp_path, painter, caplog, monkeypatch):
+    painter.SCRIPT["error"] = lambda request: KeyError("output")  # e.g. a vendor answer it did not expect
+    # Alembic's logging setup replaces the root handlers caplog relies on: listen on our logger itself.
+    monkeypatch.setattr(logging.getLogger("mediabuddy.providers"), "handlers", [caplog.handler])
+    with pipeline(tmp_path) as (app, settings):
+        job_id = submit(app, settings)
+        run_job(app, job_id, stages=UP_TO_IMAGES)
+        got = facts(app, job_id)
+    assert got["status"] == JobStatus.SUCCEEDED and got["degraded"]
+    assert got["image_providers"] == ["local"] * got["scenes"]
+    assert "images: painter failed unexpectedly (KeyError: 'output')" in got["notes"][0]
+    assert "painter failed unexpectedly" in caplog.text and "Traceback" in caplog.text  # the bug is not hidden
+
+    painter.SCRIPT.update(construct="crash", error=None)
+    with pipeline(tmp_path / "again") as (app, settings):
+        job_id = submit(app, settings)
+        run_job(app, job_id, stages=UP_TO_IMAGES)
+        got = facts(app, job_id)
+    assert got["image_providers"] == ["local"] * got["scenes"]
+    assert "painter could not start (RuntimeError: the painter's settings file is corrupt)" in got["notes"][0]
+
+
+def test_a_misspelt_provider_stops_the_server_and_worker_at_start(tmp_path):
+    from click.testing import CliRunner
+
+    import cli
+
+    env = {"MEDIABUDDY_HOME": str(tmp_path), "MEDIABUDDY_IMAGE_PROVIDERS": "replicat,local"}
+    for command in ("serve", "worker"):
+        result = CliRunner().invoke(cli.main, [command], env=env)
+        assert result.exit_code == 1, result.output
+        assert "there is no images provider called 'replicat'; fix MEDIABUDDY_IMAGE_PROVIDERS (available: local" \
+            in result.output

@@ -1,14 +1,15 @@
 """Whole jobs through Gemini and FLUX on their local fakes, with the real SDKs, and the ledger.
 
-Gemini rewrites the voice and speaks the narration; FLUX on Replicate draws every scene.
-The fakes count what a real account would be charged for; the ledger must say the same.
-(The timeline stays local here: no Gemini timeline provider has landed yet.)
+Gemini rewrites the voice, plans the timeline and speaks the narration; FLUX on Replicate
+draws every scene. The fakes count what a real account would be charged for; the ledger
+must say the same.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,9 @@ from server.intake import accept
 from server.models import Asset, AssetKind, Job, JobStatus, ProviderCall
 from server.pipeline.runner import JobFailed, run_job
 from server.providers import resilience
-from tests.fakes.gemini import FakeGemini, fake_gemini, json_reply, prompt_text, unavailable  # noqa: F401
+from server.providers.timeline.segmenter import plan_scenes
+from tests.fakes.gemini import (FakeGemini, fake_gemini, hang, json_reply, prompt_text,  # noqa: F401
+                                rate_limited, unavailable)
 from tests.fakes.replicate import FakeReplicate, fake_replicate  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.clients
@@ -31,6 +34,7 @@ ARTICLE = ("---\ntitle: The Harbour\n---\n# The Harbour\n\n"
            "Fishing boats came back each evening with herring, and the market stayed open until dark.\n\n"
            "## The lighthouse\n\nMargaret Ellis kept the lamp lit for many years without a single night off. "
            "She logged every ship that passed the point and wrote down the weather each morning.\n")
+NARRATION = re.compile(r"Narration \(paragraphs separated by blank lines\):\n\n(.*)$", re.S)
 SECTIONS = re.compile(r"answer with the same sections, same headings, same order\):\n(\{.*\})\s*$", re.S)
 
 
@@ -41,16 +45,22 @@ def fresh_breakers():
     resilience.reset_breakers()
 
 
-def rewrite_faithfully(body: dict) -> object:
-    """Gemini's voice rewrite: the article's own sections back, which every check accepts."""
-    found = SECTIONS.search(prompt_text(body))
-    assert found, f"an unexpected text request reached the fake: {prompt_text(body)[:200]}"
-    return json_reply(json.loads(found.group(1)))
+def answer_like_gemini(body: dict) -> object:
+    """A well-behaved model: the voice rewrite gives the article's own sections back (every check
+    accepts that), the timeline cuts the narration where a careful planner would."""
+    prompt = prompt_text(body)
+    found = SECTIONS.search(prompt)
+    if found:
+        return json_reply(json.loads(found.group(1)))
+    narration = NARRATION.search(prompt)
+    assert narration, f"an unexpected text request reached the fake: {prompt[:200]}"
+    scenes = plan_scenes(narration.group(1))
+    return json_reply({"scenes": [{"text": s.text, "concept": s.concept, "visual": s.visual} for s in scenes]})
 
 
 def remote_settings(tmp_path: Path, gemini: FakeGemini, replicate: FakeReplicate, **overrides):
     values = dict(home=tmp_path / "home", short_side=240, fps=10, api_token=TOKEN,
-                  voice_providers="gemini,local", timeline_providers="local", image_providers="replicate,local",
+                  voice_providers="gemini,local", timeline_providers="gemini,local", image_providers="replicate,local",
                   narration_providers="gemini,espeak",
                   replicate_api_token=replicate.token, replicate_base_url=replicate.url, replicate_poll_seconds=0.02,
                   replicate_deadline_seconds=10, provider_retry_attempts=2, provider_retry_initial_seconds=0.01,
@@ -102,7 +112,7 @@ class Run:
 
 @pytest.fixture
 def run(tmp_path, fake_gemini, fake_replicate):
-    fake_gemini.respond_with(rewrite_faithfully)
+    fake_gemini.respond_with(answer_like_gemini)
     runs: list[Run] = []
 
     def start(**overrides) -> Run:
@@ -123,6 +133,7 @@ def test_a_job_through_gemini_and_flux_then_a_rerun_that_pays_nothing(run, fake_
     assert facts["status"] == JobStatus.SUCCEEDED and not facts["degraded"], facts["notes"]
     assert {"gemini", "replicate"} <= set(manifest["providers"])
     assert facts["images"] == ["replicate"] * scenes and facts["voices"] == ["gemini"] * scenes
+    assert "timeline: timeline planned by Gemini" in facts["notes"], facts["notes"]
     # The ledger equals what the vendors counted: every Gemini request, every FLUX prediction.
     gemini_rows = [r for r in ledger if r.provider == "gemini"]
     flux_rows = [r for r in ledger if r.provider == "replicate"]
@@ -177,7 +188,8 @@ def test_an_invalid_key_falls_back_and_names_the_setting(run, fake_gemini, fake_
     assert "GEMINI_API_KEY" in voice_note
     image_note = next(n for n in facts["notes"] if n.startswith("images: replicate"))
     assert "REPLICATE_API_TOKEN" in image_note
-    assert fake_gemini.count("generateContent") <= 2, "a bad key is a permanent error: asked once per stage"
+    assert fake_gemini.count("generateContent") == 3, "a bad key is permanent: asked once per stage (voice, " \
+                                                     "timeline, narration), never once per scene"
     assert "AIza-not-the-right-key" not in json.dumps(facts["notes"])
 
 
@@ -217,3 +229,31 @@ def test_doctor_and_start_up_check_each_configured_credential(tmp_path, fake_gem
 
     offline = load_settings(home=tmp_path / "offline")
     assert {c.state for c in credential_checks(offline)} == {"info"}
+
+
+def test_a_429_storm_is_waited_out_and_expired_images_fall_back(run, fake_gemini, fake_replicate):
+    fake_gemini.script(*[rate_limited(retry_after=0.2) for _ in range(3)])
+    fake_replicate.expire_all = True  # every FLUX output URL answers 404
+    app = run(provider_retry_attempts=5, narration_providers="espeak")
+    job_id = app.job()
+    facts, ledger = app.job_facts(job_id), app.ledger(job_id)
+    assert facts["status"] == JobStatus.SUCCEEDED
+    assert not any(n.startswith("voice: gemini") for n in facts["notes"]), "the storm passed: no fallback for voice"
+    outcomes = [r.outcome for r in ledger if r.provider == "gemini"]
+    assert outcomes[:4] == ["ProviderError 429"] * 3 + ["ok"] and set(outcomes[4:]) == {"ok"}  # then the timeline
+    assert len([r for r in ledger if r.provider == "gemini"]) == fake_gemini.count("generateContent")
+    image_note = next(n for n in facts["notes"] if n.startswith("images: replicate"))
+    assert facts["degraded"] and "used local instead" in image_note and facts["images"] == ["local"] * len(facts["images"])
+    flux_rows = [r for r in ledger if r.provider == "replicate"]
+    assert len(flux_rows) == fake_replicate.creates and sum(r.images for r in flux_rows) == fake_replicate.creates
+
+
+def test_a_hanging_service_is_abandoned_in_bounded_time(run, fake_gemini, fake_replicate):
+    fake_gemini.script(*[hang(5) for _ in range(10)])
+    app = run(gemini_timeout_seconds=1, narration_providers="espeak", image_providers="local")
+    started = time.monotonic()
+    job_id = app.job()
+    facts = app.job_facts(job_id)
+    assert facts["status"] == JobStatus.SUCCEEDED and facts["degraded"]
+    assert any(n.startswith("voice: gemini failed after 2 attempts") for n in facts["notes"]), facts["notes"]
+    assert time.monotonic() - started < 30

@@ -36,6 +36,18 @@ def get_job(job_id: int):
     return jsonify({"job": job_json(_job_or_404(job_id), detail=True)})
 
 
+@api_blueprint.get("/jobs/<int:job_id>/storyboard")
+def get_storyboard(job_id: int):
+    """The timeline and pictures so far (server/storyboard.py); 409 until the timeline exists."""
+    from server.storyboard import storyboard_of
+
+    job = _job_or_404(job_id)
+    if "timeline" not in job.completed_stages:
+        raise ApiError(409, "not_ready", f"job {job_id} has no timeline yet (stage: {job.stage or 'queued'}); "
+                       "ask again when the timeline stage is done")
+    return jsonify({"storyboard": storyboard_of(job)})
+
+
 @api_blueprint.post("/jobs/<int:job_id>/retry")
 def retry_job(job_id: int):
     job = _job_or_404(job_id)

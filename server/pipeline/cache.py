@@ -188,3 +188,12 @@ class ResultCache:
         made = self.entry(kind, key, suffix)
         assert made is not None, "a renamed cache entry must be readable"
         return made[0], made[1], False
+
+
+def cached_file(root: Path, kind: str, key_parts: tuple[object, ...], suffix: str,
+                produce: Callable[[Path], object]) -> Path:
+    """The one-call form for stages and the renderer: the file for ``key_parts`` under ``root``
+    (``var/cache``), made by ``produce(out)`` (which writes ``out``) only when it is missing."""
+    path, _meta, _hit = ResultCache(root).file(kind, digest(kind, *key_parts), suffix,
+                                               lambda out: (produce(out), None)[1])
+    return path

@@ -169,6 +169,10 @@ class ProviderChain:
                 continue
             except ProviderUnavailable as error:
                 candidate = _Candidate(cls.name, declined=f"declined: {error.reason}", hint=_fix(self.kind, cls.name))
+            except Exception as error:  # noqa: BLE001 - a provider that cannot start must not stop the job
+                log.exception("%s provider %s could not start", self.kind, cls.name)
+                candidate = _Candidate(cls.name, declined=f"could not start ({type(error).__name__}: {error})",
+                                       hint=_fix(self.kind, cls.name))
             if self.kind == "narration" and candidate.provider is not None and self.language:
                 if not candidate.provider.speaks(self.language):
                     self.info.append(f"narration: {cls.name} has no voice for language {self.language!r}; skipped")
@@ -223,6 +227,12 @@ class ProviderChain:
                 hint = f"check {error.setting}" if error.setting else _fix(self.kind, candidate.name)
                 if error.permanent:  # a bad key or model will not get better during this stage
                     candidate.declined, candidate.hint = reason, hint
+            except (StageError, KeyboardInterrupt):
+                raise
+            except Exception as error:  # noqa: BLE001 - a provider's bug or an untranslated vendor error
+                log.exception("%s provider %s failed unexpectedly", self.kind, candidate.name)
+                reason, transient = f"failed unexpectedly ({type(error).__name__}: {error})", True
+                hint = f"report it; meanwhile remove {candidate.name} from {SETTING[self.kind]}"
             else:
                 with self._lock:
                     self.used[made.provider] = self.used.get(made.provider, 0) + 1

@@ -14,13 +14,13 @@ Scripting, per test::
 A responder returns a ``Reply`` (any behaviour below), a ``str`` (answered as text), or a
 dict/list (answered as JSON text; a dict with ``candidates`` or ``promptFeedback`` is sent
 as the whole body). ``fake.requests`` records every request; ``fake.count()`` counts them.
-Every request body is checked against the wire format; ``fake.problems`` lists what was
-wrong, and the ``fake_gemini`` fixture fails the test if anything was.
+Every request body is checked against the wire format: a request the real service would
+refuse gets its 400 ``INVALID_ARGUMENT``, ``fake.problems`` lists what was wrong, and the
+``fake_gemini`` fixture fails the test if anything was.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import threading
@@ -29,135 +29,16 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator
 
-import numpy as np
 import pytest
 from pydantic import SecretStr
 
+from tests.fakes.gemini_replies import (RATE, Reply, audio, blocked, continuing, error, hang, internal,  # noqa: F401
+                                        invalid_key, json_reply, malformed, max_tokens, rate_limited, safety_stop,
+                                        text, tone, unavailable, unknown_model)
+
 KEY = "AIzaFAKE-test-key-0123456789abcdefghij"
 MODELS = ("gemini-3.5-flash-lite", "gemini-3.8-flash", "gemini-3.8-flash-tts", "gemini-3.8-flash-lite-tts")
-RATE = 24_000
 _PATH = re.compile(r"^/(v1|v1beta)/models(?:/([^:/?]+)(?::(\w+))?)?$")
-
-
-# Behaviours ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One scripted answer: status, JSON body (or raw bytes), headers, and a delay before it."""
-
-    status: int = 200
-    body: Any = None
-    headers: tuple[tuple[str, str], ...] = ()
-    delay: float = 0.0
-
-
-def _usage(prompt_tokens: int, out_tokens: int, thoughts: int = 0) -> dict[str, int]:
-    usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": out_tokens,
-             "totalTokenCount": prompt_tokens + out_tokens + thoughts}
-    if thoughts:
-        usage["thoughtsTokenCount"] = thoughts
-    return usage
-
-
-def text(answer: str, *, finish: str = "STOP", prompt_tokens: int = 12, thoughts: int = 0) -> Reply:
-    """A normal answer (also how to send malformed or schema-invalid JSON: it is just text)."""
-    return Reply(body={"candidates": [{"content": {"role": "model", "parts": [{"text": answer}]},
-                                       "finishReason": finish, "index": 0}],
-                       "usageMetadata": _usage(prompt_tokens, max(1, len(answer) // 4), thoughts),
-                       "modelVersion": "fake"})
-
-
-def continuing(answer: str, token: bytes = b"hop-1") -> Reply:
-    """Part of an answer that goes on: ``finishReason`` CONTINUATION and a ``continuationToken``
-    the next request must send back."""
-    reply = text(answer, finish="CONTINUATION")
-    reply.body["candidates"][0]["continuationToken"] = base64.b64encode(token).decode()
-    return reply
-
-
-def json_reply(value: Any) -> Reply:
-    return text(json.dumps(value))
-
-
-def blocked(reason: str = "SAFETY") -> Reply:
-    """A prompt refused before any answer: no candidates, ``promptFeedback.blockReason``."""
-    return Reply(body={"promptFeedback": {"blockReason": reason}, "usageMetadata": _usage(12, 0)})
-
-
-def safety_stop() -> Reply:
-    """An answer stopped for safety: a candidate with ``finishReason`` SAFETY and no text."""
-    return Reply(body={"candidates": [{"finishReason": "SAFETY", "index": 0, "safetyRatings": [
-        {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]}],
-        "usageMetadata": _usage(12, 0)})
-
-
-def max_tokens(thoughts: int = 8000) -> Reply:
-    """Thinking ate the whole output budget: ``MAX_TOKENS`` and no text."""
-    return Reply(body={"candidates": [{"content": {"role": "model"}, "finishReason": "MAX_TOKENS", "index": 0}],
-                       "usageMetadata": _usage(12, 0, thoughts)})
-
-
-def error(code: int, status: str, message: str, details: list[dict[str, Any]] | None = None,
-          headers: dict[str, str] | None = None) -> Reply:
-    body: dict[str, Any] = {"code": code, "message": message, "status": status}
-    if details:
-        body["details"] = details
-    return Reply(status=code, body={"error": body}, headers=tuple((headers or {}).items()))
-
-
-def invalid_key() -> Reply:
-    return error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [
-        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-         "domain": "googleapis.com", "metadata": {"service": "generativelanguage.googleapis.com"}}])
-
-
-def unknown_model(model: str = "gemini-0-retired", version: str = "v1beta") -> Reply:
-    return error(404, "NOT_FOUND", f"models/{model} is not found for API version {version}, or is not supported "
-                                   "for generateContent. Call ListModels to see the list of available models "
-                                   "and their supported methods.")
-
-
-def rate_limited(retry_after: float | None = None, retry_delay: str | None = None) -> Reply:
-    """429 RESOURCE_EXHAUSTED with a ``Retry-After`` header and/or a ``RetryInfo.retryDelay`` detail."""
-    details = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay}] if retry_delay else []
-    headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
-    return error(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota, please check your plan and billing "
-                                            "details.", details, headers)
-
-
-def unavailable() -> Reply:
-    return error(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")
-
-
-def internal() -> Reply:
-    return error(500, "INTERNAL", "An internal error has occurred. Please retry or report in "
-                                  "https://developers.generativeai.google/guide/troubleshooting")
-
-
-def hang(seconds: float, then: Reply | None = None) -> Reply:
-    """Answer only after ``seconds`` (longer than the client's timeout, to test it)."""
-    after = then or text("too late")
-    return Reply(status=after.status, body=after.body, headers=after.headers, delay=seconds)
-
-
-def malformed() -> Reply:
-    """A 200 whose body is not JSON (a proxy's error page)."""
-    return Reply(body=b"<html><body>502 Bad Gateway</body></html>", headers=(("Content-Type", "text/html"),))
-
-
-def audio(seconds: float = 1.0, *, mime: str = f"audio/L16;codec=pcm;rate={RATE}") -> Reply:
-    """Speech: a soft 220 Hz tone of ``seconds``, as Gemini sends it (base64 PCM in ``inlineData``)."""
-    pcm = tone(seconds)
-    return Reply(body={"candidates": [{"content": {"role": "model", "parts": [
-        {"inlineData": {"mimeType": mime, "data": base64.b64encode(pcm).decode()}}]},
-        "finishReason": "STOP", "index": 0}],
-        "usageMetadata": _usage(10, int(seconds * 32)), "modelVersion": "fake-tts"})
-
-
-def tone(seconds: float) -> bytes:
-    samples = 6000 * np.sin(2 * np.pi * 220 * np.arange(int(seconds * RATE)) / RATE)
-    return samples.astype("<i2").tobytes()
 
 
 # The server ----------------------------------------------------------------------------------
@@ -208,7 +89,7 @@ class FakeGemini:
     # Scripting ---------------------------------------------------------------------------
 
     def script(self, *replies: Reply) -> FakeGemini:
-        """Answer the next model requests (generateContent and countTokens) with these, in order."""
+        """Answer the next requests (generateContent, countTokens, listing models) with these, in order."""
         with self._lock:
             self._script.extend(replies)
         return self
@@ -274,8 +155,11 @@ class FakeGemini:
                 body = None
                 self._problem(f"{action}: body is not JSON")
         key = headers.get("x-goog-api-key")
+        if "key=" in path:
+            self._problem("the key travels in the URL (it would reach access logs): send x-goog-api-key instead")
         with self._lock:
-            self.requests.append(Seen(method, path, version, model, action, body, bool(key), headers))
+            kept = {k: v for k, v in headers.items() if k != "x-goog-api-key"}
+            self.requests.append(Seen(method, path, version, model, action, body, bool(key), kept))
         if not key:
             return error(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without "
                                                    "established identity). Please use API Key or other form of API "
@@ -283,19 +167,26 @@ class FakeGemini:
         if key != self.key:
             return invalid_key()
         if action == "list":
-            return Reply(body={"models": [{"name": f"models/{m}", "supportedGenerationMethods": [
+            with self._lock:
+                scripted = self._script.popleft() if self._script else None
+            return scripted or Reply(body={"models": [{"name": f"models/{m}", "supportedGenerationMethods": [
                 "generateContent", "countTokens"]} for m in sorted(self.models)]})
         if model not in self.models:
             return unknown_model(model, version)
+        found = len(self.problems)
+        if action == "countTokens":
+            self._check_contents(action, body)
+        elif action == "generateContent" and method == "POST":
+            self._check_generate(model, body)
+            self._check_continuation(body)
+        else:
+            return error(404, "NOT_FOUND", f"no route for {method} {path}")
+        if len(self.problems) > found:  # what the real service refuses, it refuses with a 400
+            return error(400, "INVALID_ARGUMENT", "; ".join(self.problems[found:]))
         with self._lock:
             scripted = self._script.popleft() if self._script else None
         if action == "countTokens":
-            self._check_contents(action, body)
             return scripted or Reply(body={"totalTokens": max(1, len(prompt_text(body)) // 4)})
-        if action != "generateContent" or method != "POST":
-            return error(404, "NOT_FOUND", f"no route for {method} {path}")
-        self._check_generate(model, body)
-        self._check_continuation(body)
         if scripted is not None:
             self._expect_token = _token(scripted)
             return scripted

@@ -5,7 +5,8 @@ over successive status checks; outputs are real image bytes (made with Pillow at
 the aspect implies) served from its own ``/files/`` URLs. Tests script its misbehaviour:
 HTTP errors with problem-details bodies, ``Retry-After``, slow answers and hangs, a create
 that succeeds server-side but whose answer is dropped, failed and canceled predictions,
-outputs that 404. ``creates`` counts predictions made, i.e. images a real account would pay for.
+outputs that 404 or expire after a TTL. ``creates`` counts predictions made, i.e. images a
+real account would pay for.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -43,6 +44,7 @@ class Fault:
     retry_after: str | None = None
     delay: float = 0.0
     drop: bool = False      # close the connection without answering (after doing the work, for a create)
+    garble: bool = False    # do the work, then answer 200/201 with JSON that is not a prediction
     count: int = 1
 
 
@@ -59,13 +61,14 @@ class FakePrediction:
     error: str | None = None
     logs: str = ""
     size: tuple[int, int] = (0, 0)
-    history: list[str] = field(default_factory=list)
+    finished_at: float = 0.0
 
     def as_json(self, base: str) -> dict[str, Any]:
         return {"id": self.id, "model": self.model, "version": "hidden", "status": self.status,
                 "input": self.input, "output": self.output, "error": self.error, "logs": self.logs,
                 "metrics": {"predict_time": 0.8} if self.status == "succeeded" else {},
-                "created_at": self.created_at, "started_at": self.created_at,
+                "created_at": self.created_at, "started_at": self.created_at, "source": "api",
+                "data_removed": False,
                 "completed_at": self.created_at if self.status in ("succeeded", "failed", "canceled") else None,
                 "urls": {"get": f"{base}/v1/predictions/{self.id}", "cancel": f"{base}/v1/predictions/{self.id}/cancel",
                          "stream": f"{base}/stream/{self.id}"}}
@@ -92,6 +95,7 @@ class FakeReplicate:
         self.wait_completes = True             # `Prefer: wait` answers with the finished prediction
         self.expired: set[str] = set()         # prediction ids whose output URLs 404
         self.expire_all = False
+        self.output_ttl: float | None = None   # seconds an output is served after it is made (Replicate: 3600)
         self.corrupt_outputs = False
         self.output_size_override: tuple[int, int] | None = None
         self.creates = 0
@@ -111,6 +115,9 @@ class FakeReplicate:
 
     def drop(self, method: str, path: str, *, count: int = 1) -> None:
         self.faults.append(Fault(method, path, drop=True, count=count))
+
+    def garble(self, method: str, path: str, *, count: int = 1) -> None:
+        self.faults.append(Fault(method, path, garble=True, count=count))
 
     def count(self, method: str, fragment: str) -> int:
         with self.lock:
@@ -173,6 +180,7 @@ class FakeReplicate:
 
     def _finish(self, prediction: FakePrediction) -> None:
         prediction.status = prediction.outcome
+        prediction.finished_at = time.monotonic()
         if prediction.outcome == "failed":
             prediction.error = "CUDA out of memory: tried to allocate 2.00 GiB"
             prediction.logs += "".join(f"loading weights {n}\n" for n in range(40)) + "Traceback: OOM in denoise\n"
@@ -273,9 +281,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != f"Bearer {fake.token}":
             self._problem(401, "Unauthenticated", "You did not pass a valid authentication token")
             return
-        self._api(method, path, body, dropped=bool(fault and fault.drop))
+        self._api(method, path, body, dropped=bool(fault and fault.drop), garbled=bool(fault and fault.garble))
 
-    def _api(self, method: str, path: str, body: bytes, *, dropped: bool) -> None:
+    def _api(self, method: str, path: str, body: bytes, *, dropped: bool, garbled: bool) -> None:
         fake = self.state
         if method == "GET" and path == "/v1/account":
             self._answer(200, {"type": "user", "username": "tester", "name": "Test Account", "github_url": None})
@@ -295,7 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
                                    "paper_url": None, "license_url": None, "run_count": 1, "cover_image_url": None,
                                    "default_example": None, "latest_version": None})
             elif method == "POST" and match[3]:
-                self._create(model, body, dropped=dropped)
+                self._create(model, body, dropped=dropped, garbled=garbled)
             else:
                 self._problem(405, "Method not allowed", path)
             return
@@ -314,11 +322,11 @@ class _Handler(BaseHTTPRequestHandler):
             if dropped:
                 self._hang_up()
                 return
-            self._answer(200, prediction.as_json(fake.url))
+            self._answer(200, {"id": prediction.id, "status": "thinking"} if garbled else prediction.as_json(fake.url))
             return
         self._problem(404, "Not found", f"no route for {method} {path}")
 
-    def _create(self, model: str, body: bytes, *, dropped: bool) -> None:
+    def _create(self, model: str, body: bytes, *, dropped: bool, garbled: bool) -> None:
         fake = self.state
         try:
             request = json.loads(body)
@@ -337,14 +345,16 @@ class _Handler(BaseHTTPRequestHandler):
         if dropped:
             self._hang_up()
             return
-        self._answer(201, prediction.as_json(fake.url))
+        self._answer(201, {"id": prediction.id, "status": "thinking"} if garbled else prediction.as_json(fake.url))
 
     def _file(self, path: str, *, dropped: bool) -> None:
         fake = self.state
         name = path.removeprefix("/files/")
         prediction_id, _, fmt = name.partition(".")
         prediction = fake.predictions.get(prediction_id)
-        if prediction is None or fake.expire_all or prediction_id in fake.expired:
+        expired = fake.output_ttl is not None and prediction is not None and \
+            time.monotonic() - prediction.finished_at > fake.output_ttl
+        if prediction is None or fake.expire_all or prediction_id in fake.expired or expired:
             self._answer(404, raw=b"Not Found", content_type="text/plain")
             return
         if dropped:

@@ -14,7 +14,7 @@ from server.providers.extract import markdown
 
 def run(ctx: StageContext) -> None:
     job = ctx.job()
-    article = markdown.extract(job.document.content)
+    article = markdown.extract(job.document.content, default_language=ctx.settings.language)
     job.title = article.title[:500] or None   # no title is better than the file name spoken
     job.narration_text = article.text
     job.language = article.language.tag
@@ -25,4 +25,8 @@ def run(ctx: StageContext) -> None:
     if "aspect" in overrides:
         settings["width"], settings["height"] = video_size(str(overrides["aspect"]), int(settings["short_side"]))
     job.settings = settings
-    job.notes = list(job.notes) + [f"extract: {w}" for w in article.warnings if f"extract: {w}" not in job.notes]
+    notes = [f"extract: {w}" for w in article.warnings]
+    if article.language.source == "default":
+        notes.append(f"extract: too little text to tell the language; {article.language.tag} was assumed "
+                     "(set language: in the front matter, or MEDIABUDDY_LANGUAGE)")
+    job.notes = list(job.notes) + [note for note in notes if note not in job.notes]

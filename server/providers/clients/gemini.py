@@ -9,25 +9,27 @@ becomes a ``ProviderError`` in one place, ``from_sdk_error()``, which decides ``
 ``retry_after`` (the ``Retry-After`` header or Gemini's ``RetryInfo.retryDelay``) and the
 ``setting`` a person should fix. The API key never appears in a message.
 
-Use it as a context manager so its connection pool is closed::
+Each request opens and closes its own connection, so a client may live as long as its
+provider and be shared by threads::
 
-    with GeminiClient(settings) as gemini:
+    gemini = GeminiClient(settings)
         reply = gemini.generate_json(prompt, Plan, meter=meter, system=RULES)
         reply.value, reply.usage, reply.model
 """
 
 from __future__ import annotations
 
-import re
-import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
 
 import pydantic
 
 from config import Settings
 from server.errors import NotConfigured, ProviderError
 from server.providers.base import Meter
+from server.providers.clients.gemini_answers import (add_usage, answer_audio, answer_text, name_of, parse_json,
+                                                     refusal, speech_tokens_for, usage_of)
 from server.providers.clients.gemini_errors import from_sdk_error, scrub
 from server.providers.types import Usage
 
@@ -38,9 +40,10 @@ PROVIDER = "gemini"
 KEY_SETTING = "GEMINI_API_KEY"
 MODEL_SETTING = "MEDIABUDDY_GEMINI_MODEL"
 TTS_MODEL_SETTING = "MEDIABUDDY_GEMINI_TTS_MODEL"
-SPEECH_RATE = 24_000     # Gemini speech: 16-bit little-endian mono PCM at 24 kHz
 CHARS_PER_TOKEN = 3      # a cautious guess for budget estimates (English runs near 4)
 MAX_HOPS = 8             # continuation requests one answer may take
+CHECK_TIMEOUT_SECONDS = 10.0  # a credential check waits no longer than this for a hung service
+MAX_SPEECH_CHARS = 4000  # well under the 8,192-input-token limit even at one token per character (CJK)
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -82,10 +85,12 @@ class GeminiClient:
         self.settings = settings
         self._key = settings.gemini_api_key.get_secret_value().strip()
         self._run = resilience or _default_resilience(settings)
-        self._sdk: Client | None = None
-        self._sdk_lock = threading.Lock()   # stages call providers from several threads
 
     # Lifecycle ---------------------------------------------------------------------------
+    # Each request gets its own ``genai.Client``, closed as soon as the answer is read: no
+    # pool outlives a call (providers are long-lived and never closed), threads share
+    # nothing, and a retry after a hang starts on a fresh connection. Building one costs
+    # about 70 ms, small beside a model's answer.
 
     def __enter__(self) -> GeminiClient:
         return self
@@ -94,24 +99,21 @@ class GeminiClient:
         self.close()
 
     def close(self) -> None:
-        with self._sdk_lock:
-            if self._sdk is not None:
-                self._sdk.close()
-                self._sdk = None
+        """Nothing stays open between calls; kept so ``with GeminiClient(...)`` reads naturally."""
 
-    @property
-    def sdk(self) -> Client:
-        """The ``genai.Client``, built on first use with SDK retries off and our timeout."""
-        with self._sdk_lock:
-            if self._sdk is None:
-                self._sdk = self._build()
-            return self._sdk
+    @contextmanager
+    def _sdk(self) -> Iterator[Client]:
+        client = self._build()
+        try:
+            yield client
+        finally:
+            client.close()
 
     def _build(self) -> Client:
         from google import genai
         from google.genai import types
 
-        return genai.Client(api_key=self._key, http_options=types.HttpOptions(
+        return genai.Client(api_key=self._key, vertexai=False, http_options=types.HttpOptions(
             base_url=self.settings.gemini_base_url,
             api_version=self.settings.gemini_api_version,
             timeout=int(self.settings.gemini_timeout_seconds * 1000),  # the SDK takes milliseconds
@@ -145,7 +147,7 @@ class GeminiClient:
             f"Your reply did not match the required JSON schema: {first_problem}\n"
             "Reply again with only the corrected JSON object, nothing else.")]
         text, second, _ = self._generate_text(contents, model=model, meter=meter, config=config)
-        usage = _add(usage, second)
+        usage = add_usage(usage, second)
         try:
             return JsonReply(value=parse_json(text, schema), usage=usage, model=model, repaired=True)
         except ValueError as problem:
@@ -167,13 +169,14 @@ class GeminiClient:
             speech_config=types.SpeechConfig(voice_config=types.VoiceConfig(
                 prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=voice or self.settings.gemini_tts_voice))),
         )
-        estimate = self._estimate(model, len(text) // CHARS_PER_TOKEN + 1, speech_seconds_for(text))
+        estimate = self._estimate(model, len(text) // CHARS_PER_TOKEN + 1, speech_tokens_for(text))
 
         responses, usage = self._exchange(model, [_user(text)], config, meter=meter, estimate=estimate,
-                                          model_setting=TTS_MODEL_SETTING, speech=True)
+                                          model_setting=TTS_MODEL_SETTING, speech=True,
+                                          check=lambda response: answer_audio(response, model))
         pcm, rate = bytearray(), 0
         for response in responses:
-            piece, piece_rate = _audio(response, model)
+            piece, piece_rate = answer_audio(response, model)
             if rate and piece_rate != rate:
                 raise ProviderError(PROVIDER, f"{model} changed its sample rate from {rate} to {piece_rate} Hz")
             pcm += piece
@@ -186,7 +189,8 @@ class GeminiClient:
 
         def attempt() -> int:
             try:
-                answer = self.sdk.models.count_tokens(model=model, contents=text)
+                with self._sdk() as sdk:
+                    answer = sdk.models.count_tokens(model=model, contents=text)
             except Exception as error:  # noqa: BLE001 - every SDK failure is translated in one place
                 raise self._translate(error, model, MODEL_SETTING) from error
             if answer.total_tokens is None:
@@ -199,8 +203,9 @@ class GeminiClient:
         """Model ids this key may use (a free call, the cheapest proof that the key works)."""
         def attempt() -> list[str]:
             try:
-                return [m.name.removeprefix("models/") for m in self.sdk.models.list(config={"page_size": 100})
-                        if m.name]
+                with self._sdk() as sdk:
+                    return [m.name.removeprefix("models/") for m in sdk.models.list(config={"page_size": 100})
+                            if m.name]
             except Exception as error:  # noqa: BLE001 - translated in one place
                 raise self._translate(error, "", KEY_SETTING) from error
 
@@ -230,15 +235,17 @@ class GeminiClient:
 
         responses, usage = self._exchange(model, contents, config, meter=meter, estimate=estimate,
                                           model_setting=MODEL_SETTING, speech=False)
-        return _text(responses, model), usage, _name(responses[-1].candidates[0].finish_reason)
+        return answer_text(responses, model), usage, name_of(responses[-1].candidates[0].finish_reason)
 
     def _exchange(self, model: str, contents: list[dict[str, Any]], config: types.GenerateContentConfig, *,
-                  meter: Meter, estimate: float, model_setting: str, speech: bool) -> tuple[list[Any], Usage]:
+                  meter: Meter, estimate: float, model_setting: str, speech: bool,
+                  check: Callable[[Any], object] | None = None) -> tuple[list[Any], Usage]:
         """One answer as one or more requests, each metered and retried on its own.
 
         An answer that ends with ``finishReason`` CONTINUATION and a ``continuationToken`` goes on
         in a follow-up request carrying the token (the SDK would do this inside one call, hiding
-        billed requests from the ledger, so its automatic continuation is off).
+        billed requests from the ledger, so its automatic continuation is off). ``check`` reads
+        each answer inside its attempt, so what it raises is recorded and, if transient, retried.
         """
         responses: list[Any] = []
         usage = Usage()
@@ -247,17 +254,19 @@ class GeminiClient:
             def attempt(hop_config: types.GenerateContentConfig = hop_config) -> tuple[Any, Usage]:
                 with meter.call(PROVIDER, model, estimate=estimate) as call:
                     response = self._send(model, contents, hop_config, model_setting)
-                    call.usage = _usage(response, speech=speech)
-                    refused = _refusal(response, model)
+                    call.usage = usage_of(response, speech=speech)
+                    refused = refusal(response, model)
                     if refused:  # inside the call: the ledger row says it failed (the input is still billed)
                         raise refused
+                    if check is not None:
+                        check(response)  # a transient problem with the answer is retried like any other
                     return response, call.usage
 
             response, hop_usage = self._run(attempt)
             responses.append(response)
-            usage = _add(usage, hop_usage)
+            usage = add_usage(usage, hop_usage)
             token = response.candidates[0].continuation_token
-            if _name(response.candidates[0].finish_reason) != "CONTINUATION" or not token:
+            if name_of(response.candidates[0].finish_reason) != "CONTINUATION" or not token:
                 return responses, usage
             hop_config = config.model_copy(update={"continuation_token": token})
         raise ProviderError(PROVIDER, f"{model} was still continuing its answer after {MAX_HOPS} requests",
@@ -265,7 +274,8 @@ class GeminiClient:
 
     def _send(self, model: str, contents: list[dict[str, Any]], config: Any, model_setting: str) -> Any:
         try:
-            return self.sdk.models.generate_content(model=model, contents=contents, config=config)
+            with self._sdk() as sdk:
+                return sdk.models.generate_content(model=model, contents=contents, config=config)
         except Exception as error:  # noqa: BLE001 - every SDK failure is translated in one place
             raise self._translate(error, model, model_setting) from error
 
@@ -274,40 +284,17 @@ class GeminiClient:
                               timeout=self.settings.gemini_timeout_seconds, base_url=self.settings.gemini_base_url)
 
     def _estimate(self, model: str, input_tokens: int, output_tokens: int) -> float:
-        """The most this call may cost, for the budget check before it (the ledger prices the usage).
-
-        A model with no price setting is priced as the dearest Gemini model known, so an
-        estimate never undershoots.
-        """
-        prices = self.settings.model_prices
-        price = prices.get(model) or max((p for name, p in prices.items() if name.startswith("gemini")),
-                                         key=lambda p: p.output + p.audio_output)
+        """The most this call may cost, for the budget check before it, at MEDIABUDDY_PRICES (the
+        ledger prices the usage afterwards from the same settings)."""
+        price = self.settings.model_prices.get(model)
+        if price is None:  # most often a mistyped model id: say both fixes
+            setting = TTS_MODEL_SETTING if model.endswith("-tts") else MODEL_SETTING
+            known = ", ".join(m for m in self.settings.model_prices if m.startswith("gemini"))
+            raise ProviderError(PROVIDER, f"model {model} has no price, so its cost could not be counted: set "
+                                          f"{setting} to one of {known}, or add its price to MEDIABUDDY_PRICES",
+                                permanent=True, setting=setting)
         out = price.audio_output if model.endswith("-tts") else price.output
         return (input_tokens * price.input + output_tokens * out) / 1_000_000
-
-
-MAX_SPEECH_CHARS = 4000   # well under the 8,192-input-token limit even at one token per character (CJK)
-AUDIO_TOKENS_PER_SECOND = 32
-
-
-def speech_seconds_for(text: str) -> int:
-    """Audio tokens a text may produce, generously (about 2.5 words a second; CJK by characters)."""
-    words = max(len(text.split()), len(text) // 3)
-    return int(words / 2.0 * AUDIO_TOKENS_PER_SECOND) + AUDIO_TOKENS_PER_SECOND
-
-
-def parse_json(text: str, schema: type[M]) -> M:
-    """Validate ``text`` against ``schema``; ``ValueError`` says briefly what is wrong."""
-    body = text.strip()
-    fenced = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", body, flags=re.DOTALL)
-    if fenced:  # some models wrap JSON in a fence even in JSON mode
-        body = fenced.group(1)
-    try:
-        return schema.model_validate_json(body)
-    except pydantic.ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}"
-                             for e in error.errors()[:5])
-        raise ValueError(problems) from None
 
 
 def _user(text: str) -> dict[str, Any]:
@@ -316,78 +303,6 @@ def _user(text: str) -> dict[str, Any]:
 
 def _model(text: str) -> dict[str, Any]:
     return {"role": "model", "parts": [{"text": text}]}
-
-
-def _add(a: Usage, b: Usage) -> Usage:
-    return Usage(input_tokens=a.input_tokens + b.input_tokens, output_tokens=a.output_tokens + b.output_tokens,
-                 images=a.images + b.images, audio_tokens=a.audio_tokens + b.audio_tokens)
-
-
-def _usage(response: Any, *, speech: bool) -> Usage:
-    meta = response.usage_metadata
-    if meta is None:
-        return Usage()
-    prompt = meta.prompt_token_count or 0
-    out = (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)  # thinking is billed as output
-    return Usage(input_tokens=prompt, audio_tokens=out) if speech else Usage(input_tokens=prompt, output_tokens=out)
-
-
-def _refusal(response: Any, model: str) -> ProviderError | None:
-    """A safety block, as a permanent error (the same prompt is refused again), else None."""
-    feedback = response.prompt_feedback
-    if feedback is not None and feedback.block_reason:
-        return ProviderError(PROVIDER, f"{model} refused the prompt (blockReason {_name(feedback.block_reason)}"
-                                       f"{': ' + feedback.block_reason_message if feedback.block_reason_message else ''})",
-                             permanent=True)
-    if not response.candidates:
-        return ProviderError(PROVIDER, f"{model} answered with no candidates and no reason", permanent=False)
-    reason = _name(response.candidates[0].finish_reason)
-    if reason in ("SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"):
-        return ProviderError(PROVIDER, f"{model} stopped its answer for {reason}", permanent=True)
-    return None
-
-
-def _text(responses: list[Any], model: str) -> str:
-    """The answer's text over every hop (thought summaries left out)."""
-    text = ""
-    for response in responses:
-        candidate = response.candidates[0]
-        parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-        text += "".join(p.text for p in parts if p.text and not p.thought)
-    if text.strip():
-        return text
-    last = responses[-1]
-    reason = _name(last.candidates[0].finish_reason)
-    if reason == "MAX_TOKENS":
-        thoughts = last.usage_metadata.thoughts_token_count if last.usage_metadata else None
-        raise ProviderError(PROVIDER, f"{model} used its whole output budget ({thoughts or 'unknown'} thinking "
-                                      "tokens) and wrote no answer", permanent=True,
-                            setting="MEDIABUDDY_GEMINI_THINKING_BUDGET")
-    raise ProviderError(PROVIDER, f"{model} answered with no text (finishReason {reason})")
-
-
-def _audio(response: Any, model: str) -> tuple[bytes, int]:
-    candidate = response.candidates[0]
-    parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-    blobs = [p.inline_data for p in parts if p.inline_data is not None and p.inline_data.data]
-    if not blobs:
-        raise ProviderError(PROVIDER, f"{model} answered without audio (finishReason "
-                                      f"{_name(candidate.finish_reason)}); is it a speech model?",
-                            permanent=True, setting=TTS_MODEL_SETTING)
-    mime = (blobs[0].mime_type or "").lower()
-    if not mime.startswith(("audio/l16", "audio/pcm")):
-        raise ProviderError(PROVIDER, f"{model} sent audio as {mime or 'an unnamed type'}, not 16-bit PCM",
-                            permanent=True, setting=TTS_MODEL_SETTING)
-    rate_match = re.search(r"rate=(\d+)", mime)
-    rate = int(rate_match.group(1)) if rate_match else SPEECH_RATE
-    pcm = b"".join(b.data for b in blobs)
-    if len(pcm) % 2 or not 8000 <= rate <= 48000:
-        raise ProviderError(PROVIDER, f"{model} sent malformed audio ({len(pcm)} bytes at {rate} Hz)")
-    return pcm, rate
-
-
-def _name(value: Any) -> str:
-    return str(getattr(value, "value", value) or "")
 
 
 def _default_resilience(settings: Settings) -> Callable[[Callable[[], Any]], Any]:
@@ -400,7 +315,9 @@ def _default_resilience(settings: Settings) -> Callable[[Callable[[], Any]], Any
 def check_credentials(settings: Settings) -> str:
     """The cheapest real call (list models) for doctor and start-up: a line saying what works,
     or a ``ProviderError`` saying what is wrong and which setting fixes it."""
-    with GeminiClient(settings, resilience=lambda attempt: attempt()) as client:
+    quick = settings.model_copy(update={"gemini_timeout_seconds": min(settings.gemini_timeout_seconds,
+                                                                      CHECK_TIMEOUT_SECONDS)})
+    with GeminiClient(quick, resilience=lambda attempt: attempt()) as client:  # one try: doctor answers fast
         models = client.list_models()
     wanted = [(settings.gemini_model, MODEL_SETTING)]
     if PROVIDER in settings.providers_for("narration"):

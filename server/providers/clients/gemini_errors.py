@@ -7,7 +7,8 @@ What Gemini says, and what it means for us (EXTERNAL-APIS.md):
 - 403 ``PERMISSION_DENIED``: the key may not use this API or model.
 - 404: an unknown or retired model.
 - 408, 429 ``RESOURCE_EXHAUSTED``, 5xx: transient; 429 may carry ``google.rpc.RetryInfo``
-  with ``retryDelay`` like ``"7s"``, any answer may carry ``Retry-After``.
+  with ``retryDelay`` like ``"7s"``, any answer may carry ``Retry-After``. A 429 whose
+  ``google.rpc.QuotaFailure`` names a per-day quota is permanent: no retry within a job helps.
 - Timeouts, refused connections and answers that are not JSON: transient.
 - Anything else the SDK raises happened before a request was sent (a schema it cannot
   express, a bad argument): permanent, since the same call would fail again.
@@ -29,6 +30,7 @@ from server.errors import ProviderError
 PROVIDER = "gemini"
 KEY_SETTING = "GEMINI_API_KEY"
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+QUOTA_FAILURE = "type.googleapis.com/google.rpc.QuotaFailure"
 _TRANSIENT_STATUSES = {408, 429}
 _KEY_REASONS = {"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_NOT_FOUND"}
 
@@ -72,11 +74,27 @@ def _from_api_error(error: Any, *, model: str, model_setting: str, secret: str) 
         return ProviderError(PROVIDER, f"model {model or '?'} is unknown or retired ({label}: {message}); "
                                        f"set {model_setting} to a current model", status=status, permanent=True,
                              setting=model_setting)
+    daily = _daily_quota(details)
+    if status == 429 and daily:  # waiting seconds will not help: fall back now instead of storming
+        return ProviderError(PROVIDER, f"the key's daily quota is used up ({daily}); wait for it to reset or raise "
+                                       "the quota (billing) for this key", status=status, permanent=True,
+                             retry_after=retry_after, setting=KEY_SETTING)
     if status in _TRANSIENT_STATUSES or status >= 500:
         return ProviderError(PROVIDER, f"{label}: {message}", status=status, retry_after=retry_after)
     setting = model_setting if "voice" not in message.lower() else "MEDIABUDDY_GEMINI_TTS_VOICE"
     return ProviderError(PROVIDER, f"the request was refused ({label}: {message})", status=status, permanent=True,
                          setting=setting)
+
+
+def _daily_quota(details: list[dict[str, Any]]) -> str:
+    """The id of a per-day quota a 429 says was exceeded (``google.rpc.QuotaFailure``), else ``""``."""
+    for detail in details:
+        if detail.get("@type") == QUOTA_FAILURE:
+            for violation in detail.get("violations") or []:
+                quota = str(violation.get("quotaId", "")) if isinstance(violation, dict) else ""
+                if "PerDay" in quota:
+                    return quota
+    return ""
 
 
 def _details(body: Any) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ class Entry:
     prediction_id: str | None   # None: a create was sent but its answer never arrived
     state: str                  # creating | created | done
     age_seconds: float
+    billed: bool                # a ledger row already counts this prediction's price
 
 
 def request_key(model: str, payload: dict[str, object]) -> str:
@@ -47,7 +48,7 @@ class PredictionJournal:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("CREATE TABLE IF NOT EXISTS prediction (key TEXT PRIMARY KEY, model TEXT NOT NULL, "
-                       "prediction_id TEXT, state TEXT NOT NULL, at REAL NOT NULL)")
+                       "prediction_id TEXT, state TEXT NOT NULL, at REAL NOT NULL, billed INTEGER NOT NULL DEFAULT 0)")
             db.execute("DELETE FROM prediction WHERE at < ?", (time.time() - REUSE_SECONDS,))
 
     def _connect(self) -> sqlite3.Connection:
@@ -69,18 +70,19 @@ class PredictionJournal:
         with self._lock:
             connection = self._connect()
             try:
-                row = connection.execute("SELECT model, prediction_id, state, at FROM prediction WHERE key = ?",
+                row = connection.execute("SELECT model, prediction_id, state, at, billed FROM prediction WHERE key = ?",
                                          (key,)).fetchone()
             finally:
                 connection.close()
         if row is None or time.time() - row[3] > REUSE_SECONDS:
             return None
-        return Entry(key, row[0], row[1], row[2], time.time() - row[3])
+        return Entry(key, row[0], row[1], row[2], time.time() - row[3], bool(row[4]))
 
     def intend(self, key: str, model: str) -> None:
         """About to send a create: remembered before the money is spent."""
         self._write("INSERT INTO prediction (key, model, prediction_id, state, at) VALUES (?, ?, NULL, 'creating', ?) "
-                    "ON CONFLICT(key) DO UPDATE SET state = 'creating', prediction_id = NULL, at = excluded.at",
+                    "ON CONFLICT(key) DO UPDATE SET state = 'creating', prediction_id = NULL, billed = 0, "
+                    "at = excluded.at",
                     (key, model, time.time()))
 
     def record(self, key: str, model: str, prediction_id: str) -> None:
@@ -88,6 +90,10 @@ class PredictionJournal:
         self._write("INSERT INTO prediction (key, model, prediction_id, state, at) VALUES (?, ?, ?, 'created', ?) "
                     "ON CONFLICT(key) DO UPDATE SET state = 'created', prediction_id = excluded.prediction_id, "
                     "at = excluded.at", (key, model, prediction_id, time.time()))
+
+    def billed(self, key: str) -> None:
+        """A ledger row now counts this prediction: whoever finds it later must not count it again."""
+        self._write("UPDATE prediction SET billed = 1 WHERE key = ?", (key,))
 
     def done(self, key: str) -> None:
         """Its output was downloaded and verified; kept so a lost cache file can be fetched again."""

@@ -3,9 +3,9 @@
 Built on the ``replicate`` SDK (its base URL and timeouts from settings). Three things the
 SDK leaves to us:
 
-* **Errors**: every HTTP error answer is turned into a ``ProviderError`` in ``from_response``
-  (an httpx response hook, so the raw answer with ``Retry-After`` and ``invalid_fields`` is
-  still at hand); transport and SDK exceptions are translated in ``translate``.
+* **Errors**: every HTTP error answer is turned into a ``ProviderError`` by
+  ``replicate_errors.from_response``, raised from an httpx response hook so the raw answer
+  (``Retry-After``, ``invalid_fields``) is still at hand; exceptions go through ``translate``.
 * **Never paying twice**: the SDK never retries the create POST. We do, but only after
   looking for the prediction an earlier attempt may have bought (the journal's id, else the
   account's recent predictions matched on model and input).
@@ -15,13 +15,14 @@ SDK leaves to us:
 
 from __future__ import annotations
 
-import email.utils
 import io
 import logging
 import threading
 import time
 import weakref
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
@@ -30,110 +31,46 @@ from PIL import Image, UnidentifiedImageError
 from config import Settings
 from server.errors import NotConfigured, ProviderError, ProviderUnavailable
 from server.providers import resilience
+from server.providers.base import PaidCall
 from server.providers.clients.prediction_journal import REUSE_SECONDS, PredictionJournal, request_key
+from server.providers.clients.replicate_errors import (
+    PROVIDER,
+    InputRejected,
+    OutputUnavailable,
+    PredictionFailed,
+    from_response,
+    retry_after_seconds,
+    translate,
+)
+from server.providers.types import Usage
 
 if TYPE_CHECKING:
     from replicate.prediction import Prediction
 
+PaidCallFactory = Callable[[], AbstractContextManager[PaidCall]]
+
 log = logging.getLogger("mediabuddy.providers.replicate")
 
-PROVIDER = "replicate"
 TERMINAL = ("succeeded", "failed", "canceled")
 MAX_OUTPUT_BYTES = 40 * 1024 * 1024
-INPUT_SETTINGS = {"num_inference_steps": "MEDIABUDDY_FLUX_STEPS", "output_format": "MEDIABUDDY_FLUX_OUTPUT_FORMAT",
-                  "output_quality": "MEDIABUDDY_FLUX_OUTPUT_QUALITY", "megapixels": "MEDIABUDDY_FLUX_MEGAPIXELS",
-                  "go_fast": "MEDIABUDDY_FLUX_GO_FAST"}
 
 
-class PredictionFailed(ProviderError):
-    """The model ran and failed, or the prediction was canceled; carries its error and last log lines."""
-
-    def __init__(self, prediction_id: str, state: str, error: str, logs_tail: str):
-        super().__init__(PROVIDER, f"prediction {prediction_id} {state}: {error or 'no error given'}"
-                         + (f"; last log lines: {logs_tail}" if logs_tail else ""))
-        self.prediction_id = prediction_id
-        self.state = state
-        self.error = error
-        self.logs_tail = logs_tail
+def _same_input(echo: object, payload: dict[str, Any]) -> bool:
+    """Whether an echoed input is ours: the prompt present and every field we sent that it shows equal
+    (compared as text, since a server may echo ``"1"`` as ``1``)."""
+    if not isinstance(echo, dict) or "prompt" not in echo:
+        return False
+    return all(str(echo[name]) == str(value) for name, value in payload.items() if name in echo)
 
 
-class OutputUnavailable(ProviderError):
-    """The prediction succeeded but its output cannot be fetched (expired, 404) or is not a usable image."""
-
-    def __init__(self, prediction_id: str, message: str, *, status: int | None = None):
-        super().__init__(PROVIDER, f"output of prediction {prediction_id}: {message}", status=status)
-        self.prediction_id = prediction_id
-
-
-class InputRejected(ProviderError):
-    """Replicate refused the model's input (422); ``invalid_fields`` as it listed them."""
-
-    def __init__(self, message: str, invalid_fields: list[dict[str, Any]], setting: str):
-        super().__init__(PROVIDER, message, status=422, permanent=True, setting=setting)
-        self.invalid_fields = invalid_fields
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value)
+def _recent(created_at: str | None) -> bool:
+    if not created_at:
+        return True
     try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
-
-
-def from_response(response: httpx.Response) -> ProviderError:
-    """The one place an HTTP error answer from Replicate becomes a ``ProviderError``."""
-    try:
-        body = response.json()
+        made = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
     except ValueError:
-        body = {}
-    body = body if isinstance(body, dict) else {}
-    status = response.status_code
-    detail = str(body.get("detail") or body.get("title") or response.reason_phrase or "no detail")[:500]
-    path = response.request.url.path
-    if status in (401, 403):
-        return ProviderError(PROVIDER, f"Replicate refused the API token ({status}): {detail}", status=status,
-                             permanent=True, setting="REPLICATE_API_TOKEN")
-    if status == 402:
-        return ProviderError(PROVIDER, f"the Replicate account cannot pay (402): {detail}", status=status,
-                             permanent=True, setting="REPLICATE_API_TOKEN")
-    if status == 404 and path.startswith("/v1/models/"):
-        return ProviderError(PROVIDER, f"unknown model ({path.split('/v1/models/')[1].removesuffix('/predictions')}): "
-                             f"{detail}", status=status, permanent=True, setting="MEDIABUDDY_FLUX_MODEL")
-    if status == 422:
-        fields = [f for f in body.get("invalid_fields") or [] if isinstance(f, dict)]
-        names = [str(f.get("field", "")).removeprefix("input.") for f in fields]
-        setting = next((INPUT_SETTINGS[n] for n in names if n in INPUT_SETTINGS), "MEDIABUDDY_FLUX_MODEL")
-        listed = "; ".join(f"{f.get('field')}: {f.get('description')}" for f in fields) or detail
-        return InputRejected(f"Replicate rejected the input (422): {listed}", fields, setting)
-    if status in (408, 429) or status >= 500:
-        return ProviderError(PROVIDER, f"Replicate answered {status}: {detail}", status=status,
-                             retry_after=_retry_after(response.headers.get("Retry-After")))
-    return ProviderError(PROVIDER, f"Replicate answered {status} to {response.request.method} {path}: {detail}",
-                         status=status, permanent=True)
-
-
-def translate(error: Exception) -> ProviderError:
-    """An exception from httpx or the SDK as a ``ProviderError`` (call as ``raise translate(e) from e``)."""
-    from replicate.exceptions import ReplicateError
-
-    if isinstance(error, ProviderError):
-        return error
-    if isinstance(error, httpx.TimeoutException):
-        return ProviderError(PROVIDER, f"Replicate did not answer in time ({type(error).__name__})")
-    if isinstance(error, httpx.TransportError):
-        return ProviderError(PROVIDER, f"could not talk to Replicate ({type(error).__name__}: {error})")
-    if isinstance(error, ReplicateError):
-        return ProviderError(PROVIDER, f"Replicate error {error.status}: {error.detail or error.title}",
-                             status=error.status, permanent=bool(error.status and 400 <= error.status < 500
-                                                                 and error.status not in (408, 429)))
-    # A body that is not the prediction JSON we expect (pydantic ValidationError, ValueError, KeyError).
-    return ProviderError(PROVIDER, f"Replicate sent an answer that is not valid ({type(error).__name__}: "
-                         f"{str(error)[:300]})")
+        return True   # an odd timestamp is no reason to pay again
+    return (datetime.now(timezone.utc) - made).total_seconds() < REUSE_SECONDS
 
 
 def _raise_on_error(response: httpx.Response) -> None:
@@ -154,7 +91,7 @@ class _BoundedRetryAfter(httpx.HTTPTransport):
         response = super().handle_request(request)
         if request.method == "POST":   # the SDK never retries a POST: its hint is ours to honour
             return response
-        wait = _retry_after(response.headers.get("Retry-After"))
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
         if wait is not None and wait > self.cap_seconds:
             response.headers["Retry-After"] = str(int(self.cap_seconds))
         return response
@@ -162,7 +99,8 @@ class _BoundedRetryAfter(httpx.HTTPTransport):
 
 @dataclass(frozen=True)
 class Outcome:
-    """A finished prediction and whether this call paid for it (False: an earlier call's, reused)."""
+    """A finished prediction and whether this call's ledger rows count its price (False: an earlier
+    call bought it and its row already does)."""
 
     prediction: "Prediction"
     paid: bool
@@ -189,6 +127,7 @@ class ReplicateClient:
         self.close = weakref.finalize(self, transport.close)
         self._journal = journal
         self._journal_lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
 
     @property
     def journal(self) -> PredictionJournal:
@@ -197,6 +136,10 @@ class ReplicateClient:
             if self._journal is None:
                 self._journal = PredictionJournal(self.settings.var_dir / "replicate-predictions.sqlite")
             return self._journal
+
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._journal_lock:
+            return self._key_locks.setdefault(key, threading.Lock())
 
     def _call(self, action: Callable[[], Any]) -> Any:
         try:
@@ -215,16 +158,18 @@ class ReplicateClient:
             raise
 
     def find_recent(self, model: str, payload: dict[str, Any]) -> "Prediction | None":
-        """A live prediction of ours for this model and input, from the account's newest predictions."""
+        """A live prediction of ours for this model and input among the account's newest (one page,
+        the 100 most recent), made within the last ``REUSE_SECONDS``."""
         page = self._call(lambda: self.sdk.predictions.list())
         for prediction in page.results:
-            if prediction.model == model and prediction.input == payload and prediction.status not in ("failed",
-                                                                                                     "canceled"):
+            if (prediction.model == model and prediction.status not in ("failed", "canceled")
+                    and _same_input(prediction.input, payload) and _recent(prediction.created_at)):
                 return prediction
         return None
 
-    def _previous(self, key: str, model: str, payload: dict[str, Any]) -> "Prediction | None":
-        """The prediction an earlier attempt bought for this request, if it is still good."""
+    def _previous(self, key: str, model: str, payload: dict[str, Any]) -> "tuple[Prediction, bool] | None":
+        """The prediction an earlier attempt bought for this request, if it is still good, and
+        whether a ledger row already counts it."""
         entry = self.journal.lookup(key)
         if entry is None:
             return None
@@ -238,41 +183,59 @@ class ReplicateClient:
                  entry.state, entry.age_seconds)
         if not entry.prediction_id:
             self.journal.record(key, model, found.id)
-        return found
+        return found, entry.billed
 
-    def _find_or_create(self, key: str, model: str, payload: dict[str, Any],
-                        sent: list[bool]) -> tuple["Prediction", bool]:
+    def _find_or_create(self, key: str, model: str, payload: dict[str, Any], paid_call: PaidCallFactory,
+                        note: str) -> tuple["Prediction", bool]:
         """One attempt: reuse what an earlier attempt bought, else create (the intent written first).
 
-        Returns the prediction and whether this call paid for it: True when it was created
-        now, or found after a create this call sent lost its answer; False when an earlier
-        call (whose ledger row already counts it) bought it.
+        Each create is one ledger row (a refused one costs nothing); a prediction found after
+        a lost answer gets the row its create could not write, once. Returns the prediction
+        and whether this call's rows count its price.
         """
         previous = self._previous(key, model, payload)
-        if previous is not None:
-            return previous, sent[0]
-        self.journal.intend(key, model)
-        sent[0] = True
-        # Always ask to wait: without it the SDK sends the create with no timeout at all
-        # (timeout=None), and a hung create would park this thread for ever.
-        wait = self.settings.replicate_prefer_wait
-        prediction = self._call(lambda: self.sdk.models.predictions.create(model, payload, wait=wait))
-        self.journal.record(key, model, prediction.id)
-        log.info("replicate: created prediction %s on %s", prediction.id, model)
+        if previous is not None and previous[1]:
+            return previous[0], False
+        with paid_call() as call:
+            if previous is not None:
+                prediction = previous[0]
+                call.detail = f"prediction={prediction.id} {note} (its create's answer was lost)".strip()
+            else:
+                self.journal.intend(key, model)
+                # Always ask to wait: without it the SDK sends the create with no timeout at all
+                # (timeout=None), and a hung create would park this thread for ever.
+                wait = self.settings.replicate_prefer_wait
+                try:
+                    prediction = self._call(lambda: self.sdk.models.predictions.create(model, payload, wait=wait))
+                except ProviderError as error:
+                    if error.status is None and not isinstance(error.__cause__, httpx.HTTPError):
+                        # Answered 2xx with a body that is not a prediction: it was made, and is
+                        # counted now; the retry finds it (billed) and does not count it again.
+                        call.usage = Usage(images=1)
+                        call.detail = f"create answered but unreadable {note}".strip()
+                        self.journal.billed(key)
+                    raise
+                self.journal.record(key, model, prediction.id)
+                log.info("replicate: created prediction %s on %s", prediction.id, model)
+                call.detail = f"prediction={prediction.id} {note}".strip()
+            call.usage = Usage(images=1)
+        self.journal.billed(key)
         return prediction, True
 
-    def predict(self, model: str, payload: dict[str, Any], *,
-                on_created: Callable[[str, bool], None] | None = None) -> Outcome:
+    def predict(self, model: str, payload: dict[str, Any], *, paid_call: PaidCallFactory,
+                note: str = "") -> Outcome:
         """A succeeded prediction for this input, never buying one that an earlier attempt already bought.
 
-        Retries (and the breaker) come from ``resilience``: every retry of the create starts
-        by looking for the prediction the failed attempt may have made. ``on_created(id, paid)``
-        is called before waiting, so the ledger knows the id even if the wait fails.
+        ``paid_call()`` opens a ledger row (``meter.call(...)``) around each create; ``note``
+        goes into its detail. Retries and the breaker come from ``resilience``: every retry
+        of the create starts by looking for the prediction the failed attempt may have made.
         """
         key = request_key(model, payload)
-        prediction, paid = resilience.call(PROVIDER, self.settings, self._find_or_create, key, model, payload, [False])
-        if on_created is not None:
-            on_created(prediction.id, paid)
+        # Two scenes asking for the very same picture at once would each buy it: the second
+        # waits here, then finds the first one's prediction in the journal.
+        with self._lock_for(key):
+            prediction, paid = resilience.call(PROVIDER, self.settings, self._find_or_create, key, model, payload,
+                                               paid_call, note)
         try:
             return Outcome(self.wait(prediction), paid, key)
         except PredictionFailed:
@@ -307,14 +270,17 @@ class ReplicateClient:
 
     # Output -----------------------------------------------------------------------------
 
-    def fetch_image(self, outcome: Outcome) -> Image.Image:
+    def fetch_image(self, outcome: Outcome, check: Callable[[Image.Image], None] | None = None) -> Image.Image:
         """Download the first output now (URLs expire) and decode it; a 404 is ``OutputUnavailable``.
 
-        An output that cannot be had makes the journal forget the prediction, so the next
-        attempt buys a new one rather than waiting on a dead URL again.
+        ``check`` may refuse the picture (wrong size) with ``OutputUnavailable``. An output that
+        cannot be had or is refused makes the journal forget the prediction, so the next
+        attempt buys a new one rather than fetching the same unusable output again.
         """
         try:
             image = self._fetch_image(outcome.prediction)
+            if check is not None:
+                check(image)
         except OutputUnavailable:
             self.journal.forget(outcome.key)
             raise
@@ -340,7 +306,8 @@ class ReplicateClient:
                     downloads.stream("GET", url) as response:
                 if response.status_code in (403, 404, 410):
                     raise OutputUnavailable(prediction_id, f"{url} answered {response.status_code}: expired or "
-                                            "deleted (Replicate keeps outputs for an hour)", status=response.status_code)
+                                            "deleted (Replicate keeps outputs for an hour)",
+                                            status=response.status_code)
                 if response.status_code >= 400:
                     raise ProviderError(PROVIDER, f"{url} answered {response.status_code}", status=response.status_code)
                 chunks, size = [], 0
@@ -357,7 +324,13 @@ class ReplicateClient:
 def check_credentials(settings: Settings) -> str:
     """For ``mediabuddy doctor``: the cheapest real calls (account, then model read). Raises ProviderError."""
     client = ReplicateClient(settings)
-    account = client._call(lambda: client.sdk.accounts.current())
+    try:
+        account = client._call(lambda: client.sdk.accounts.current())
+    except ProviderError as error:
+        if error.status is None:   # never reached Replicate: the address is what to check
+            raise ProviderError(PROVIDER, f"{error.message} at {settings.replicate_base_url}",
+                                setting="MEDIABUDDY_REPLICATE_BASE_URL") from error
+        raise
     client._call(lambda: client.sdk.models.get(settings.flux_model))
     return f"token works (account {account.username}); model {settings.flux_model} is readable"
 

@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from mdit_py_plugins.admon import admon_plugin
 from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
 from server.providers.extract import inline
 from server.providers.extract.html_text import HtmlProse
 
-_md = (MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(footnote_plugin).use(deflist_plugin))
+# MkDocs admonitions ("!!! note") hold indented prose that CommonMark alone would read as code.
+_md = (MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(footnote_plugin).use(deflist_plugin)
+       .use(admon_plugin))
 _MAX_DEPTH = 4  # HTML containers holding markdown holding HTML...: deeper is not prose
 
 
@@ -95,7 +98,9 @@ class _Walker:
         if token.map and _is_mdx_module(lines[token.map[0]:token.map[1]]):
             return Block("code")
         if _only_a_link(children):
-            return Block("skipped")  # "Read more: …", a lone link: navigation, not prose
+            # "Read more: …", a lone link: navigation, not prose. The text is kept for a list
+            # item that turns out to be a term with a definition under it (MDN's "- : …").
+            return Block("skipped", inline.inline_text(children))
         return Block("para", inline.inline_text(children))
 
     def _list(self, tokens: list[Token], lines: list[str], depth: int) -> Block:
@@ -114,6 +119,7 @@ class _Walker:
             text = ""
             nested: list[str] = []
             dropped_nested = False
+            term = ""
             for block in self.walk(tokens[i + 1:end - 1], lines, depth):
                 if block.kind == "para" and not text:
                     text = block.text
@@ -121,13 +127,14 @@ class _Walker:
                     text = inline.as_sentence(text) + " " + block.text
                 elif block.kind == "list":
                     if block.items and all(item.lstrip().startswith(":") for item in block.items):
-                        text = f"{text}: {' '.join(item.lstrip(': ') for item in block.items)}"
+                        text = f"{text or term}: {' '.join(item.lstrip(': ') for item in block.items)}"
                     else:
                         nested.extend(block.items)
                 elif block.kind == "heading":
                     nested.append(block.text)
                 elif block.kind == "skipped":
                     dropped_nested = True
+                    term = term or block.text
             if text.strip() and not (dropped_nested and not nested and text.rstrip().endswith(":")):
                 items.append(text)
             items.extend(nested)

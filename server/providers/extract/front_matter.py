@@ -19,7 +19,8 @@ from server.errors import DocumentSkipped, InvalidDocument
 from server.providers.extract import language as languages
 from server.providers.extract.templating import resolve_inline
 
-MAX_MINUTES = 60.0
+MIN_MINUTES, MAX_MINUTES = 0.5, 120.0   # the bounds server/pipeline/length.py accepts
+_FIELDS = ("title", "theme", "aspect", "voice", "language", "lang", "music", "minutes", "draft")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0", ""}
 
@@ -53,6 +54,11 @@ def split(markdown: str) -> tuple[FrontMatter, str]:
         raise InvalidDocument("invalid_front_matter", f"the front matter could not be parsed: {error}") from error
     meta = {str(key).strip().lower(): value for key, value in post.metadata.items()}
     warnings: list[str] = []
+    for name in _FIELDS:
+        if isinstance(meta.get(name), (list, dict)):
+            warnings.append(f"front matter {name} must be a single value, not {type(meta[name]).__name__} "
+                            f"{meta[name]!r}; it was ignored")
+            del meta[name]
 
     if _flag(meta.get("draft"), "draft", warnings):
         raise DocumentSkipped("draft", "the front matter says draft: true, so no video is made; "
@@ -101,7 +107,10 @@ def _flag(value: object, name: str, warnings: list[str]) -> bool:
 def _choice(meta: dict[str, object], name: str, allowed: tuple[str, ...], warnings: list[str]) -> str | None:
     if name not in meta:
         return None
-    given = _text(meta[name])
+    value = meta[name]
+    if name == "aspect" and isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value // 60}:{value % 60}"  # YAML 1.1 reads an unquoted 16:9 as sexagesimal 969
+    given = _text(value)
     if given.lower() in allowed:
         return given.lower()
     warnings.append(f"front matter {name} {given!r} is not one of {', '.join(allowed)}; the default {name} was used")
@@ -130,8 +139,9 @@ def _minutes(meta: dict[str, object], warnings: list[str]) -> float | None:
         minutes = float(value) if not isinstance(value, bool) else -1.0  # type: ignore[arg-type]
     except (TypeError, ValueError):
         minutes = -1.0
-    if 0 < minutes <= MAX_MINUTES:
+    if MIN_MINUTES <= minutes <= MAX_MINUTES:
         return minutes
-    warnings.append(f"front matter minutes {value!r} is not a number of minutes between 0 and {MAX_MINUTES:g}; "
+    warnings.append(f"front matter minutes {value!r} is not a number of minutes between {MIN_MINUTES:g} and "
+                    f"{MAX_MINUTES:g}; "
                     "the default length limit was used")
     return None

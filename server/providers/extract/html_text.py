@@ -9,9 +9,10 @@ in a later one is still understood (CommonMark cuts HTML blocks at blank lines).
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
-import re
 
 # Their content is never narrated.
 SKIPPED = {"script", "style", "pre", "code", "kbd", "samp", "var", "svg", "math", "table", "picture", "video", "audio",
@@ -20,6 +21,9 @@ SKIPPED = {"script", "style", "pre", "code", "kbd", "samp", "var", "svg", "math"
 # Their edges are paragraph breaks.
 BLOCKS = {"p", "div", "section", "article", "aside", "details", "summary", "blockquote", "li", "ul", "ol", "dl", "dt",
           "dd", "header", "footer", "main", "center", "figcaption", "br", "hr", "tr", "td", "th"}
+_CODE_COMPONENT_WORDS = ("code", "console", "terminal", "sandpack", "snippet", "playground", "diagram", "chart",
+                         "mermaid", "shell", "repl", "embed", "video", "iframe", "image", "figure", "icon", "svg",
+                         "tweet", "youtube", "demo", "example")
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6", "summary"}   # a <details> summary titles what it hides
 _CODE_SPAN = re.compile(r"(`+)[^`\n]+?\1")
 VOID = {"br", "hr", "img", "source", "input", "meta", "link", "wbr", "area", "base", "col", "embed", "param", "track"}
@@ -57,7 +61,7 @@ class HtmlProse(HTMLParser):
     def _open(self, tag: str, self_closing: bool) -> None:
         name = tag.lower()
         void = self_closing or name in VOID
-        if name in SKIPPED and not void:
+        if (name in SKIPPED or _holds_code(name)) and not void:
             self.skip_depth += 1
             self._stack.append(name)
             return
@@ -78,7 +82,7 @@ class HtmlProse(HTMLParser):
             return  # a stray closing tag (its opener was in markdown or never existed)
         while self._stack:
             opened = self._stack.pop()
-            if opened in SKIPPED:
+            if opened in SKIPPED or _holds_code(opened):
                 self.skip_depth = max(0, self.skip_depth - 1)
             if opened == name:
                 break
@@ -89,7 +93,10 @@ class HtmlProse(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self.skipping:
-            self._buffer.append(data)
+            # Re-escaped: the text is parsed as markdown next, where "&lt;Suspense&gt;" must stay text.
+            # (Code spans keep their characters: markdown does not decode entities inside them.)
+            escaped = html.escape(data, quote=False)
+            self._buffer.append(_CODE_SPAN.sub(lambda m: html.unescape(m.group(0)), escaped))
 
     def handle_comment(self, data: str) -> None:
         pass  # comments are never narrated
@@ -105,10 +112,19 @@ class HtmlProse(HTMLParser):
                 self.chunks.append(HtmlChunk(_dedent(text)))
         self._heading = 0
 
-    def take(self, html: str) -> list[HtmlChunk]:
+    def take(self, markup: str) -> list[HtmlChunk]:
         """Parse one more piece of HTML and return the chunks completed by it."""
         # Markdown code spans inside a JSX container ("the `<Suspense>` tag") are text, not tags.
-        self.feed(_CODE_SPAN.sub(lambda m: m.group(0).replace("<", "&lt;").replace(">", "&gt;"), html))
+        try:
+            self.feed(_CODE_SPAN.sub(lambda m: m.group(0).replace("<", "&lt;").replace(">", "&gt;"), markup))
+        except (AssertionError, ValueError):
+            # The stdlib parser gives up on some broken declarations ("<![ *"): this block is not
+            # prose anyone could read, so it is dropped and the parser starts clean for the next.
+            self.reset()
+            self._buffer.clear()
+            self._stack.clear()
+            self.skip_depth = 0
+            return []
         self._flush_pending()
         taken, self.chunks = self.chunks, []
         return taken
@@ -116,6 +132,11 @@ class HtmlProse(HTMLParser):
     def _flush_pending(self) -> None:
         # The parser holds back an incomplete tag; text before it is complete.
         self._flush()
+
+
+def _holds_code(name: str) -> bool:
+    """JSX components named for code or media (<Sandpack>, <ConsoleBlock>, <TerminalBlock>)."""
+    return any(word in name for word in _CODE_COMPONENT_WORDS)
 
 
 def _dedent(text: str) -> str:

@@ -19,7 +19,7 @@ from server.providers.extract.templating import HOLE
 
 _URL = re.compile(r"(?:https?|ftp)://[^\s<>\"'()\[\]]*[^\s<>\"'()\[\].,;:!?]|\bwww\.[\w-]+\.[^\s<>\"'()]+|\bmailto:\S+",
                   re.I)
-_PATH = re.compile(r"(?<![\w/])(?:\.{0,2}/|~/)[\w.@%+~-]+(?:/[\w.@%+~-]*)+|(?<![\w/])/[\w.@%+~-]+(?=[\s).,;:]|$)")
+_PATH = re.compile(r"(?<![\w/\ue000])(?:\.{0,2}/|~/)[\w.@%+~-]+(?:/[\w.@%+~-]*)+|(?<![\w/\ue000])/[\w.@%+~-]+(?=[\s).,;:]|$)")
 _HANDLE = re.compile(r"(?<![\w@.])@(?=[A-Za-z][\w-]{0,38}\b)(?![\w.-]*\.[a-z]{2,}\b)")
 _FOOTNOTE_LEFTOVER = re.compile(r"\[\^[^\]\s]+\]:?")
 _ALERT = re.compile(r"^\s*\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]\s*", re.I)
@@ -32,7 +32,21 @@ _WORDS = re.compile(r"[A-Za-z][A-Za-z'-]*(?: [A-Za-z][A-Za-z'-]*){0,2}")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\ufe0e\ufe0f"))
 _KEPT_SYMBOLS = set("°")
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?…。！？])|(?<=[.!?…。！？][\"”’)»]))\s+")
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"”’)»]))\s+|(?<=[。！？])(?![」』）])\s*|(?<=[。！？][」』）])\s*")
+PICTURE = "\ue001"  # where an inline image stood
+_INLINE_SKIPPED = {"rt", "rp", "sup", "sub", "script", "style", "svg", "math", "del", "s", "strike", "button"}
+_HTML_INLINE = {"a", "abbr", "b", "bdi", "bdo", "big", "br", "cite", "code", "data", "del", "dfn", "em", "font", "i",
+                "img", "ins", "kbd", "label", "mark", "q", "rp", "rt", "ruby", "s", "samp", "small", "span", "strong",
+                "sub", "sup", "time", "u", "var", "wbr", "tt", "strike", "center", "p", "div", "details", "summary"}
+_HTML_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][\w-]*)")
+_EMOJI_SHORTCODE = re.compile(r"(?<![\w:]):[a-z0-9][a-z0-9_+-]*:(?![\w:])")
+_AOZORA = re.compile(r"《[\u3040-\u30ff・ー]{1,40}》|｜|［＃[^］\n]{0,200}］")
+_TASK = re.compile(r"^\s*\[[ xX]\]\s+")
+_TABLE_RULE = re.compile(r"\|?(?:\s*:?-{3,}:?\s*\|)+(?:\s*:?-{3,}:?\s*)?")
+_SYNTAX_LEFTOVER = re.compile(r"\*+|__+|~~+|!\[|\]\(|`+|(?<!\w)#{1,6}(?=\s|$)|^\s*[-*+]\s+")
+_TEMPLATE_LEFTOVER = re.compile(r"{{|}}|{%|%}")
+_QUOTE_LEFTOVER = re.compile(r"^(?:\s*>)+\s*")
+_MATH = re.compile(r"\$\$?[^$\n]*[=^_\\][^$\n]*\$\$?")
 
 
 def inline_text(children: list[Token]) -> str:
@@ -41,13 +55,31 @@ def inline_text(children: list[Token]) -> str:
     links: list[int] = []  # where each open link's label starts in ``parts``
     html_code = False
     struck = 0
-    for child in children:
+    skipped: list[str] = []  # open inline HTML elements whose text is never read (<rt>, <sup>)
+    for index, child in enumerate(children):
         kind = child.type
+        if kind == "html_inline":
+            tag = _HTML_TAG_NAME.match(child.content)
+            if tag and tag.group(2).lower() in _INLINE_SKIPPED and not child.content.rstrip().endswith("/>"):
+                if tag.group(1):
+                    if skipped and skipped[-1] == tag.group(2).lower():
+                        skipped.pop()
+                else:
+                    skipped.append(tag.group(2).lower())
+                continue
+        if skipped:
+            continue
         if struck and kind not in ("s_open", "s_close"):
             continue
         if kind == "text":
-            parts.append(_code_words(child.content) if html_code else child.content)
+            parts.append(speakable_code(child.content) if html_code else child.content)
         elif kind in ("softbreak", "hardbreak"):
+            # "**Note**" alone on the first line labels what follows: "Note: …".
+            label = "".join(parts).strip()
+            before = [c.type for c in children[:index] if not (c.type == "text" and not c.content)]
+            if before[:1] == ["strong_open"] and before[-1:] == ["strong_close"] and label \
+                    and label[-1] not in ".:!?" and len(label.split()) <= 3:
+                parts.append(":")
             parts.append(" ")
         elif kind == "code_inline":
             parts.append(speakable_code(child.content))
@@ -72,14 +104,27 @@ def inline_text(children: list[Token]) -> str:
                 html_code = True
             elif tag.startswith("</code"):
                 html_code = False
+            elif tag.startswith("<img"):
+                parts.append(PICTURE)
+            else:
+                parts.append(_mentioned_tag(child.content, children))
         elif kind in ("math_inline", "math_inline_double"):
             parts.append(HOLE)
-        # images, footnote references, emphasis markers: nothing to say
+        elif kind == "image":
+            parts.append(PICTURE)  # a hole if it stood for a word ("click the [gear] icon"), else nothing
+        # footnote references and emphasis markers: nothing to say
     return "".join(parts)
 
 
-def _code_words(code: str) -> str:
-    return speakable_code(code)
+def _mentioned_tag(html: str, children: list[Token]) -> str:
+    """"the <Suspense> tag": an unknown element, bare, never closed, is a tag being named, not markup."""
+    match = re.fullmatch(r"<([A-Za-z][\w.-]*)>", html.strip())
+    if match is None or match.group(1).lower() in _HTML_INLINE:
+        return ""
+    closer = f"</{match.group(1)}>".lower()
+    if any(c.type == "html_inline" and c.content.strip().lower() == closer for c in children):
+        return ""  # a wrapper around text (<Trans>…</Trans>): its text is read, the tags are not
+    return match.group(1)
 
 
 def speakable_code(code: str) -> str:
@@ -112,16 +157,48 @@ def speakable_code(code: str) -> str:
 def clean(text: str) -> str:
     """Normalise spacing and drop what is never spoken: URLs, paths, emoji, stray markup."""
     text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
-    text = _URL.sub(HOLE, text)
+    text = _TASK.sub("", text)  # "[ ] Write the docs", "[x] Ship it": task boxes
+    text = _AOZORA.sub("", text)  # 吾輩《わがはい》: a kana reading, ｜ its start mark, ［＃…］ an editor's note
     text = _FOOTNOTE_LEFTOVER.sub("", text)
+    text = _TEMPLATE_LEFTOVER.sub(HOLE, text)  # an unclosed "{{" or "{%" the template pass could not pair
+    text = _QUOTE_LEFTOVER.sub("", text)       # quote markers past markdown-it's nesting limit
+    text = _MATH.sub(HOLE, text)
+    text = _URL.sub(HOLE, text)
+    text = _EMOJI_SHORTCODE.sub("", text)  # GitHub's :rocket:
     text = _ALERT.sub("", text)
     text = _JSX_EXPRESSION.sub(HOLE, text)
     text = _PATH.sub(HOLE, text)
     text = _HANDLE.sub("", text)  # @yaahc → yaahc: a handle is a name, not "at"
-    text = re.sub(r"</?[A-Za-z][^<>\n]{0,200}>", "", text)  # an HTML tag markdown-it left as text
-    text = "".join(ch for ch in text if _speakable_char(ch))
+    # A tag written out as text ("the &lt;Suspense&gt; tag") is named; one with attributes is code.
+    text = re.sub(r"</?([A-Za-z][\w.-]*)\s*/?>", r"\1", text)
+    text = re.sub(r"</?[A-Za-z][^<>\n]{0,200}>", HOLE, text)
+    text = _emoji(text.replace(PICTURE, "\U0001F5BC"))  # pictures are judged like emoji: a word, or decoration
+    # Markdown syntax the parser left as literal text (unclosed "**", a stray "](", a broken table
+    # rule): the characters are layout the author meant, never words.
+    text = _TABLE_RULE.sub(HOLE, text)
+    text = _SYNTAX_LEFTOVER.sub("", text)
+    text = re.sub(r"<(?=[A-Za-z/!])", "", text)  # the opening of a tag that never closed
     text = _SPACES.sub(" ", text)
     return text.strip()
+
+
+def _emoji(text: str) -> str:
+    """Emoji and other pictographs are not spoken; one used as a word ("made with ❤️ by") leaves a hole."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if _speakable_char(text[i]):
+            out.append(text[i])
+            i += 1
+            continue
+        j = i
+        while j < len(text) and not _speakable_char(text[j]):
+            j += 1
+        between_words = text[i - 1:i] == " " and text[j:j + 1] == " " and text[:i].rstrip()[-1:].isalpha() \
+            and text[j:].lstrip()[:1].isalpha()
+        out.append(HOLE if between_words else "")
+        i = j
+    return "".join(out)
 
 
 def _speakable_char(ch: str) -> bool:
@@ -137,8 +214,8 @@ def heading(text: str) -> str:
     # "[ On | No ] syntactic support…", "File [PRODUCTION]": brackets and bars are layout here.
     text = re.sub(r"\s+\|\s+", " or ", text)
     text = re.sub(r"\[\s*([^\[\]]*?)\s*\]", r"(\1)", text)
-    text = finish(repair(clean(text), heading=True))
-    return text.rstrip(" .:;,-–—").strip()
+    text = finish(repair(clean(text), heading=True)).rstrip(" .:;,-–—").strip()
+    return text if any(ch.isalnum() for ch in text) else ""
 
 
 def repair(text: str, heading: bool = False) -> str:
@@ -147,12 +224,13 @@ def repair(text: str, heading: bool = False) -> str:
         return text
     if heading:
         return text.replace(HOLE, "")
-    kept = []
+    kept = ""
     for sentence in _SENTENCE_END.split(text):
         fixed = _repair_sentence(sentence)
         if fixed:
-            kept.append(fixed)
-    return " ".join(kept)
+            # Chinese and Japanese sentences follow one another without a space.
+            kept += fixed if not kept or kept[-1] in "。！？」』）" else " " + fixed
+    return kept
 
 
 def _repair_sentence(sentence: str) -> str:
@@ -163,9 +241,11 @@ def _repair_sentence(sentence: str) -> str:
     # 2. Holes that are only joined by punctuation or "and/or" merge: "`-r`/`--runs`" had one spoken half.
     sentence = re.sub(HOLE + r"(?:\s*(?:[,/&]|\band\b|\bor\b)\s*" + HOLE + r")+", HOLE, sentence)
     sentence = re.sub(r"\s*/\s*" + HOLE + "|" + HOLE + r"\s*/\s*", "", sentence)
-    # 3. A trailing appendix: "Reference: GDPR - <url>", "Quote from <url>:" lose the appendix.
-    sentence = re.sub(r"\s*(?:[:\-–—]|\bat|\bsee|\bvia|\bfrom)\s*[\"“]?" + HOLE + r"[\"”]?\s*([.!?:;]?)\s*$", r"\1",
-                      sentence)
+    # 3. A trailing appendix: "Reference: GDPR - <url>", "the guide and <url>." lose the appendix;
+    #    "Quote from <url>: …" loses "from <url>".
+    sentence = re.sub(r"\s*(?:[:,\-–—]|\band\b|\bor\b|\bat\b|\bsee\b|\bvia\b|\bfrom\b)\s*[\"“]?" + HOLE
+                      + r"[\"”]?\s*([.!?:;]?)\s*$", r"\1", sentence)
+    sentence = re.sub(r"\s+(?:from|at|see|via|on|in)\s+[\"“]?" + HOLE + r"[\"”]?(?=\s*[:;,])", "", sentence)
     # 4. A short clause between commas: "and explaining `&T`, I had…" keeps its main clause.
     sentence = re.sub(r",[^,;:.!?]{0,60}" + HOLE + r"[^,;:.!?]{0,40},", ",", sentence)
     sentence = re.sub(r"^\s*[\"“]?" + HOLE + r"[\"”]?\s*$", "", sentence)
@@ -185,7 +265,14 @@ def finish(text: str) -> str:
     text = re.sub(r"[,;:]\s*([.!?])", r"\1", text)
     text = re.sub(r"\(\s+", "(", text)
     text = re.sub(r"\s+\)", ")", text)
-    return text.strip(" -–—|,;")
+    text = _TEMPLATE_LEFTOVER.sub("", text)     # braces that met only once a cut between them closed
+    text = re.sub(r"<(?=[A-Za-z/!])", "", text)
+    previous = None
+    while previous != text:  # each strip can bare another marker: "- > x"
+        previous = text
+        text = _QUOTE_LEFTOVER.sub("", text)
+        text = re.sub(r"^\s*[-+]\s+", "", text).strip(" -–—|,;")  # a list marker a cut left at the start
+    return text
 
 
 def as_sentence(text: str) -> str:

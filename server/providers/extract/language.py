@@ -20,7 +20,7 @@ from typing import Any
 DEFAULT = "en"
 _TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
 _SAMPLE_CHARS = 4000
-_MIN_LETTERS = 20          # below this, detection is a guess: keep the default
+_MIN_LETTERS = 12          # below this (about two words), detection is a guess: keep the default
 _MIN_CONFIDENCE = 0.40
 
 _lock = threading.Lock()
@@ -32,7 +32,7 @@ class Language:
     """A language decision and where it came from."""
 
     tag: str            # BCP 47 primary language subtag, lower case: "en", "fr", "ja"
-    source: str         # "front matter", "detected" or "default"
+    source: str         # "front matter", "settings", "detected" or "default" (too little text to tell)
     confidence: float = 1.0
 
 
@@ -52,17 +52,19 @@ def detect(text: str) -> Language:
     result = _model().detect(sample, model="lite", k=1)[0]
     tag = primary_tag(str(result["lang"]).replace("_", "-")) or DEFAULT
     score = float(result["score"])
+    if tag == "zh" and _kana_share(sample) >= 0.05:
+        tag = "ja"  # kanji-heavy Japanese can look Chinese to the model; kana never appear in Chinese
     if score < _MIN_CONFIDENCE:
         return Language(DEFAULT, "default", score)
     return Language(tag, "detected", score)
 
 
-def resolve(declared: str | None, text: str) -> Language:
-    """Front matter wins when it names a language; otherwise detect."""
-    if declared:
-        tag = primary_tag(declared)
+def resolve(declared: str | None, text: str, default: str | None = None) -> Language:
+    """Front matter wins when it names a language, then the setting; otherwise detect."""
+    for given, source in ((declared, "front matter"), (default, "settings")):
+        tag = primary_tag(given) if given else None
         if tag:
-            return Language(tag, "front matter")
+            return Language(tag, source)
     return detect(text)
 
 
@@ -82,6 +84,12 @@ def count_words(text: str) -> int:
         else:
             rest.append(ch)
     return cjk + sum(1 for w in "".join(rest).split() if any(c.isalnum() for c in w))
+
+
+def _kana_share(text: str) -> float:
+    kana = sum(1 for ch in text if "\u3040" <= ch <= "\u30ff")
+    cjk = sum(1 for ch in text if _is_cjk_char(ch))
+    return kana / cjk if cjk else 0.0
 
 
 def _is_cjk_char(ch: str) -> bool:

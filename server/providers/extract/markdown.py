@@ -39,7 +39,7 @@ _CUT = ("code", "table", "skipped")
 # A lead-in that ends on one of these cannot stand as a sentence once what follows is cut.
 _DANGLING = {"call", "run", "use", "type", "with", "like", "as", "following", "below", "this", "these", "is", "are",
              "to", "the", "a", "an", "execute", "enter", "add", "write", "do", "via", "by", "including", "include",
-             "includes", "contains", "this:", "then", "and", "or", "of", "for", "from", "in", "on", "at", "into",
+             "includes", "contains", "then", "and", "or", "of", "for", "from", "in", "on", "at", "into",
              "here", "follows", "syntax", "example", "instance", "e.g", "i.e", "namely", "was", "were", "be", "becomes"}
 _SERIES_WORD = {"en": "and", "fr": "et", "de": "und", "es": "y", "it": "e", "pt": "e", "nl": "en", "sv": "och",
                 "da": "og", "no": "og", "pl": "i", "ru": "и"}
@@ -85,15 +85,16 @@ class Article:
         return dict(self.front_matter.raw)
 
 
-def extract(content: str, fallback_title: str = "") -> Article:
+def extract(content: str, fallback_title: str = "", *, default_language: str | None = None) -> Article:
     """Turn markdown into an Article.
 
-    Raises ``DocumentSkipped`` for a draft and ``InvalidDocument`` when nothing is left to
-    narrate or the front matter cannot be read. ``fallback_title`` is accepted for old
-    callers and ignored: a file name is never spoken as a title.
+    The language is the front matter's, else ``default_language`` (``MEDIABUDDY_LANGUAGE``),
+    else detected. Raises ``DocumentSkipped`` for a draft and ``InvalidDocument`` when
+    nothing is left to narrate or the front matter cannot be read. ``fallback_title`` is
+    accepted for old callers and ignored: a file name is never spoken as a title.
     """
     del fallback_title
-    matter, body = front_matter.split(content)
+    matter, body = front_matter.split(content.lstrip("\ufeff"))  # a byte-order mark would hide "# Title"
     body = body.replace("\r\n", "\n").replace("\r", "\n")
     parsed = block_parser.parse(templating.resolve(body))
     cut = Counter(block.kind for block in parsed if block.kind in _CUT)
@@ -106,11 +107,14 @@ def extract(content: str, fallback_title: str = "") -> Article:
             parsed.remove(first)
 
     prose_text = " ".join(b.text if b.kind != "list" else " ".join(b.items) for b in parsed)
-    lang = language.resolve(matter.language, inline.finish(inline.clean(prose_text)))
+    lang = language.resolve(matter.language, inline.finish(inline.clean(prose_text)), default=default_language)
     paragraphs = _compose(parsed, title, lang.tag)
     spoken = [p for p in paragraphs if not p.startswith(HEADING_MARK)]
     if language.count_words(" ".join(spoken)) < 3:
-        found = ", ".join(f"{count} {kind}" for kind, count in sorted(cut.items())) or "no text"
+        found = ", ".join(f"{count} {kind}" for kind, count in sorted(cut.items()))
+        if any(b.kind in ("para", "list") for b in parsed):
+            found = (found + ", and " if found else "") + "sentences built on code, links or markup that cannot be spoken"
+        found = found or "no text"
         raise InvalidDocument("no_prose", f"the document has no prose to narrate (found {found}); "
                                           "add a few sentences of text outside code, tables and markup")
     return Article(title=title, paragraphs=tuple(paragraphs), front_matter=matter, language=lang,
@@ -148,7 +152,8 @@ def _compose(parsed: list[Block], title: str, lang: str) -> list[str]:
 
 
 def _speak(raw: str) -> str:
-    return inline.finish(inline.repair(inline.clean(raw)))
+    text = inline.finish(inline.repair(inline.clean(raw)))
+    return text if any(ch.isalnum() for ch in text) else ""  # punctuation left from markup says nothing
 
 
 def _finish_lead_in(text: str) -> str:
@@ -156,6 +161,12 @@ def _finish_lead_in(text: str) -> str:
     sentences = inline.split_sentences(text)
     last = sentences.pop() if sentences else text
     words = last.rstrip(":").split()
+    if words and words[-1].lower().strip(",;") in _DANGLING:
+        # "…use the parameter-scan option and call:" keeps what it said before "and call".
+        # Only after "and"/"then": cutting at a comma would leave "For example, to clear caches."
+        cut = re.sub(r",?\s+(?:and|or|then|and then)\s+(?:\S+\s+){0,2}\S+\s*:?\s*$", "", last.rstrip(":"))
+        words = cut.split() if cut != last.rstrip(":") else []
+        last = cut
     if len(words) > 3 and words[-1].lower().strip(",;") not in _DANGLING:
         sentences.append(last.rstrip(":").rstrip() + ".")
     return " ".join(sentences)
@@ -170,7 +181,7 @@ def _read_list(lead: str, raw_items: list[str], lang: str, proper: set[str]) -> 
         return inline.as_sentence(lead) if lead and _finish_lead_in(lead) else ""
     conjunction = _SERIES_WORD.get(lang)
     short = all(len(item.split()) <= _SERIES_MAX_WORDS and len(inline.split_sentences(item)) == 1
-                for item in items)
+                and ":" not in item for item in items)  # "Term: description" items stay sentences
     if lead and conjunction and short and 2 <= len(items) <= _SERIES_MAX_ITEMS:
         # "…allows you to: a, b, and c." reads as one sentence, the way a person says it.
         parts = [_lower_first(item.rstrip(".;,:"), proper) for item in items]

@@ -1,4 +1,4 @@
-"""Template languages that run *before* markdown: Hugo shortcodes, Liquid, MDN macros, MDX.
+"""Template languages that run *before* markdown: Hugo shortcodes, Liquid, MDN macros, MDX, containers.
 
 Hugo, Jekyll/GitHub Docs and MDN expand these before their markdown renderer sees the
 text, so we resolve them first too, on the raw body: a tag that stood alone on its line
@@ -19,12 +19,16 @@ HOLE = "\ue000"  # marks where something unspeakable was cut out of a sentence
 # Shortcodes and Liquid blocks whose content is code, markup or data, never prose.
 _CODE_WRAPPERS = ("highlight", "code", "codeblock", "gist", "snippet", "katex", "math", "mermaid", "chart",
                   "diagram", "raw-html", "rawhtml", "html", "comment", "capture", "asciinema", "playground")
-_SHORTCODE_TAG = re.compile(r"{{[<%]-?\s*(/?)\s*([\w.:/-]+)(.*?)-?\s*[>%]}}", re.S)
-_LIQUID_TAG = re.compile(r"{%-?\s*(\w+)(.*?)-?%}", re.S)
-_MACRO = re.compile(r"{{-?\s*(.*?)\s*-?}}", re.S)
+# Every lazy span is bounded, so an unclosed "{{" costs a bounded look-ahead, not a scan
+# to the end of the document (which made a page of stray braces quadratic).
+_SHORTCODE_TAG = re.compile(r"{{[<%]-?\s*(/?)\s*([\w.:/-]+)(.{0,240}?)-?\s*[>%]}}", re.S)
+_LIQUID_TAG = re.compile(r"{%-?\s*(\w+)(.{0,240}?)-?%}", re.S)
+_MACRO = re.compile(r"{{-?\s*(.{0,240}?)\s*-?}}", re.S)
 _MACRO_CALL = re.compile(r"^([A-Za-z][\w-]*)\s*(?:\((.*)\))?$", re.S)
 _QUOTED = re.compile(r"""["']([^"']*)["']""")
-_MDX_COMMENT = re.compile(r"{/\*.*?\*/}", re.S)
+# Docusaurus, VuePress, Zenn and Qiita containers (":::tip Title" … ":::"): the fences go, the prose stays.
+_CONTAINER_FENCE = re.compile(r"(?m)^[ \t]*:{3,}.*$")
+_MDX_COMMENT = re.compile(r"{/\*.{0,4000}?\*/}", re.S)
 
 # MDN's macros that name a thing the sentence talks about; every other macro is a banner,
 # sidebar or compatibility table and vanishes.
@@ -44,8 +48,12 @@ _PRODUCT_NAMES = {"prodname_dotcom": "GitHub", "prodname_dotcom_the_website": "G
 def resolve(body: str) -> str:
     """Expand or remove every template construct in ``body``; markdown is left for the parser."""
     body = _MDX_COMMENT.sub("", body)
+    body = _CONTAINER_FENCE.sub("", body)
     body = _drop_code_wrappers(body)
-    body = _sub_tags(_SHORTCODE_TAG, body, lambda m: "")
+    # A wrapper ({{< note >}}…{{< /note >}}) vanishes around its prose; a lone shortcode in a
+    # sentence ({{< param "x" >}}, {{< icon >}}) stood for something we cannot say.
+    paired = {m.group(2).lower() for m in _SHORTCODE_TAG.finditer(body) if m.group(1)}
+    body = _sub_tags(_SHORTCODE_TAG, body, lambda m: "" if m.group(1) or m.group(2).lower() in paired else HOLE)
     body = _sub_tags(_LIQUID_TAG, body, _liquid)
     return _sub_tags(_MACRO, body, _macro)
 
@@ -58,9 +66,29 @@ def resolve_inline(text: str) -> str:
 def _drop_code_wrappers(body: str) -> str:
     """Remove ``{{< highlight >}}…{{< /highlight >}}`` and ``{% highlight %}…{% endhighlight %}`` whole."""
     names = "|".join(map(re.escape, _CODE_WRAPPERS))
-    hugo = re.compile(r"{{([<%])-?\s*(" + names + r")\b.*?[>%]}}.*?{{[<%]-?\s*/\s*\2\s*-?[>%]}}", re.S | re.I)
-    liquid = re.compile(r"{%-?\s*(" + names + r")\b.*?%}.*?{%-?\s*end\1\s*-?%}", re.S | re.I)
-    return liquid.sub(_CODE_STANDIN, hugo.sub(_CODE_STANDIN, body))
+    opener = re.compile(r"{{([<%])-?\s*(" + names + r")\b.{0,240}?[>%]}}|{%-?\s*(" + names + r")\b.{0,240}?%}",
+                        re.S | re.I)
+    out: list[str] = []
+    done = 0
+    unclosed: set[str] = set()   # wrappers with no closer after some point have none after any later one
+    for match in opener.finditer(body):
+        if match.start() < done:
+            continue
+        hugo = match.group(2) is not None
+        name = (match.group(2) or match.group(3)).lower()
+        if (hugo, name) in unclosed:
+            continue
+        closer = re.compile(r"{{[<%]-?\s*/\s*" + name + r"\s*-?[>%]}}" if hugo else r"{%-?\s*end" + name + r"\s*-?%}",
+                            re.I)
+        end = closer.search(body, match.end())
+        if end is None:
+            unclosed.add((hugo, name))
+            continue
+        out.append(body[done:match.start()])
+        out.append(_CODE_STANDIN)
+        done = end.end()
+    out.append(body[done:])
+    return "".join(out)
 
 
 # An empty fenced block stands where the code was: the sentence that led into it ("run:")
@@ -72,15 +100,22 @@ def _sub_tags(pattern: re.Pattern[str], body: str, replace) -> str:  # type: ign
     """Substitute tags; a tag alone on its line leaves an empty line (a paragraph break)."""
     out: list[str] = []
     for line in body.split("\n"):
-        stripped = pattern.sub("", line).strip()
-        if stripped == "" and pattern.search(line):
-            replaced = pattern.sub(replace, line).strip()
-            out.append(replaced if replaced and replaced != HOLE else "")
+        found: list[str] = []
+
+        def substitute(match: re.Match[str]) -> str:
+            found.append(replace(match))
+            return found[-1]
+
+        replaced = pattern.sub(substitute, line)
+        if found and not pattern.sub("", line).strip():
+            # Only tags on this line: keep what they said (an xref's name), but never a lone hole.
+            kept = replaced.strip()
+            out.append("" if kept.replace(HOLE, "") == "" else kept)
         else:
-            out.append(pattern.sub(replace, line))
+            out.append(replaced)
     joined = "\n".join(out)
-    # Tags spanning lines (rare: multi-line shortcode arguments) are handled on the whole text.
-    return pattern.sub(replace, joined)
+    # Tags spanning lines (multi-line shortcode arguments) are rare; look only if one may remain.
+    return pattern.sub(replace, joined) if ("{{" in joined or "{%" in joined) else joined
 
 
 def _liquid(match: re.Match[str]) -> str:

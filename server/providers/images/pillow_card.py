@@ -1,24 +1,35 @@
-"""Offline image provider: a designed scene card rendered locally with Pillow.
+"""Offline image provider: the scene's concept shown as a picture, rendered locally with Pillow.
 
-The scene's concept is the hero: set large in Source Sans Pro Black over a themed
-gradient, with a geometric motif chosen from the concept's hash so neighbouring scenes
-differ. The lower third stays quiet, because captions are burned in there.
+The picture is an icon matched to the concept by meaning (``icons.match``: Font Awesome
+Free, CC BY 4.0), set in a badge at the centre of a themed gradient; the concept's name sits
+small beneath it, so the picture carries the idea and the words support it. A repeated
+concept varies: the badge style and, where another icon fits almost as well, the icon
+rotate with the scene. The top carries the article's title and the scene counter in small
+type; the lower third stays quiet, because captions are burned in there.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import math
+import re
+from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from server.providers.images import icons
+from server.providers.images.theme import PALETTES, Palette, font, wrap
 from server.providers.types import ImageStyle, SceneSpec
-from server.providers.images.theme import PALETTES, font, wrap
 
 NAME = "pillow-card"
-VERSION = "1"  # bump when the look changes, so cached images are redrawn
+VERSION = "2"  # 2: an icon picture instead of the concept set as a word; bump when the look changes
+
+FALLBACK_ICON = icons.FALLBACK      # an idea, for a concept no icon pictures
+_CAPTION_ZONE = 0.64                # below this fraction of the height, captions are burned in
 
 
 def render(scene: SceneSpec, style: ImageStyle, out: Path) -> None:
@@ -27,7 +38,9 @@ def render(scene: SceneSpec, style: ImageStyle, out: Path) -> None:
     w, h = style.width, style.height
     seed = int.from_bytes(hashlib.sha256(scene.concept.lower().encode()).digest()[:8], "big")
     canvas = _gradient(w, h, palette.top, palette.bottom).convert("RGBA")
-    canvas.alpha_composite(_motif(w, h, palette.accent, seed))
+    motif = _motif(w, h, palette.accent, seed)
+    motif.putalpha(_fade_above_captions(motif.getchannel("A"), h))
+    canvas.alpha_composite(motif)
 
     draw = ImageDraw.Draw(canvas)
     unit = min(w, h)
@@ -37,50 +50,154 @@ def render(scene: SceneSpec, style: ImageStyle, out: Path) -> None:
     counter = f"{scene.index + 1:02d} / {style.scene_count:02d}"
     draw.text((w - margin, int(h * 0.07)), counter, font=label, fill=palette.accent, anchor="ra")
 
-    masthead = font("semibold", max(14, int(unit * 0.034)))
+    masthead = face_for(style.title, "semibold", max(14, int(unit * 0.034)))
     title_width = w - 2 * margin - int(label.getlength(counter)) - margin // 2
-    title_lines = wrap(style.title.upper(), masthead, title_width)[:2]
+    title_lines = wrap_any(style.title.upper(), masthead, title_width)[:2]
     y = int(h * 0.07)
     for line in title_lines:
         draw.text((margin, y), line, font=masthead, fill=palette.muted)
         y += int(masthead.size * 1.25)
 
-    _draw_concept(draw, scene.concept, w, h, margin, palette)
+    _draw_picture(canvas, scene, palette, top=max(y, int(h * 0.07)) + int(unit * 0.05))
     canvas.convert("RGB").save(out, format="PNG", optimize=False, compress_level=3)
 
 
-def _draw_concept(draw: ImageDraw.ImageDraw, concept: str, w: int, h: int, margin: int, palette) -> None:  # noqa: ANN001
-    """Set the concept as large as fits in two lines, centred in the upper two-thirds."""
-    text = concept[:1].upper() + concept[1:]
-    max_width = w - 2 * margin
-    size = int(min(w, h) * 0.2)
-    while size > 24:
-        face = font("black", size)
-        lines = wrap(text, face, max_width)
-        if len(lines) <= 2 and all(face.getlength(line) <= max_width for line in lines):
-            break
-        size = int(size * 0.9)
-    face = font("black", size)
-    lines = wrap(text, face, max_width)[:3]
-    line_height = int(size * 1.02)
-    block = line_height * len(lines)
-    top = int(h * 0.42) - block // 2
-    bar_w, bar_h = int(min(w, h) * 0.16), max(6, int(min(w, h) * 0.014))
-    draw.rounded_rectangle((margin, top - bar_h * 4, margin + bar_w, top - bar_h * 3), radius=bar_h // 2,
-                           fill=palette.accent)
-    for i, line in enumerate(lines):
-        draw.text((margin, top + i * line_height), line, font=face, fill=palette.text)
+def choose_icon(scene: SceneSpec) -> str:
+    """The icon for the scene: the best match for its concept; a close second on alternate scenes."""
+    words = scene.concept.replace("-", " ").split()
+    found = [m for m in icons.match([w.lower() for w in words], proper=scene.concept[:1].isupper())
+             if m[0] >= icons.GOOD_MATCH]
+    if not found:
+        found = [(score, key) for score, key in (_best_in_text(scene.text),) if key and score >= icons.GOOD_MATCH]
+    if not found:
+        return FALLBACK_ICON
+    best = found[0][0]
+    close = [key for score, key in found[:3] if score >= best - 1.5]
+    return close[scene.index % len(close)]
+
+
+def _best_in_text(text: str) -> tuple[float, str]:
+    """The best icon for any noun the scene says, for a concept with no icon of its own."""
+    from server.providers.timeline import nlp   # the tagger loads only when a concept needs help
+
+    best: tuple[float, str] = (0.0, "")
+    for token in nlp.analyse(text):
+        if token.pos in nlp.NOUN_TAGS:
+            found = icons.match([token.lemma], proper=token.pos == "PROPN")
+            if found and found[0][0] > best[0]:
+                best = found[0]
+    return best
+
+
+def _draw_picture(canvas: Image.Image, scene: SceneSpec, palette: Palette, *, top: int) -> None:
+    """A badge holding the concept's icon, centred, with the concept named small beneath it."""
+    w, h = canvas.size
+    unit = min(w, h)
+    bottom = int(h * _CAPTION_ZONE)
+    name_face = face_for(scene.concept, "semibold", max(14, int(unit * 0.05)))
+    name_lines = wrap_any(_display(scene.concept), name_face, int(w * 0.8))[:2]
+    name_height = int(name_face.size * 1.2) * len(name_lines)
+    gap = int(unit * 0.04)
+    radius = int(min(unit * 0.28, (bottom - top - name_height - gap) / 2))
+    block = 2 * radius + gap + name_height
+    cy = top + (bottom - top - block) // 2 + radius
+    cx = w // 2
+    variant = (scene.index + int.from_bytes(hashlib.sha256(scene.concept.lower().encode()).digest()[:1], "big")) % 3
+
+    badge = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(badge)
+    if variant == 0:    # a solid accent disc, the icon cut out in the background colour
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=(*palette.accent, 245))
+        ink = palette.top
+    elif variant == 1:  # a glowing ring, the icon in the accent colour
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=(*palette.accent, 40))
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=(*palette.accent, 230),
+                     width=max(3, unit // 90))
+        ink = palette.accent
+    else:               # a rounded tile, the icon in the text colour
+        r = int(radius * 0.92)
+        draw.rounded_rectangle((cx - r, cy - r, cx + r, cy + r), radius=r // 3, fill=(*palette.text, 34),
+                               outline=(*palette.text, 150), width=max(2, unit // 160))
+        ink = palette.text
+    # The glow is blurred in a box around the badge only: a full-frame blur costs most of a second.
+    reach = int(radius * 1.25)
+    blur = max(2, radius // 4)
+    box = reach + 3 * blur
+    glow = Image.new("RGBA", (2 * box, 2 * box), (*palette.accent, 0))
+    ImageDraw.Draw(glow).ellipse((box - reach, box - reach, box + reach, box + reach), fill=(*palette.accent, 60))
+    canvas.alpha_composite(glow.filter(ImageFilter.GaussianBlur(radius=blur)), (cx - box, cy - box))
+    canvas.alpha_composite(badge)
+
+    key = choose_icon(scene)
+    size = int(radius * 1.05)
+    picture = Image.open(io.BytesIO(icons.rasterise(key, size, "#%02x%02x%02x" % ink))).convert("RGBA")
+    canvas.alpha_composite(picture, (cx - picture.width // 2, cy - picture.height // 2))
+
+    draw = ImageDraw.Draw(canvas)
+    y = cy + radius + gap
+    for line in name_lines:
+        draw.text((cx, y), line, font=name_face, fill=palette.text, anchor="ma")
+        y += int(name_face.size * 1.2)
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
+
+
+def face_for(text: str, weight: str, size: int) -> ImageFont.FreeTypeFont:
+    """Source Sans Pro, or Noto Sans CJK (the captions' wheel) for Japanese, Chinese or Korean text,
+    so a Japanese title or concept is never drawn as empty boxes."""
+    if _CJK.search(text):
+        cjk = _cjk_font(size)
+        if cjk is not None:
+            return cjk
+    return font(weight, size)
+
+
+@lru_cache(maxsize=16)
+def _cjk_font(size: int) -> ImageFont.FreeTypeFont | None:
+    try:
+        path = files("noto_cjk_sans_jp_bold").joinpath("NotoSansCJKjp-Bold.otf")
+    except ModuleNotFoundError:
+        return None
+    return ImageFont.truetype(str(path), size) if path.is_file() else None
+
+
+def wrap_any(text: str, face: ImageFont.FreeTypeFont, max_width: int) -> list[str]:
+    """Word wrap; text without spaces (Japanese, Chinese) wraps between characters."""
+    if " " in text.strip() or not _CJK.search(text):
+        return wrap(text, face, max_width)
+    lines, current = [], ""
+    for character in text:
+        if current and face.getlength(current + character) > max_width:
+            lines.append(current)
+            current = ""
+        current += character
+    return lines + ([current] if current else [])
+
+
+def _fade_above_captions(alpha: Image.Image, h: int) -> Image.Image:
+    """The motif at three fifths strength, fading out before the captions' zone begins."""
+    fade = np.clip((h * (_CAPTION_ZONE - 0.02) - np.arange(h, dtype=np.float32)) / (h * 0.18), 0.0, 1.0) * 0.6
+    return Image.fromarray((np.asarray(alpha, dtype=np.float32) * fade[:, None]).astype(np.uint8))  # 2-D uint8: mode L
+
+
+def _display(concept: str) -> str:
+    return concept[:1].upper() + concept[1:]
 
 
 def _gradient(w: int, h: int, top: tuple[int, int, int], bottom: tuple[int, int, int]) -> Image.Image:
-    t = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
+    """A vertical gradient with a soft light from the upper right, computed at a quarter size
+    and scaled up (it has no detail to lose; full size cost a third of a second per card)."""
+    sw, sh = max(2, w // 4), max(2, h // 4)
+    t = np.linspace(0.0, 1.0, sh, dtype=np.float32)[:, None, None]
     colours = (1 - t) * np.array(top, np.float32) + t * np.array(bottom, np.float32)
     # A soft light from the upper right keeps large flat areas from looking dead.
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    glow = np.exp(-(((xx - w * 0.85) / (w * 0.7)) ** 2 + ((yy - h * 0.15) / (h * 0.45)) ** 2))[..., None]
+    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
+    glow = np.exp(-(((xx - sw * 0.85) / (sw * 0.7)) ** 2 + ((yy - sh * 0.15) / (sh * 0.45)) ** 2))[..., None]
     colours = colours + glow * 28.0
     # Mode RGB follows from the array's shape and dtype (Pillow 11.3 deprecates passing it).
-    return Image.fromarray(np.clip(np.broadcast_to(colours, (h, w, 3)), 0, 255).astype(np.uint8))
+    small = Image.fromarray(np.clip(np.broadcast_to(colours, (sh, sw, 3)), 0, 255).astype(np.uint8))
+    return small.resize((w, h), Image.Resampling.BILINEAR)
 
 
 def _motif(w: int, h: int, accent: tuple[int, int, int], seed: int) -> Image.Image:
@@ -116,4 +233,4 @@ def _motif(w: int, h: int, accent: tuple[int, int, int], seed: int) -> Image.Ima
             dx, dy = math.cos(angle) * w * 1.5, math.sin(angle) * w * 1.5
             draw.line((cx - dx, cy - dy + offset, cx + dx, cy + dy + offset), fill=(*accent, 60 - i * 9),
                       width=max(4, unit // 60))
-    return layer.filter(ImageFilter.GaussianBlur(radius=max(1, unit // 400)))
+    return layer

@@ -16,6 +16,7 @@ from config import THEMES
 from server.providers.types import SceneSpec
 
 MIN_WORDS, MAX_WORDS = 30, 80
+VERSION = "1"   # bump when the same scene would get a different prompt: cached pictures are then redrawn
 
 # Style and light per theme, matching the palettes in theme.py so remote and local pictures agree.
 THEME_STYLE: dict[str, tuple[str, str]] = {
@@ -32,6 +33,14 @@ THEME_STYLE: dict[str, tuple[str, str]] = {
 }
 assert set(THEME_STYLE) == set(THEMES), "every theme in config.THEMES needs a style phrase"
 
+# Words that mark a clause as style, light or camera rather than subject: the theme supplies
+# those once, so a visual's own ("under soft studio light") would only contradict it.
+_LOOK = re.compile(r"\b(style|styled|light|lighting|lit|background|backdrop|cent(er|re)d|composition|drawn|painted|"
+                   r"rendered|photograph(ed)?|camera|lens|palette|tones|aesthetic|shot)\b", re.IGNORECASE)
+# A clause ending "... under soft studio light" / "... in a flat graphic style": cut from its last
+# preposition ("A fox in a snowy forest with light snow falling" keeps everything).
+_LOOK_TAIL = re.compile(r"\s+(under|in|with|against|on)\s+(?:(?!\b(?:under|in|with|against|on)\b)[^,.])*?"
+                        r"\b(light|lighting|style|background|backdrop)$", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(no|not|without|never|avoid|none|nothing|don't|doesn't)\b", re.IGNORECASE)
 _MARKUP = re.compile(r"[*_`#<>\[\]{}|~^\\\"]+")
 
@@ -55,6 +64,23 @@ def _positive(text: str) -> str:
         clauses = [c for c in re.split(r",\s*|;\s*", sentence.rstrip(".!?")) if c and not _NEGATION.search(c)]
         if clauses:
             kept.append(", ".join(clauses) + ".")
+    return " ".join(kept)
+
+
+def _subject_only(text: str) -> str:
+    """Keep what the visual shows; drop its own style, light and framing (the theme gives those)."""
+    def untail(clause: str) -> str:
+        while (shorter := _LOOK_TAIL.sub("", clause.strip())) != clause.strip():
+            clause = shorter
+        return clause.strip()
+
+    kept = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        clauses = re.split(r",\s*", sentence.rstrip(".!?"))
+        head = untail(clauses[0])
+        rest = [untail(c) for c in clauses[1:] if not _LOOK.search(c)]
+        if head and (not kept or not _LOOK.search(head)):
+            kept.append(", ".join([head, *[c for c in rest if c]]) + ".")
     return " ".join(kept)
 
 
@@ -82,7 +108,7 @@ def _subject(scene: SceneSpec) -> str:
     concept = _clean(scene.concept) or "idea"
     visual = _clean(scene.visual)
     if visual and not _is_tag_list(visual):
-        visual = _positive(visual)
+        visual = _subject_only(_positive(visual))
     else:
         visual = ""
     if not visual:

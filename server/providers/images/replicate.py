@@ -1,7 +1,7 @@
 """Scene pictures drawn by FLUX on Replicate (``MEDIABUDDY_FLUX_MODEL``, schnell by default).
 
 One prediction per scene, paid through the job's ``Meter``: the budget is checked before
-the call, and the ledger row carries the prediction id and the seed. The seed is derived
+each create, and its ledger row carries the prediction id and the seed. The seed is derived
 from the request, so the same scene always asks for the same picture, and a retry after a
 lost answer finds the prediction already bought (see ``clients/replicate.py``). The output
 is verified (decodes, the aspect and size asked for) and fitted to the video's frame.
@@ -18,9 +18,10 @@ from PIL import Image, ImageOps
 from config import Settings
 from server.errors import ProviderUnavailable
 from server.providers.base import Meter
-from server.providers.clients.replicate import OutputUnavailable, ReplicateClient
+from server.providers.clients.replicate import Outcome, OutputUnavailable, ReplicateClient
+from server.providers.images import prompts
 from server.providers.images.prompts import flux_prompt
-from server.providers.types import ImageRequest, ImageResult, Usage
+from server.providers.types import ImageRequest, ImageResult
 
 # Video aspects to FLUX's aspect_ratio values (every video aspect is one FLUX knows today).
 FLUX_ASPECTS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
@@ -65,7 +66,7 @@ class ReplicateImages:
     def fingerprint(self) -> str:
         s = self.settings
         return (f"{self.model} steps={s.flux_steps} format={s.flux_output_format} quality={s.flux_output_quality} "
-                f"megapixels={s.flux_megapixels} go_fast={s.flux_go_fast}")
+                f"megapixels={s.flux_megapixels} go_fast={s.flux_go_fast} prompts={prompts.VERSION}")
 
     def inputs(self, request: ImageRequest) -> dict[str, Any]:
         """The model input for a scene; deterministic, so equal requests are equal predictions."""
@@ -82,15 +83,24 @@ class ReplicateImages:
 
     def draw(self, request: ImageRequest, out: Path, meter: Meter) -> ImageResult:
         payload = self.inputs(request)
-        with meter.call(self.name, self.model, estimate=self.price) as call:
-            def created(prediction_id: str, paid: bool) -> None:
-                call.detail = f"prediction={prediction_id} seed={payload['seed']}" + ("" if paid else " reused")
-                call.usage = Usage(images=1 if paid else 0)
-                call.cost = self.price if paid else 0.0
 
-            outcome = self.client.predict(self.model, payload, on_created=created)
-            image = self.client.fetch_image(outcome)
-            self._verify(outcome.prediction.id, image, payload)
+        def buy() -> Outcome:
+            return self.client.predict(self.model, payload, note=f"seed={payload['seed']}",
+                                       paid_call=lambda: meter.call(self.name, self.model, estimate=self.price))
+
+        def fetch(outcome: Outcome) -> Image.Image:
+            return self.client.fetch_image(outcome, check=lambda got: self._verify(outcome.prediction.id, got, payload))
+
+        outcome = buy()
+        try:
+            image = fetch(outcome)
+        except OutputUnavailable:
+            if outcome.paid:
+                raise
+            # An earlier call's prediction whose output has expired since: the journal has
+            # forgotten it, so this buys the picture anew (once).
+            outcome = buy()
+            image = fetch(outcome)
         picture = ImageOps.fit(image.convert("RGB"), (request.style.width, request.style.height),
                                Image.Resampling.LANCZOS)
         if out.suffix.lower() in (".jpg", ".jpeg"):

@@ -21,9 +21,9 @@ from server.providers.clients.gemini import MAX_SPEECH_CHARS, GeminiClient
 from server.providers.narration.captions import cues_for_sentence, split_sentences
 from server.providers.types import Caption, NarrationClip, NarrationRequest
 
-# The languages Gemini's speech models read (primary BCP 47 tags).
+# The languages Gemini's speech models are documented to read (24 locales; primary BCP 47 tags).
 LANGUAGES = frozenset({"ar", "bn", "de", "en", "es", "fr", "hi", "id", "it", "ja", "ko", "mr", "nl", "pl", "pt",
-                       "ro", "ru", "ta", "te", "th", "tr", "uk", "vi", "zh"})
+                       "ro", "ru", "ta", "te", "th", "tr", "uk", "vi"})
 PIECE_GAP_MS = 140
 
 

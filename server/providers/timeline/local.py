@@ -22,10 +22,11 @@ class LocalTimeline:
         self.settings = settings
 
     def fingerprint(self) -> str:
-        return segmenter.NAME
+        return f"{segmenter.NAME}:{segmenter.VERSION}"   # a new planner must not reuse old plans from the cache
 
     def plan(self, request: TimelineRequest, meter: Meter) -> Timeline:
-        return Timeline(scenes=tuple(segmenter.plan_scenes(request.text, theme=request.theme)))
+        return Timeline(scenes=tuple(segmenter.plan_scenes(request.text, theme=request.theme,
+                                                            language=request.language)))
 
 
 PROVIDER = LocalTimeline

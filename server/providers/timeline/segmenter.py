@@ -1,113 +1,217 @@
-"""Offline timeline provider: deterministic scenes of 15–25 words, one concept each.
+"""Offline timeline planner: deterministic scenes of 15–25 words, one concept each.
 
-Scenes are cut where a listener would pause. Every word boundary has a cost (paragraph
-end 0, sentence end 0.5, clause 3, elsewhere 12, after a function word 30) and dynamic
-programming picks the cheapest cut into groups of 15–25 words, leaning towards 20. Only a
-final remainder may be shorter (8–14 words), and a text of under 15 words is one scene.
+Scenes are cut where a listener would pause. The text becomes pieces (words; for Japanese
+and Chinese, clause runs measured in characters) and every boundary between two pieces
+has a cost: paragraph end 0, sentence end 0.5, clause punctuation or a conjunction next 3,
+a preposition next 10, elsewhere 20 (subject and verb included), after a heading 150, inside a noun phrase 35, after a function word 40
+(part-of-speech tags from ``nlp.analyse``). Dynamic programming picks the cheapest cut into
+scenes within the bounds, leaning towards the target; a heading paragraph (``## ...``)
+starts a new scene and becomes its ``chapter``.
 
-Each scene's concept is its most distinctive keyword or repeated two-word phrase (term
-frequency in the scene times inverse frequency across scenes); its visual description is
-one complete sentence about that single concept.
+Bounds: 15–25 words, aiming at 20. Text without spaces between words (Japanese,
+Chinese) counts characters instead, excluding punctuation: 40–70, aiming at 55 — about
+the same six to nine seconds of speech. Only the scene where the text ends may be shorter;
+a section too short to stand alone joins its neighbour rather than make a short scene.
+
+Concepts and visual descriptions come from ``concepts.py`` (content analysis over the whole
+article); ``rules.py`` checks the result and repairs what it can.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass
 
-from server.providers.types import SceneSpec
+from server.providers.timeline import concepts, nlp, rules
+from server.providers.timeline.rules import (MAX_CHARS, MAX_WORDS, MIN_CHARS, MIN_WORDS, TARGET_CHARS,
+                                             TARGET_WORDS, Bounds, bounds_for, measure)
+from server.providers.types import HEADING_MARK, SceneSpec
 
 NAME = "segmenter"
-MIN_WORDS, MAX_WORDS, TARGET_WORDS, MIN_TAIL = 15, 25, 20, 8
+VERSION = "2"   # 2: POS-tagged cuts, headings as chapters, CJK bounds, noun-phrase concepts; bump on any change
+MIN_TAIL = 1
+HEADING_LAST = 150.0
+__all__ = ["MAX_WORDS", "MIN_TAIL", "MIN_WORDS", "NAME", "Bounds", "bounds_for", "measure", "plan_scenes"]
 
-_STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being below between
-    both but by can could did do does doing down during each few for from further had has have having he her here hers
-    herself him himself his how however i if in into is it its itself just let like may me might more most much must my
-    myself no nor not now of off on once only or other our ours ourselves out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too under until up upon us very
-    was we were what when where which while who whom why will with within without would you your yours yourself
-    yourselves thing things way ways make makes made get gets got use used using one two many lot lots really even still
-    well new good first last able every something someone anything nothing often since though whether another around
-    across cannot can't don't doesn't isn't it's we're they're you're i'm there's that's let's need needs want wants
-    going go goes know knows see seen say says said take takes come comes look looks give gives find finds work works""".split()
-)
-_CONJUNCTIONS = frozenset("and but or which because while so when where although though whereas unless until".split())
-_ABBREVIATION = re.compile(r"^(?:[A-Z]|Mr|Mrs|Ms|Dr|St|Jr|Sr|No|vs)\.$")
-_WORD = re.compile(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’\-]*[A-Za-zÀ-ÿ]")
-_BACKDROPS = {"midnight": "deep navy", "paper": "warm cream", "forest": "dark moss green",
-              "sunset": "dusky amber", "ocean": "deep teal"}
+_SENTENCE_END = (".", "!", "?", "…", '."', '?"', '!"', ".”", "?”", "!”", ".)", ".'")
+_CLAUSE_END = (",", ";", ":", ")", "—", "–")
+_CONJUNCTIONS = rules.OPENERS   # the validator accepts a scene that ends before one of these
+_FUNCTION_WORDS = frozenset("a an the of to in on at by for from with into onto about as than is are was were be "
+                            "been has have had do does did will would can could should may might must shall my your "
+                            "our their its his her this these those very le la les un une des du de au aux en ce "
+                            "cette ces son sa ses leur leurs".split())
+_ABBREVIATION = re.compile(r"^(?:[A-Z]|Mr|Mrs|Ms|Dr|St|Jr|Sr|No|vs|etc|e\.g|i\.e|cf)\.$", re.I)
+_CJK_PUNCT_SENTENCE = "。！？!?"
+_CJK_PUNCT_CLAUSE = "、，,；;：:」』）)"
+_CJK_PIECE = re.compile(r"[^。！？!?、，,；;：:」』）)]*[。！？!?、，,；;：:」』）)]*")
 
 
 @dataclass(frozen=True)
-class _Word:
+class _Piece:
     text: str
+    start: int            # character offset in the narration text (heading marks blanked)
+    weight: int
     cost_after: float
+    heading: str = ""     # set on the first piece of a heading paragraph
 
 
-def plan_scenes(text: str, theme: str = "midnight") -> tuple[SceneSpec, ...]:
-    """Cut ``text`` into scenes and give each one concept and a visual description."""
-    words = _words_with_costs(text)
-    if not words:
-        return ()
-    groups = _cheapest_cut(words)
-    texts = [" ".join(w.text for w in words[start:end]) for start, end in groups]
-    concepts = _concepts(texts)
-    backdrop = _BACKDROPS.get(theme, "plain dark")
-    return tuple(
-        SceneSpec(index=i, text=scene_text, concept=concept, visual=describe(concept, backdrop))
-        for i, (scene_text, concept) in enumerate(zip(texts, concepts))
-    )
+def plan_scenes(text: str, *, theme: str = "midnight", language: str = "en") -> list[SceneSpec]:
+    """Cut ``text`` into scenes, each with one concept and a visual description of it."""
+    analysed = _blank_heading_marks(text)
+    bounds = bounds_for(analysed, language)
+    pieces = (_cjk_pieces if bounds.unit == "characters" else _word_pieces)(text, analysed, language)
+    if not pieces:
+        return []
+    groups = _cheapest_cut(pieces, bounds)
+    joiner = "" if bounds.unit == "characters" else " "
+    drafts = [concepts.Draft(index=i, text=joiner.join(p.text for p in pieces[a:b]).strip(),
+                             start=pieces[a].start, end=pieces[b - 1].start + len(pieces[b - 1].text),
+                             chapter=pieces[a].heading)
+              for i, (a, b) in enumerate(groups)]
+    scenes = concepts.assign(drafts, analysed, theme=theme, language=language)
+    # The same validator every planner passes: offline, repair what it flags (one concept).
+    flagged = {p.scene for p in rules.check(scenes, language=language) if p.rule in ("concept", "composite", "visual")}
+    return [rules.repair(s, theme=theme, language=language) if s.index in flagged else s for s in scenes]
 
 
-def describe(concept: str, backdrop: str) -> str:
-    """One complete sentence about one concept: subject, setting, style and light."""
-    return (f"A single bold symbolic illustration of {concept}, centered on a plain {backdrop} background, "
-            f"drawn in a clean flat graphic style under soft even studio light.")
+def _blank_heading_marks(text: str) -> str:
+    """The text with each heading's ``## `` replaced by spaces, so offsets stay the same."""
+    out, position = [], 0
+    for match in re.finditer(r"(?:^|\n\n)(" + re.escape(HEADING_MARK) + ")", text):
+        out.append(text[position:match.start(1)])
+        out.append(" " * len(HEADING_MARK))
+        position = match.end(1)
+    out.append(text[position:])
+    return "".join(out)
 
 
-def _words_with_costs(text: str) -> list[_Word]:
-    words: list[_Word] = []
-    paragraphs = [p.split() for p in text.split("\n\n") if p.strip()]
-    for paragraph in paragraphs:
-        for i, token in enumerate(paragraph):
-            following = paragraph[i + 1] if i + 1 < len(paragraph) else ""
-            if not following:
-                cost = 0.0
-            elif token.endswith((".", "!", "?", '."', '?"', '!"', ".”", "?”")) and not _ABBREVIATION.match(token) \
-                    and (following[0].isupper() or following[0] in "\"“'(0123456789"):
-                cost = 0.5
-            elif token.endswith((",", ";", ":", ")")) or following.lower() in _CONJUNCTIONS:
-                cost = 3.0
-            elif token.lower().strip(",.") in _STOPWORDS and len(token) <= 4:
-                cost = 30.0
-            else:
-                cost = 12.0
-            words.append(_Word(token, cost))
-    return words
+def _paragraphs(text: str):  # noqa: ANN202 - yields (start offset, paragraph text, heading or "")
+    for match in re.finditer(r"(?:(?!\n\n).|\n(?!\n))+", text, re.S):
+        paragraph = match.group(0)
+        stripped = paragraph.strip()
+        if not stripped:
+            continue
+        offset = match.start() + (len(paragraph) - len(paragraph.lstrip()))
+        if stripped.startswith(HEADING_MARK):
+            heading = stripped[len(HEADING_MARK):].strip()
+            yield offset + len(HEADING_MARK), heading, heading.rstrip(".:!?")
+        else:
+            yield offset, stripped, ""
 
 
-def _cheapest_cut(words: list[_Word]) -> list[tuple[int, int]]:
-    """Dynamic programming over cut points; returns (start, end) word ranges."""
-    n = len(words)
-    if n < MIN_WORDS:
+def _word_pieces(text: str, analysed: str, language: str) -> list[_Piece]:
+    tags = _tags_by_offset(analysed, language)
+    pieces: list[_Piece] = []
+    for offset, paragraph, heading in _paragraphs(text):
+        words = [(offset + m.start(), m.group(0)) for m in re.finditer(r"\S+", paragraph)]
+        for i, (start, word) in enumerate(words):
+            following = words[i + 1] if i + 1 < len(words) else None
+            cost = 0.0 if following is None else _cost_between(word, start, following[1], following[0], tags,
+                                                               nlp.tagger_for(language) == "fr")
+            if following is None and heading:
+                cost = HEADING_LAST   # a heading opens a scene; it never ends one
+            pieces.append(_Piece(word, start, 1, cost, heading if i == 0 else ""))
+    return pieces
+
+
+def _tags_by_offset(analysed: str, language: str) -> dict[int, str]:
+    """POS tag of the token at each character offset where one starts."""
+    return {token.start: token.pos for token in nlp.analyse(analysed, language)}
+
+
+def _cost_between(word: str, start: int, following: str, following_start: int, tags: dict[int, str],
+                  french: bool = False) -> float:
+    nxt = following.lstrip("\"“'(")
+    if word.endswith(_SENTENCE_END) and not _ABBREVIATION.match(word) and nxt[:1] and (nxt[0].isupper() or nxt[0].isdigit()):
+        return 0.5
+    if word.endswith(_CLAUSE_END) or following in ("—", "–"):
+        return 3.0
+    bare = word.lower().strip(",.;:\"'“”()")
+    next_bare = following.lower().strip(",.;:\"'“”()")
+    here = tags.get(start + len(word) - len(word.lstrip("\"“'(")), "")
+    there = tags.get(following_start + len(following) - len(following.lstrip("\"“'(")), "")
+    if next_bare in _CONJUNCTIONS:
+        return 3.0
+    if bare in _FUNCTION_WORDS or here in ("DET", "ADP", "AUX", "PART", "CCONJ", "SCONJ"):
+        return 40.0
+    if here in ("ADJ", "NUM") and there in ("NOUN", "PROPN", "ADJ") or here == "PROPN" and there == "PROPN" \
+            or here == "NOUN" and there == "NOUN":
+        return 35.0
+    if there == "ADP":
+        # English prepositions open a phrase a listener can wait for; French "de", "du", "des"
+        # bind nouns together ("le moteur de rendu du navigateur").
+        return 25.0 if french else 10.0
+    return 20.0
+
+
+def _cjk_pieces(text: str, analysed: str, language: str) -> list[_Piece]:
+    """Clause runs of Japanese or Chinese text; a run longer than a scene is cut at word ends."""
+    bounds = Bounds(MIN_CHARS, MAX_CHARS, TARGET_CHARS, "characters")
+    pieces: list[_Piece] = []
+    for offset, paragraph, heading in _paragraphs(text):
+        runs = [(offset + m.start(), m.group(0)) for m in _CJK_PIECE.finditer(paragraph) if m.group(0)]
+        first = True
+        for start, run in runs:
+            for part_start, part in _split_long_run(start, run, bounds.high, language):
+                end = part.rstrip()
+                if end.endswith(tuple(_CJK_PUNCT_SENTENCE)):
+                    cost = 0.5
+                elif end.endswith(tuple(_CJK_PUNCT_CLAUSE)):
+                    cost = 3.0
+                else:
+                    cost = 12.0
+                pieces.append(_Piece(part, part_start, measure(part, bounds), cost, heading if first else ""))
+                first = False
+        if pieces:
+            last = pieces[-1]
+            pieces[-1] = _Piece(last.text, last.start, last.weight, 0.0, last.heading)
+    return pieces
+
+
+def _split_long_run(start: int, run: str, high: int, language: str) -> list[tuple[int, str]]:
+    """Split a clause run longer than ``high`` characters between words (tagger tokens)."""
+    unit = Bounds(0, high, 0, "characters")
+    if measure(run, unit) <= high:
+        return [(start, run)]
+    parts: list[tuple[int, str]] = []
+    begin, size = 0, 0
+    for token in nlp.analyse(run, language):
+        size += measure(token.text, unit)
+        # Cut after a particle or auxiliary (the end of a Japanese phrase) once half a scene is full.
+        if size >= high // 3 and token.pos in ("ADP", "AUX", "PUNCT", "SCONJ"):
+            parts.append((start + begin, run[begin:token.end]))
+            begin, size = token.end, 0
+    if begin < len(run):
+        parts.append((start + begin, run[begin:]))
+    return parts
+
+def _cheapest_cut(pieces: list[_Piece], bounds: Bounds) -> list[tuple[int, int]]:
+    """Dynamic programming over cut points; returns (start, end) piece ranges.
+
+    Hard rule: no scene is longer than ``bounds.high`` (unless one piece alone is). Soft
+    rules, by penalty: a scene shorter than ``bounds.low`` anywhere but at the end (400),
+    a heading inside a scene rather than at its start (200), a short final scene (25).
+    So a section too short to stand alone joins a neighbour instead of making a short scene.
+    """
+    n = len(pieces)
+    total = sum(p.weight for p in pieces)
+    if total <= bounds.high:
         return [(0, n)]
     best = [math.inf] * (n + 1)
     nxt = [n] * (n + 1)
     best[n] = 0.0
     for start in range(n - 1, -1, -1):
-        for size in range(MIN_TAIL, MAX_WORDS + 1):
-            end = start + size
-            if end > n:
+        weight, headings = 0, 0
+        for end in range(start + 1, n + 1):
+            weight += pieces[end - 1].weight
+            if weight > bounds.high and end > start + 1:
                 break
-            is_tail = end == n
-            if size < MIN_WORDS and not is_tail:
-                continue
-            cost = best[end] + words[end - 1].cost_after + 0.15 * abs(size - TARGET_WORDS)
-            if size < MIN_WORDS:
-                cost += 25.0
+            if end - 1 > start and pieces[end - 1].heading:
+                headings += 1
+            cost = best[end] + pieces[end - 1].cost_after + 0.15 * abs(weight - bounds.target) + 200.0 * headings
+            if weight < bounds.low:
+                cost += 25.0 if end == n else 400.0
             if cost < best[start]:
                 best[start], nxt[start] = cost, end
     groups, start = [], 0
@@ -115,47 +219,3 @@ def _cheapest_cut(words: list[_Word]) -> list[tuple[int, int]]:
         groups.append((start, nxt[start]))
         start = nxt[start]
     return groups
-
-
-def _candidates(text: str) -> list[str]:
-    return [w.strip("'’-") for w in _WORD.findall(text)]
-
-
-def _concepts(texts: list[str]) -> list[str]:
-    scene_terms = [[w for w in _candidates(t) if w.lower() not in _STOPWORDS and len(w) >= 3 and "'" not in w and "’" not in w]
-                   for t in texts]
-    document_frequency: Counter[str] = Counter()
-    bigram_counts: Counter[str] = Counter()
-    for terms, text in zip(scene_terms, texts):
-        document_frequency.update({t.lower() for t in terms})
-        tokens = _candidates(text)
-        for a, b in zip(tokens, tokens[1:]):
-            if a.lower() not in _STOPWORDS and b.lower() not in _STOPWORDS and len(a) > 2 and len(b) > 2:
-                bigram_counts[f"{a.lower()} {b.lower()}"] += 1
-    total = len(texts)
-    lowercase_seen = {w for terms in scene_terms for w in terms if w.islower()}
-    concepts = []
-    for terms, text in zip(scene_terms, texts):
-        if not terms:
-            concepts.append("an open notebook")
-            continue
-        counts = Counter(t.lower() for t in terms)
-        surface = {t.lower(): (t.lower() if t.lower() in lowercase_seen else t) for t in terms}
-
-        def score(term: str) -> float:
-            idf = math.log((1 + total) / (1 + document_frequency[term])) + 1.0
-            proper = 0.6 if surface[term][:1].isupper() else 0.0
-            return counts[term] * idf + proper + min(len(term), 12) / 12
-
-        first_seen = {t.lower(): -i for i, t in reversed(list(enumerate(terms)))}
-        best_term = max(counts, key=lambda t: (score(t), first_seen[t]))
-        best_score, choice = score(best_term), surface[best_term]
-        tokens = _candidates(text)
-        for a, b in zip(tokens, tokens[1:]):
-            key = f"{a.lower()} {b.lower()}"
-            if bigram_counts[key] >= 2 and a.lower() in counts and b.lower() in counts:
-                bigram_score = 0.8 * (score(a.lower()) + score(b.lower()))
-                if bigram_score > best_score:
-                    best_score, choice = bigram_score, f"{surface[a.lower()]} {surface[b.lower()]}"
-        concepts.append(choice)
-    return concepts

@@ -19,7 +19,7 @@ from num2words import CONVERTER_CLASSES, num2words
 
 from server.providers.types import HEADING_MARK
 
-NAME = "spoken-form"
+NAME = "spoken-form-2"  # keys cached voice results: change it whenever the output changes
 
 _CJK = ("ja", "zh", "ko")
 _PERCENT = {"en": "percent", "fr": "pour cent", "de": "Prozent", "es": "por ciento", "it": "per cento",
@@ -48,18 +48,21 @@ _UNITS = {"ms": ("millisecond", "milliseconds"), "s": ("second", "seconds"), "se
           "°C": ("degree Celsius", "degrees Celsius"), "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
           "°": ("degree", "degrees"), "x": ("times", "times"), "×": ("times", "times"), "k": ("thousand", "thousand")}
 _ABBREVIATIONS = {
-    "en": [(r"\be\.g\.,?", "for example,"), (r"\bi\.e\.,?", "that is,"), (r"\betc\.", "et cetera."),
+    "en": [(r"\be\.g\.,?", "for example,"), (r"\bi\.e\.,?", "that is,"),
+           (r"\betc\.(?=\s*[)\],;:]|\s+(?-i:[a-z]))", "et cetera"), (r"\betc\.", "et cetera."),
            (r"\betc\b", "et cetera"), (r"\bvs\.?(?=\s)", "versus"), (r"\bapprox\.", "approximately"),
            (r"\ba\.k\.a\.?", "also known as"), (r"\baka\b", "also known as"), (r"\bw/o\b", "without"),
            (r"\bw/(?=\s)", "with"), (r"\bTL;DR:?", "In short:"), (r"\bDr\.(?=\s+[A-Z])", "Doctor"),
            (r"\bMr\.(?=\s+[A-Z])", "Mister"), (r"\bMrs\.(?=\s+[A-Z])", "Missus"), (r"\bno\.\s*(?=\d)", "number "),
            (r"(?<![\w&])#(?=\d)", "number "), (r"~\s*(?=\d)", "about "), (r"\bpp?\.\s*(?=\d)", "page ")],
-    "fr": [(r"\bp\. ?ex\.", "par exemple"), (r"\bc\.-à-d\.", "c'est-à-dire"), (r"\betc\.", "et cetera."),
+    "fr": [(r"\bp\. ?ex\.", "par exemple"), (r"\bc\.-à-d\.", "c'est-à-dire"),
+           (r"\betc\.(?=\s*[)\],;:]|\s+(?-i:[a-zà-ÿ]))", "et cetera"), (r"\betc\.", "et cetera."),
            (r"\bM\.(?=\s+[A-Z])", "Monsieur"), (r"\bMme(?=\s+[A-Z])", "Madame")],
     "de": [(r"\bz\. ?B\.", "zum Beispiel"), (r"\bd\. ?h\.", "das heißt"), (r"\busw\.", "und so weiter")],
     "es": [(r"\bp\. ?ej\.", "por ejemplo"), (r"\betc\.", "etcétera.")],
 }
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"   # English-style; other languages adapt below
+_LONGEST_NUMBER = 12   # digits; a longer run is an identifier, read digit by digit
 _NOT_IN_WORD = r"(?<![\w.,/:-])"
 _END = r"(?![\w/]|[.,]\d)"
 
@@ -94,6 +97,9 @@ def _numbers(text: str, lang: str) -> str:
         text = re.sub(_NOT_IN_WORD + r"v(\d+(?:\.\d+){1,3})\b", lambda m: "version " + _version(m.group(1), lang), text)
         text = re.sub(_NOT_IN_WORD + r"(\d+(?:\.\d+){2,3})" + _END, lambda m: _version(m.group(1), lang), text)
         text = re.sub(_NOT_IN_WORD + r"(\d+)(st|nd|rd|th)\b", lambda m: _words(m.group(1), lang, "ordinal"), text)
+        # "Rust 1.76", "Python 3.12": a release after a name is "one point seventy-six", not "seven six".
+        text = re.sub(r"\b([A-Z][\w+#-]*|[Vv]ersion|[Rr]elease) (\d+)\.([1-9]\d+)(?![\w.]|,\d)",
+                      lambda m: f"{m.group(1)} {_words(m.group(2), lang)} point {_words(m.group(3), lang)}", text)
     elif lang == "fr":
         text = re.sub(_NOT_IN_WORD + r"(\d+)(?:er|re|e|ème)\b", lambda m: _words(m.group(1), lang, "ordinal"), text)
     number = _NUMBER if english else r"\d{1,3}(?:[.\u00a0\u202f ]\d{3})+(?:,\d+)?|\d+(?:,\d+)?"
@@ -135,17 +141,24 @@ def _words(raw: str, lang: str, to: str = "cardinal") -> str:
     value = _decimal(raw, lang)
     if value is None:
         return raw
+    digits = raw.split(".")[0].split(",")[0] if lang == "en" else re.split(r"[,]", raw)[0]
+    if len(re.sub(r"\D", "", digits)) > _LONGEST_NUMBER:
+        # An identifier, not an amount ("issue 1092269566"): read digit by digit, as people do.
+        return " ".join(num2words(int(d), lang=lang) for d in re.sub(r"\D", "", raw))
     if to in ("ordinal", "year") and value != value.to_integral_value():
         to = "cardinal"
     number: int | Decimal = int(value) if value == value.to_integral_value() and "." not in raw else value
     if to == "cardinal" and isinstance(number, Decimal) and lang == "en":
         # "1.76" is read digit by digit after the point, as num2words does; keep trailing zeros spoken.
-        whole, _, fraction = str(number).partition(".")
+        whole, _, fraction = format(number, "f").partition(".")  # never "1E-51"
         return f"{_words(whole, lang)} point {' '.join(num2words(int(d), lang=lang) for d in fraction)}"
     try:
         spoken = num2words(number, lang=lang, to=to)
-    except (NotImplementedError, OverflowError, ValueError, TypeError):
-        spoken = num2words(number, lang=lang)
+    except (NotImplementedError, OverflowError, ValueError, TypeError, ArithmeticError):
+        try:
+            spoken = num2words(number, lang=lang)
+        except (NotImplementedError, OverflowError, ValueError, TypeError, ArithmeticError):
+            return raw  # beyond what num2words says in this language: the voice reads the digits
     return spoken.replace(",", "")  # "one thousand, five hundred": no pause inside a number
 
 
@@ -219,7 +232,18 @@ def _symbols(text: str, lang: str) -> str:
     text = text.replace("±", " plus or minus ") if lang == "en" else text
     text = re.sub(r"\s*(?:->|→|=>)\s*", " to " if lang == "en" else ", ", text)
     text = re.sub(r"(?<=\w)\s*×\s*(?=\w)", " times " if lang == "en" else " × ", text)
-    text = re.sub(r"\s*[—–]\s*", ", ", text)
-    text = re.sub(r"(?<=[A-Za-z])/(?=[A-Za-z])", " or " if lang == "en" else " / ", text)
+    text = re.sub(r"\s*[—–]\s*|\s+-\s+", ", ", text)  # dashes, and a spaced hyphen used as one, are pauses
+    # "SSL/TLS" → "SSL or TLS"; "I/O" stays (one letter each side is a name, not a choice).
+    text = re.sub(r"(?<=[A-Za-z]{2})/(?=[A-Za-z]{2})", " or " if lang == "en" else " / ", text)
+    if lang == "en":
+        text = re.sub(r"(?:<=|≤)\s*(?=[\w$€£])", "at most ", text)
+        text = re.sub(r"(?:>=|≥)\s*(?=[\w$€£])", "at least ", text)
+        text = re.sub(r"<\s*(?=[\w$€£])", "less than ", text)
+        text = re.sub(r"(?<![\w-])>\s*(?=[\w$€£])", "more than ", text)
     text = re.sub(r"[*_#`~^]+", " ", text)
+    text = re.sub(r"\s*[\[(](?:\.{3}|…)[\])]", "", text)  # "[...]": an editor's elision
+    # Ellipses: "… oh no" opens a quote, "here…" before a quote closes it, "well… maybe" pauses.
+    text = re.sub(r"(?:(?<=^)|(?<=[\"“(\s]))(?:\.{3}|…)\s*", "", text)
+    text = re.sub(r"(?:\.{3}|…)(?=[\"”)])", "", text)
+    text = re.sub(r"(?:\.{3}|…)(?=\s+[a-z])", ",", text)
     return re.sub(r"\.{3}|…", ".", text).replace("[", "").replace("]", "")

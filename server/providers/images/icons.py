@@ -1,0 +1,328 @@
+"""Pictures for concepts: Font Awesome Free icons matched to a concept by meaning.
+
+The icons come from the ``fontawesome-free-pack`` wheel (Font Awesome Free 7: icons
+CC BY 4.0, attribution in the README), about 1,400 solid glyphs and 570 brand marks, each
+with a slug such as ``book-open-reader``. A concept is matched by its words' lemmas:
+
+1. its head noun names an icon (``database`` → ``database``; plural or singular);
+2. its head noun is a tag of an icon: ``TAGS`` lists, like Font Awesome's own search
+   terms, the everyday nouns an icon stands for (``budget`` → ``sack-dollar``);
+3. the same for the phrase's modifiers (``error handling`` → ``bug``), then any icon
+   whose slug contains the word;
+4. brand marks only for a proper noun that names the brand (``Rust``, ``GitHub``).
+
+``match`` returns candidates best first with a score; 0 candidates means "no picture
+for this word", which the planner uses to prefer picturable concepts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Everyday nouns each icon stands for (the icon first, then what it can picture).
+_TAG_LINES = """
+sack-dollar: money budget cost price fee salary fund funding grant grants payment pay revenue income expense finance
+coins: coin cash currency economy saving savings
+money-bill-wave: bill bills dollar dollars
+scale-balanced: balance justice fairness law legality regulation rule rules tradeoff trade-off comparison compare
+bug: bug error errors defect defects flaw glitch failure failures crash exception exceptions panic
+triangle-exclamation: warning danger risk risks threat threats problem problems issue issues caution alert vulnerability
+shield-halved: security safety protection defense defence safeguard attack attacks attacker attackers hacker
+user-shield: privacy identity
+key: key password passwords credential credentials secret secrets token tokens authentication access permission
+lock: lock encryption confidentiality restriction
+database: data database databases record records storage dataset datasets table tables query queries sql
+server: server servers backend infrastructure host hosting deployment cluster
+code: code program programs software syntax function functions method methods snippet source implementation api apis
+terminal: terminal command commands shell cli console prompt script scripts bash
+code-branch: branch branches repository repositories repo version versions commit commits merge history
+code-pull-request: pull contribution contributions patch patches review reviews
+people-group: community communities team teams group groups people member members crowd staff audience society population
+users: user users customer customers client clients participant participants colleague colleagues peer peers
+user-tie: owner owners manager managers leader leaders leadership director directors executive boss employer
+user-graduate: student students learner learners graduate education trainee trainees apprentice apprentices
+chalkboard-user: coach coaching teacher teaching training lesson lessons workshop mentor mentoring mentorship course
+handshake: agreement partnership partner partners collaboration cooperation deal contract relationship trust
+trophy: success win victory achievement achievements award prize champion
+bullseye: goal goals target targets objective objectives aim focus purpose mission outcome outcomes
+stopwatch: time timing duration benchmark benchmarks speed latency runtime second seconds minute minutes
+gauge-high: performance efficiency speedup throughput measurement measure metric metrics score
+chart-line: growth trend trends progress statistic statistics analytics result results improvement data-point
+chart-column: survey surveys report reports number numbers figure figures comparison rate rates
+clipboard-check: checklist requirement requirements criteria assessment evaluation audit plan plans
+calendar-days: date dates schedule calendar deadline deadlines week weeks month months year years day days event events
+clock: hour hours moment moments delay wait
+hourglass-half: patience waiting period
+lightbulb: idea ideas insight insights innovation creativity thought thoughts concept concepts solution solutions tip tips
+brain: mind knowledge intelligence memory thinking cognition learning understanding expertise skill skills
+heart: love passion health care kindness empathy feeling feelings emotion emotions wellbeing compassion
+heart-pulse: mental heartbeat pulse vital
+face-frown: fear anxiety doubt sadness pain stress frustration worry
+face-smile: happiness joy satisfaction smile confidence
+masks-theater: imposter impostor fraud fake pretense persona role
+comments: conversation conversations discussion discussions feedback dialogue debate chat talk talks forum
+comment: comment comments message messages reply question questions answer answers opinion
+bullhorn: announcement announcements news marketing campaign promotion publicity voice
+envelope: email emails mail letter letters newsletter inbox
+newspaper: article articles blog post posts story stories press journalism publication
+book: book books documentation manual guide guides reference chapter chapters reading library
+file-lines: document documents file files page pages paper papers text form forms readme
+folder-open: folder folders directory directories project projects archive
+globe: world internet web website websites global network networks planet international
+network-wired: connection connections ethernet networking topology
+cloud: cloud saas
+bell-concierge: service services hospitality
+gear: setting settings configuration option options tool tools mechanism engine process processes system systems
+gears: machinery automation workflow workflows pipeline pipelines operation operations
+wrench: fix fixes repair maintenance tweak adjustment utility
+screwdriver-wrench: toolkit tooling build builds maintenance
+hammer: construction builder
+cubes: module modules package packages component components library dependency dependencies container containers
+box: box product products shipment delivery parcel
+truck: truck trucks cargo freight shipping logistics
+rocket: launch release releases startup speedup acceleration
+flag-checkered: finish finale completion end conclusion
+flag: milestone milestones country nation flag
+road: road path paths journey direction roadmap way route
+map: map maps territory landscape
+compass: navigation orientation guidance exploration discovery
+mountain: challenge challenges obstacle obstacles difficulty difficulties summit climb
+stairs: step steps stage stages level levels ladder career promotion
+scale-unbalanced: bias inequality imbalance discrimination
+landmark: government governments agency agencies institution institutions authority authorities state policy policies foundation
+building-columns: university universities court congress parliament
+building: company companies organization organizations organisation business businesses office offices enterprise firm
+industry: factory factories manufacturing production sector
+shop: shop store market marketplace retail
+cart-shopping: shopping purchase purchases order orders sale sales buyer buyers
+magnifying-glass: search searches investigation research lookup inspection analysis discovery scrutiny
+microscope: science experiment experiments study studies laboratory lab detail details
+flask: chemistry test tests testing trial trials hypothesis
+eye: view views visibility vision observation attention look sight
+image: image images picture pictures photo photos illustration graphic graphics visual visuals
+film: film films movie movies video videos
+music: music song songs melody sound
+microphone: speech speaker speakers podcast interview narration
+pen-to-square: writing writer writers edit edits draft drafts note notes editing
+pencil: sketch design designs drawing
+palette: style styles color colour colors colours theme themes art artist artists
+language: translation translations languages localization locale
+graduation-cap: degree qualification qualifications diploma school university academia
+award: recognition reward rewards honor honour prize certificate
+medal: medal medals excellence
+star: star stars rating ratings favorite favourite quality highlight
+thumbs-up: approval approve like likes endorsement support recommendation
+circle-check: correctness validity verification confirmation check checks success
+circle-xmark: rejection denial cancellation mistake mistakes
+ban: ban prohibition block blocking restriction limit limits
+filter: filter filters selection criterion
+sliders: control controls parameter parameters tuning preference preferences
+list-check: task tasks todo list lists item items agenda
+puzzle-piece: puzzle piece pieces integration plugin plugins extension extensions fit
+link: link links reference references relation relations dependency url
+plug: plugin connector power adapter integration
+bolt: energy electricity power lightning
+fire: fire burnout incident incidents emergency heat
+bomb: explosion disaster catastrophe
+recycle: reuse recycling sustainability cycle
+arrows-rotate: update updates refresh loop loops iteration iterations retry retries sync synchronization
+shuffle: randomness random chaos
+house: home homes house household family
+people-roof: family parent parents children kid kids
+person: person individual human self someone
+user-gear: worker workers operator operators admin administrator administrators
+user: profile account accounts author authors contributor contributors maintainer maintainers developer developers engineer engineers programmer programmers
+robot: robot robots bot bots automation ai artificial machine machines model models agent agents
+microchip: chip chips hardware processor cpu computer computers memory compute
+laptop: laptop laptops device devices workstation
+mobile-screen: phone phones mobile smartphone app apps application applications
+desktop: screen screens display monitor desktop
+keyboard: keyboard typing input
+hand-holding-heart: help support charity donation donations volunteer volunteers
+handshake-angle: assistance aid
+seedling: beginning start beginner beginners newcomer newcomers growth potential
+tree: tree trees nature forest environment ecosystem
+leaf: leaf plant plants green organic
+sun: sun morning day light sunshine
+moon: night evening moon
+water: water flow stream ocean sea
+scroll: history tradition legacy story narrative
+gavel: judge judgment verdict decision decisions court ruling lawsuit
+file-contract: contract contracts license licenses terms agreement
+certificate: certification standard standards compliance accreditation
+hospital: hospital hospitals clinic healthcare medicine
+stethoscope: doctor doctors diagnosis treatment patient patients
+dumbbell: exercise fitness strength practice
+eye-slash: blindness ignorance secrecy hiding
+bell: notification notifications reminder reminders alarm
+inbox: queue queues backlog request requests
+download: download downloads install installation installer
+upload: upload uploads publish publishing
+share-nodes: share sharing social distribution
+hashtag: tag tags topic topics hashtag
+quote-left: quote quotes quotation saying phrase
+paintbrush: creation craft
+crown: king queen royalty power dominance
+ghost: ghost fear mystery
+mask: disguise
+"""
+
+
+def _parse_tags(lines: str) -> dict[str, tuple[str, ...]]:
+    tags: dict[str, list[str]] = {}
+    for line in lines.strip().splitlines():
+        slug, _, words = line.partition(":")
+        for word in words.split():
+            tags.setdefault(word, []).append(slug.strip())
+    return {word: tuple(slugs) for word, slugs in tags.items()}
+
+
+TAGS = _parse_tags(_TAG_LINES)
+
+# Slug words that make an icon a poor picture of a thing: layout, direction, typography.
+_POOR = frozenset("arrow arrows angle angles chevron caret align border bars ellipsis font text indent outdent "
+                  "bold italic underline subscript superscript strikethrough heading paragraph list-ol grip sort "
+                  "slash minus plus equals divide xmark notdef square circle left right up down".split())
+
+
+# Slug words that turn an icon into a state or an action on something (a badge, a control).
+_STATE = frozenset("minimize maximize restore slash xmark minus plus question exclamation check arrow arrows turn "
+                   "rotate left right up down circle square half empty low quarter".split())
+
+
+@dataclass(frozen=True)
+class Icon:
+    """One icon that can be drawn: its family ("solid" or "brands"), slug, label and SVG."""
+
+    family: str
+    slug: str
+    label: str
+    svg: str
+    width: int
+    height: int
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(self.slug.split("-"))
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, Icon]:
+    """Every usable icon by ``family/slug`` (regular duplicates of solid glyphs are left out)."""
+    import fontawesome_free_pack as fa  # the SVG data lives in a compiled module: load once
+
+    icons: dict[str, Icon] = {}
+    for name in dir(fa):
+        item = getattr(fa, name)
+        family = getattr(item, "family", None)
+        if family not in ("solid", "brands") or not isinstance(getattr(item, "slug", None), str):
+            continue
+        icons[f"{family}/{item.slug}"] = Icon(family, item.slug, item.label, item.svg, item.width, item.height)
+    return icons
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+@lru_cache(maxsize=1)
+def _index() -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, str]]:
+    """(whole-slug → keys, slug word → keys, brand slug → key)."""
+    whole: dict[str, list[str]] = {}
+    by_word: dict[str, list[str]] = {}
+    brands: dict[str, str] = {}
+    for key, icon in catalogue().items():
+        if icon.family == "brands":
+            brands[icon.slug] = key
+            brands.setdefault(icon.slug.split("-")[0], key)
+            continue
+        if any(word in _POOR for word in icon.words[:1]) or len(icon.slug) <= 1 or icon.slug.isdigit():
+            continue
+        whole.setdefault(icon.slug, []).append(key)
+        if any(word in _STATE for word in icon.words):
+            continue   # "window-minimize" pictures a button, not a window: reachable by its exact slug or a tag only
+        for word in icon.words:
+            if word not in _POOR:
+                by_word.setdefault(word, []).append(key)
+    for keys in by_word.values():  # shortest slug first: "cloud" before "cloud-arrow-up"
+        keys.sort(key=lambda k: (len(catalogue()[k].words), k))
+    return whole, by_word, brands
+
+
+_BRAND_NAMES = {"node.js": "node-js", "nodejs": "node-js", "node": "node-js", "go": "golang", "javascript": "js",
+                "css": "css3", "html": "html5", "rust": "rust", "github": "github", "git": "git-alt"}
+
+
+_COMMON_BRANDS = frozenset("rust github gitlab git python docker node nodejs node.js go golang javascript js css html "
+                           "linux ubuntu debian fedora apple windows android aws google npm java php react angular vue "
+                           "chrome firefox wordpress slack discord markdown mastodon kubernetes jenkins figma swift "
+                           "microsoft youtube wikipedia stack-overflow".split())
+
+
+def match(words: list[str], *, proper: bool = False) -> list[tuple[float, str]]:
+    """Icons for a concept given as lemmas, head noun LAST; best first as (score, key).
+
+    ``proper`` says the concept is a proper noun, so a brand mark may stand for it.
+    """
+    whole, by_word, brands = _index()
+    found: dict[str, float] = {}
+
+    def offer(key: str, score: float) -> None:
+        if key in catalogue() and score > found.get(key, 0.0):
+            found[key] = score
+
+    cleaned = [w.lower().strip(".,'’") for w in words if w.strip(".,'’")]
+    if not cleaned:
+        return []
+    if proper:
+        # A brand mark for the whole name ("GitHub"), or for a word of it that is a well-known
+        # technology ("Rust project"); not for any capitalised word ("EDGE chart" is not a browser).
+        name = " ".join(cleaned)
+        candidates = [_BRAND_NAMES.get(name), name.replace(" ", "-")]
+        candidates += [_BRAND_NAMES.get(word, word) for word in cleaned if word in _COMMON_BRANDS]
+        for candidate in candidates:
+            if candidate and candidate in brands:
+                offer(brands[candidate], 9.5)
+                break
+    for position, word in enumerate(reversed(cleaned)):
+        weight = 1.0 if position == 0 else 0.6   # the head noun counts more than a modifier
+        for form in dict.fromkeys((word, _singular(word))):
+            for key in whole.get(form, []):
+                offer(key, 10.0 * weight)
+            for rank, slug in enumerate(TAGS.get(form, ())):
+                offer(f"solid/{slug}", (9.0 - 0.3 * rank) * weight)
+            for key in by_word.get(form, [])[:6]:
+                slug_words = catalogue()[key].words
+                # The first slug word is what the icon shows ("kitchen-set" shows a kitchen).
+                lead = 1.0 if slug_words[0] == form else 0.6
+                offer(key, (7.0 - 0.7 * (len(slug_words) - 1)) * weight * lead)
+    return sorted(((score, key) for key, score in found.items()), key=lambda item: (-item[0], item[1]))
+
+
+GOOD_MATCH = 4.5   # below this score an icon is a guess, not a picture of the concept
+FALLBACK = "solid/lightbulb"   # an idea: for a concept no icon pictures
+
+
+def picturable(words: list[str], *, proper: bool = False) -> float:
+    """How well the best icon pictures the concept: 0 (none) to 10 (named exactly)."""
+    found = match(words, proper=proper)
+    return found[0][0] if found else 0.0
+
+
+def rasterise(key: str, size: int, colour: str) -> bytes:
+    """The icon as PNG bytes, ``size`` pixels on its longer side, filled with ``colour``."""
+    import resvg_py  # heavy-ish native module: only the image provider needs it
+
+    icon = catalogue()[key]
+    svg = re.sub(r'fill="currentColor"', f'fill="{colour}"', icon.svg)
+    if 'fill="' not in svg:
+        svg = svg.replace("<svg ", f'<svg fill="{colour}" ', 1)
+    scale = size / max(icon.width, icon.height)
+    return bytes(resvg_py.svg_to_bytes(svg_string=svg, width=max(1, round(icon.width * scale)),
+                                       height=max(1, round(icon.height * scale))))

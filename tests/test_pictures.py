@@ -1,0 +1,92 @@
+"""Offline pictures: icons matched to concepts by meaning, drawn in the theme, captions' zone kept quiet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from server.providers.images import icons, pillow_card
+from server.providers.images.theme import PALETTES
+from server.providers.types import ImageStyle, SceneSpec
+
+pytestmark = pytest.mark.pipeline
+
+
+@pytest.mark.parametrize("words, proper, expected", [
+    (["database", "backup"], False, "solid/database"),        # the head noun names an icon
+    (["budget"], False, "solid/sack-dollar"),                 # a tag: what the icon stands for
+    (["mistakes"], False, "solid/circle-xmark"),              # plural to singular, through the tags
+    (["error", "handling"], False, "solid/bug"),              # a modifier when the head has no picture
+    (["Rust"], True, "brands/rust"),                          # a brand only for a proper noun
+    (["mountains"], False, "solid/mountain"),
+])
+def test_concepts_match_icons_by_meaning(words: list[str], proper: bool, expected: str) -> None:
+    found = icons.match(words, proper=proper)
+    assert found and found[0][1] == expected and found[0][0] >= icons.GOOD_MATCH
+
+
+def test_a_word_with_no_picture_matches_nothing_good() -> None:
+    assert icons.picturable(["whereabouts"]) < icons.GOOD_MATCH
+    assert icons.match(["rust"], proper=False)[0][1] != "brands/rust" if icons.match(["rust"]) else True
+
+
+def test_every_tag_names_an_icon_that_exists() -> None:
+    missing = sorted({slug for slugs in icons.TAGS.values() for slug in slugs
+                      if f"solid/{slug}" not in icons.catalogue()})
+    assert missing == []
+
+
+def _render(tmp_path: Path, concept: str, text: str, *, index: int = 0, theme: str = "midnight",
+            size: tuple[int, int] = (540, 960)) -> np.ndarray:
+    out = tmp_path / f"{theme}-{index}-{concept.replace(' ', '_')}.png"
+    style = ImageStyle(width=size[0], height=size[1], theme=theme, title="A field guide", scene_count=12)
+    pillow_card.render(SceneSpec(index=index, text=text, concept=concept, visual="A picture."), style, out)
+    with Image.open(out) as image:
+        assert image.size == size and image.mode == "RGB"
+        return np.asarray(image).astype(np.int16)
+
+
+@pytest.mark.parametrize("theme", sorted(PALETTES))
+def test_the_picture_sits_in_the_centre_and_the_lower_third_stays_quiet(tmp_path: Path, theme: str) -> None:
+    pixels = _render(tmp_path, "lighthouse keeper", "The keeper climbed the stairs.", theme=theme)
+    h = pixels.shape[0]
+    centre = pixels[int(h * 0.2):int(h * 0.6)]
+    lower = pixels[int(h * 0.7):]
+    # The centre carries a picture (strong local contrast); below 70% there is only the gradient.
+    assert np.abs(np.diff(centre, axis=1)).max() > 100
+    assert np.abs(np.diff(lower, axis=1)).max() < 12 and np.abs(np.diff(lower, axis=0)).max() < 12
+
+
+def test_the_icon_drawn_is_the_concepts_icon(tmp_path: Path) -> None:
+    """Render the same card twice, once with each of two different concepts: the badge area differs
+    where the icon differs, and the rest of the card is identical."""
+    a = _render(tmp_path, "database", "Back up the database.", index=3)
+    b = _render(tmp_path, "budget", "Plan the budget.", index=3)
+    h, w = a.shape[:2]
+    badge = (slice(int(h * 0.15), int(h * 0.55)), slice(int(w * 0.25), int(w * 0.75)))
+    assert np.abs(a[badge] - b[badge]).mean() > 5
+    assert np.array_equal(a[int(h * 0.7):], b[int(h * 0.7):])
+    assert pillow_card.choose_icon(SceneSpec(3, "Back up the database.", "database", "x")) == "solid/database"
+
+
+def test_a_repeated_concept_varies_from_scene_to_scene(tmp_path: Path) -> None:
+    first = _render(tmp_path, "mistakes", "We all make mistakes.", index=4)
+    second = _render(tmp_path, "mistakes", "We all make mistakes.", index=5)
+    h = first.shape[0]
+    assert np.abs(first[: int(h * 0.6)] - second[: int(h * 0.6)]).mean() > 3
+
+
+def test_a_concept_with_no_icon_borrows_a_noun_from_its_scene(tmp_path: Path) -> None:
+    scene = SceneSpec(0, "Her whereabouts were unknown until a letter arrived from the harbour.", "whereabouts", "x")
+    assert pillow_card.choose_icon(scene) in {"solid/envelope", "solid/anchor"}
+    nothing = SceneSpec(0, "Quietly, slowly, carefully.", "whereabouts", "x")
+    assert pillow_card.choose_icon(nothing) == pillow_card.FALLBACK_ICON
+
+
+def test_landscape_cards_keep_the_picture_above_the_captions(tmp_path: Path) -> None:
+    pixels = _render(tmp_path, "rocket launch", "The rocket lifted off at dawn.", size=(960, 540))
+    h = pixels.shape[0]
+    assert np.abs(np.diff(pixels[int(h * 0.72):], axis=1)).max() < 12
