@@ -117,9 +117,12 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
                                 fonts=(font.sha256,) if text else ()))
         frame += cut.frames
 
-    chapters = [Chapter(ms(start, fps), s.chapter.strip()) for s, start in zip(scenes, starts) if s.chapter.strip()]
+    chapters = [Chapter(ms(start, fps) if i else 0, s.chapter.strip())   # the title card opens the first one
+                for i, (s, start) in enumerate(zip(scenes, starts)) if s.chapter.strip()]
     if chapters and chapters[0].start_ms > 0:
         chapters.insert(0, Chapter(0, title.strip() or "Introduction"))  # players want the first mark at 0:00
+    if len(chapters) < 2:
+        chapters = []   # one chapter is the whole video: no marks, no list
     mix = AudioMix(narration=narration_track, duration_ms=ms(total, fps), music=house.music,
                    music_gain_db=house.music_gain_db)
     video = VideoPlan(tuple(segments), mix, tuple(chapters), enc, fonts_dir, title.strip())
