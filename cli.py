@@ -545,12 +545,16 @@ def db_stamp(ctx: click.Context, revision: str) -> None:
 @main.command()
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the MP4.")
+@click.option("--draft", is_flag=True, help="Half resolution and the fastest encoder preset: a quick preview.")
 @click.pass_context
-def render(ctx: click.Context, source: Path, output: Path | None) -> None:
+def render(ctx: click.Context, source: Path, output: Path | None, draft: bool) -> None:
     """Render one markdown file to a video now: no daemon, no server."""
     from server.render import render_file
 
-    result = render_file(_settings(ctx), source, output or Path.cwd() / f"{source.stem}.mp4")
+    settings = _settings(ctx)
+    if draft:
+        settings = settings.model_copy(update={"render_draft": True})
+    result = render_file(settings, source, output or Path.cwd() / f"{source.stem}.mp4")
     out.print(f"Wrote [bold]{result}[/bold] (+ .srt, .json, .jpg beside it)")
 
 

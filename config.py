@@ -263,6 +263,16 @@ class Settings(BaseSettings):
     kokoro_speed: float = Field(default=1.0, ge=0.5, le=2.0, description="Kokoro speaking speed.")
 
     # --- renderer: house style, encoder, music, captions (render) ---
+    render_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
+        default="veryfast", description="x264 preset for the final video (draft: ultrafast).")
+    render_crf: int = Field(default=23, ge=10, le=40, description="x264 quality (lower: better, larger).")
+    render_draft: bool = Field(default=False, description="Half resolution and the fastest preset, for previews.")
+    music_dir: Path | None = Field(default=None, description="Folder of background music (front matter `music` "
+                                                             "names a file in it; `none` turns music off).")
+    music_gain_db: float = Field(default=-20.0, ge=-40, le=0, description="Music level before ducking, in dB.")
+    title_seconds: float = Field(default=1.8, ge=0, le=6, description="Title card length; 0: no title card.")
+    crossfade_ms: int = Field(default=320, ge=0, le=2000, description="Crossfade between scenes; 0: hard cuts.")
+    burn_captions: bool = Field(default=True, description="Burn word-timed captions into the video.")
     #
 
     # --- workers, leases, retries, storage (server) ---
@@ -328,6 +338,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://host:port/db URL")
         return value
+
+    @field_validator("music_dir")
+    @classmethod
+    def _music_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_dir():
+            raise ValueError("must be an existing folder of audio files")
+        return value.expanduser().resolve() if value is not None else None
 
     @field_validator("voice_samples")
     @classmethod
