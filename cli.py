@@ -43,6 +43,9 @@ def main(ctx: click.Context) -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" is noise under load
     logging.getLogger("persistqueue").setLevel(logging.WARNING)  # notes about optional extras on every start
     logging.getLogger("huey").setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))
+    # Alembic says "Context impl SQLiteImpl", "setup plugin ..." at INFO on every command that
+    # opens the database; server.upgrade_database logs one line of its own when the schema changes.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     ctx.obj = {"settings": settings}
 
 
@@ -153,7 +156,7 @@ def serve(ctx: click.Context, no_migrate: bool) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     logging.getLogger("mediabuddy").info("API listening on %s", settings.effective_server_url)
     try:
-        waitress.serve(app, host=settings.host, port=settings.port, threads=6, ident="mediabuddy",
+        waitress.serve(app, host=settings.host, port=settings.port, threads=settings.server_threads, ident="mediabuddy",
                        max_request_body_size=settings.max_document_bytes + 65536)
     except KeyboardInterrupt:
         pass
@@ -542,12 +545,16 @@ def db_stamp(ctx: click.Context, revision: str) -> None:
 @main.command()
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the MP4.")
+@click.option("--draft", is_flag=True, help="Half resolution and the fastest encoder preset: a quick preview.")
 @click.pass_context
-def render(ctx: click.Context, source: Path, output: Path | None) -> None:
+def render(ctx: click.Context, source: Path, output: Path | None, draft: bool) -> None:
     """Render one markdown file to a video now: no daemon, no server."""
     from server.render import render_file
 
-    result = render_file(_settings(ctx), source, output or Path.cwd() / f"{source.stem}.mp4")
+    settings = _settings(ctx)
+    if draft:
+        settings = settings.model_copy(update={"render_draft": True})
+    result = render_file(settings, source, output or Path.cwd() / f"{source.stem}.mp4")
     out.print(f"Wrote [bold]{result}[/bold] (+ .srt, .json, .jpg beside it)")
 
 

@@ -11,7 +11,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError,
+                      field_validator, model_validator)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ASPECTS: dict[str, tuple[int, int]] = {"9:16": (9, 16), "16:9": (16, 9), "1:1": (1, 1), "4:5": (4, 5)}
@@ -262,6 +263,16 @@ class Settings(BaseSettings):
     kokoro_speed: float = Field(default=1.0, ge=0.5, le=2.0, description="Kokoro speaking speed.")
 
     # --- renderer: house style, encoder, music, captions (render) ---
+    render_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
+        default="veryfast", description="x264 preset for the final video (draft: ultrafast).")
+    render_crf: int = Field(default=23, ge=10, le=40, description="x264 quality (lower: better, larger).")
+    render_draft: bool = Field(default=False, description="Half resolution and the fastest preset, for previews.")
+    music_dir: Path | None = Field(default=None, description="Folder of background music (front matter `music` "
+                                                             "names a file in it; `none` turns music off).")
+    music_gain_db: float = Field(default=-20.0, ge=-40, le=0, description="Music level before ducking, in dB.")
+    title_seconds: float = Field(default=1.8, ge=0, le=6, description="Title card length; 0: no title card.")
+    crossfade_ms: int = Field(default=320, ge=0, le=2000, description="Crossfade between scenes; 0: hard cuts.")
+    burn_captions: bool = Field(default=True, description="Burn word-timed captions into the video.")
     #
 
     # --- workers, leases, retries, storage (server) ---
@@ -280,6 +291,13 @@ class Settings(BaseSettings):
     #
 
     # --- API hardening: binding, rate limits, paging (api) ---
+    _home_given: bool = PrivateAttr(default=False)
+    rate_limit_per_second: float = Field(default=200.0, ge=0, le=100_000,
+                                         description="Requests each client (address) may make per second; 0: no limit.")
+    rate_limit_burst: int = Field(default=400, ge=1, le=1_000_000,
+                                  description="Requests a client may make at once before the rate limit applies.")
+    page_size: int = Field(default=100, ge=1, le=1000, description="Items per page when a list is asked no ?limit=.")
+    server_threads: int = Field(default=6, ge=1, le=64, description="Waitress threads answering API requests.")
     #
 
     @field_validator("aspect")
@@ -321,6 +339,13 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://host:port/db URL")
         return value
 
+    @field_validator("music_dir")
+    @classmethod
+    def _music_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_dir():
+            raise ValueError("must be an existing folder of audio files")
+        return value.expanduser().resolve() if value is not None else None
+
     @field_validator("voice_samples")
     @classmethod
     def _samples_exist(cls, value: Path | None) -> Path | None:
@@ -336,9 +361,25 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _remote_bind_needs_a_token(self) -> "Settings":
+        # Off loopback the API is reachable by others: refuse unless a strong token was set on
+        # purpose (a generated one sits in a file anyone with the folder can read).
+        if not is_loopback(self.host) and (self.api_token is None or len(self.api_token.get_secret_value()) < 24):
+            raise ValueError(f"MEDIABUDDY_HOST={self.host} is not a loopback address: set MEDIABUDDY_API_TOKEN to "
+                             "a secret of 24 characters or more to serve beyond this machine, or keep "
+                             "MEDIABUDDY_HOST=127.0.0.1")
+        return self
+
+    @model_validator(mode="after")
     def _absolute_home(self) -> "Settings":
+        self._home_given = "home" in self.model_fields_set  # before the assignment below marks it set
         self.home = self.home.expanduser().resolve()
         return self
+
+    @property
+    def home_given(self) -> bool:
+        """True when MEDIABUDDY_HOME (or a ``home=`` override) was set, not defaulted to the cwd."""
+        return self._home_given
 
     # Derived locations -------------------------------------------------------------------
 
@@ -376,6 +417,18 @@ class Settings(BaseSettings):
             folder.mkdir(parents=True, exist_ok=True)
 
 
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name or 0.0.0.0-like wildcard: assume others can reach it
+
+
 def video_size(aspect: str, short_side: int) -> tuple[int, int]:
     """Width and height (both even, as H.264 needs) for an aspect such as ``9:16``."""
     w, h = ASPECTS[aspect]
@@ -396,7 +449,10 @@ _ENV_NAMES = {
 def _describe(error: ValidationError) -> str:
     lines = []
     for problem in error.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else "settings"
+        if not problem["loc"]:  # a check across several settings: its message names them; never echo the input
+            lines.append(problem["msg"].removeprefix("Value error, "))
+            continue
+        field = str(problem["loc"][0])
         name = _ENV_NAMES.get(field, f"MEDIABUDDY_{field.upper()}")
         message = problem["msg"].removeprefix("Value error, ")
         shown = "" if "key" in field or "token" in field else f" (got {problem.get('input')!r})"

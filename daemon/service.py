@@ -13,7 +13,6 @@ noticing files. Everything the daemon knows about its progress is written to
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -22,8 +21,9 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePath
 
+from filelock import FileLock, Timeout
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from config import Settings
@@ -39,7 +39,8 @@ from daemon.watching import OverflowAlarm, start_observer, stop_observer
 log = logging.getLogger("mediabuddy.daemon")
 DEEP_SCAN_EVERY = 10
 INGEST_BATCH = 256  # ready files spooled together: one folder fsync, then queued  # periodic rescans; the others are shallow
-STATUS_FILE, LOCK_FILE, RESCAN_REQUEST = "status.json", "daemon.lock", "rescan.request"
+STATUS_FILE, LOCK_FILE, PID_FILE, RESCAN_REQUEST = "status.json", "daemon.lock", "daemon.pid", "rescan.request"
+LOCK_WAIT_SECONDS = 1.0
 IGNORED_EVENTS = frozenset({"opened", "closed_no_write", "deleted"})  # our own reads cause the first two
 
 
@@ -61,18 +62,17 @@ def read_token(settings: Settings) -> str | None:
 
 
 def daemon_running(settings: Settings) -> bool:
-    """True when a daemon holds the lock for this home (checked without disturbing it)."""
+    """True when a daemon holds the lock for this home (probed without waiting)."""
+    path = daemon_dir(settings) / LOCK_FILE
+    if not path.exists():
+        return False
+    probe = FileLock(path, thread_local=False)
     try:
-        handle = open(daemon_dir(settings) / LOCK_FILE)  # noqa: SIM115 - closed below
-    except OSError:
-        return False
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+        probe.acquire(timeout=0)
+    except Timeout:
+        return True
+    probe.release()
+    return False
 
 
 class _Events(FileSystemEventHandler):
@@ -114,7 +114,7 @@ class InboxDaemon:
         self.deliverer: Deliverer | None = None
         self.watch_kind: str | None = None
         self.started = threading.Event()
-        self._lock_handle = None
+        self._lock: FileLock | None = None
         self._observer = None
         self._inbox_identity: tuple[int, int] | None = None
         self._rescan_wanted = threading.Event()
@@ -213,26 +213,26 @@ class InboxDaemon:
                      "file(s) removed", pending, repaired, removed)
 
     def _acquire_lock(self) -> None:
-        handle = open(self.folder / LOCK_FILE, "a+")  # noqa: SIM115 - held for the daemon's life
+        # filelock: fcntl on POSIX, msvcrt on Windows; the lock dies with the process, so a
+        # killed daemon never blocks the next start. The pid lives in its own file because
+        # Windows locks are mandatory (nobody else could read a pid inside the lock file).
+        lock = FileLock(self.folder / LOCK_FILE, thread_local=False)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
+            lock.acquire(timeout=LOCK_WAIT_SECONDS)  # a moment's grace: `mediabuddy status` may be probing it
+        except Timeout:
+            try:
+                holder = (self.folder / PID_FILE).read_text(encoding="ascii").strip() or "unknown"
+            except OSError:
+                holder = "unknown"
             raise DaemonError(f"another Media Buddy daemon (pid {holder}) is already watching {self.inbox}; "
                               "stop it first (only one may deliver from an inbox)") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._lock_handle = handle
+        (self.folder / PID_FILE).write_text(str(os.getpid()), encoding="ascii")
+        self._lock = lock
 
     def _release_lock(self) -> None:
-        if self._lock_handle is not None:
-            fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
-            self._lock_handle.close()
-            self._lock_handle = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     # Detection ----------------------------------------------------------------------------
 
@@ -355,7 +355,9 @@ class InboxDaemon:
                 log.warning("ignoring %s: it links outside the inbox", path)
                 continue
             raw = os.path.relpath(path, self.inbox)
-            relative = _printable(raw)  # a name that is not UTF-8 keeps its bytes as \xNN escapes
+            # Sent with '/' on every system (Windows' relpath uses '\\'); a name that is not UTF-8
+            # keeps its bytes as \xNN escapes.
+            relative = _printable(PurePath(raw).as_posix())
             if self.ledger.signature(relative) == (signature.size, signature.mtime_ns, signature.inode):
                 continue
             found = Delivery(sha256="", relative_path=relative, spool_path="", size=signature.size,

@@ -15,6 +15,7 @@ from config import Settings, load_settings
 from server.extensions import db, migrate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+QUIET_LOGGING = Path(__file__).resolve().parent / "alembic-logging.ini"
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -48,11 +49,31 @@ def settings_of(app: Flask) -> Settings:
 
 
 def upgrade_database(app: Flask) -> None:
-    """Apply every pending Alembic migration (what ``flask db upgrade`` does)."""
-    from flask_migrate import upgrade
+    """Apply every pending Alembic migration (what ``flask db upgrade`` does), quietly.
 
+    migrations/env.py hands logging to alembic.ini, which replaces the root handlers and
+    prints alembic's INFO lines on every command. Here the ini is swapped for one that
+    installs nothing, the caller's logging is put back afterwards, and one line is logged
+    only when the schema actually changed.
+    """
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.connect() as connection:
+            before = MigrationContext.configure(connection).get_current_revision()
+        config = app.extensions["migrate"].migrate.get_config(str(MIGRATIONS_DIR))
+        config.config_file_name = str(QUIET_LOGGING)
+        try:
+            command.upgrade(config, "head")
+        finally:
+            root.handlers[:], root.level = handlers, level
+        with db.engine.connect() as connection:
+            after = MigrationContext.configure(connection).get_current_revision()
+    if after != before:
+        logging.getLogger("mediabuddy").info("database schema upgraded from %s to %s", before or "empty", after)
 
 
 def _engine_options(url: str) -> dict[str, object]:

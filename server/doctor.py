@@ -7,6 +7,8 @@ import logging
 import os
 import subprocess
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import requests
 
@@ -26,6 +28,7 @@ class Check:
 def run_checks(settings: Settings) -> list[Check]:
     checks = [_ffmpeg(), _piper(settings), _espeak(), _fonts(), _folders(settings), _database(settings),
               _queue(settings), _server(settings), _providers(settings)]
+    checks[4:4] = [_glyphs(language, sample) for language, sample in GLYPH_SAMPLES.items()]
     return checks + credential_checks(settings)
 
 
@@ -127,6 +130,59 @@ def _fonts() -> Check:
 
         return str(font_path("black").parent)
     return _guard("fonts", probe)
+
+
+# Text each caption language must be able to show: every character must have a glyph in
+# the font the renderer picks for that language, or it is drawn as an empty box.
+GLYPH_SAMPLES = {
+    "en": "The quick brown fox jumps over the lazy dog, 0123456789 — “quoted” & ‘done’?!",
+    "ja": "日本語の字幕：ひらがな、カタカナ、漢字。東京へ行きます「テスト」ー",
+    "zh": "中文字幕测试：你好，世界。这是一个视频。",
+    "ko": "한국어 자막 테스트: 안녕하세요, 세계.",
+    "ru": "Съешь же ещё этих мягких французских булок.",
+    "el": "Ξεσκεπάζω την ψυχοφθόρα βδελυγμία.",
+}
+
+
+def caption_font_file(language: str) -> Path:
+    """The font file captions in ``language`` are drawn with."""
+    try:
+        from server.renderer.fonts import caption_font
+    except ModuleNotFoundError:  # before the renderer package: every caption used the theme's face
+        from server.providers.images.theme import font_path
+
+        return font_path("bold")
+    return caption_font(language).path
+
+
+def missing_glyphs(font_file: Path, text: str) -> list[str]:
+    """Characters of ``text`` (spaces aside) that ``font_file`` has no glyph for."""
+    mapped = _cmap(str(font_file))
+    return sorted({ch for ch in text if not ch.isspace() and ord(ch) not in mapped})
+
+
+@lru_cache(maxsize=8)
+def _cmap(font_file: str) -> frozenset[int]:
+    from fontTools.ttLib import TTFont  # only the doctor needs it
+
+    with TTFont(font_file, lazy=True, fontNumber=0) as font:
+        return frozenset(font.getBestCmap() or {})
+
+
+def glyph_check(language: str, sample: str, font_file: Path) -> Check:
+    name = f"caption glyphs ({language})"
+    missing = missing_glyphs(font_file, sample)
+    if missing:
+        return Check(name, "fail", f"{font_file.name} lacks {len(missing)} glyph(s) such as {''.join(missing[:12])}: "
+                                   f"{language} captions would show empty boxes")
+    return Check(name, "ok", f"{font_file.name} has every glyph")
+
+
+def _glyphs(language: str, sample: str) -> Check:
+    try:
+        return glyph_check(language, sample, caption_font_file(language))
+    except Exception as error:  # noqa: BLE001 - a missing font package is a failure to report, not a crash
+        return Check(f"caption glyphs ({language})", "fail", f"{type(error).__name__}: {error}")
 
 
 def _folders(settings: Settings) -> Check:

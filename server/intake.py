@@ -6,8 +6,9 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from config import Settings
@@ -18,6 +19,11 @@ from server.providers.extract import markdown
 
 ALLOWED_SUFFIXES = (".md", ".markdown")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_DRIVE = re.compile(r"^[A-Za-z]:")  # C:post.md is relative on POSIX but a drive on Windows
+_SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_SUFFIX = re.compile(r"^(\.[a-z0-9]{1,8}){1,2}$")  # .mp4, .error.txt
+WINDOWS_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
+                              *(f"lpt{i}" for i in range(10))})
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ def accept(raw: bytes, source_path: str, idempotency_key: str | None, settings: 
 
     width, height = settings.video_size
     document = Document(sha256=digest, source_path=path, size_bytes=len(raw), content=text)
-    job = Job(document=document, slug=slugify(PurePosixPath(path).stem),
+    job = Job(document=document, slug=outbox_slug(path),
               settings={"aspect": settings.aspect, "short_side": settings.short_side, "width": width,
                         "height": height, "fps": settings.fps, "theme": settings.theme})
     db.session.add_all([document, job])
@@ -67,20 +73,26 @@ def accept(raw: bytes, source_path: str, idempotency_key: str | None, settings: 
 
 
 def _existing(digest: str) -> Intake | None:
-    document = db.session.query(Document).filter_by(sha256=digest).one_or_none()
-    if document is None or not document.jobs:
-        return None
-    return Intake(document.id, document.jobs[-1].id, created=False)
+    # Ids only: the stored document's text (up to MEDIABUDDY_MAX_DOCUMENT_BYTES) is not needed.
+    row = db.session.execute(select(Document.id, Job.id).join(Job, Job.document_id == Document.id)
+                             .where(Document.sha256 == digest).order_by(Job.id.desc()).limit(1)).first()
+    return None if row is None else Intake(row[0], row[1], created=False)
 
 
 def validate_path(source_path: str | None) -> str:
+    """The inbox-relative path as stored: POSIX, relative, no '..', no control characters."""
     if not source_path:
         raise ApiError(400, "missing_filename", "the 'filename' query parameter is required, e.g. ?filename=post.md")
-    if len(source_path) > 1024 or "\x00" in source_path or "\\" in source_path:
-        raise ApiError(400, "bad_filename", "the filename is too long or holds characters that are not allowed")
+    if len(source_path) > 1024 or "\\" in source_path or any(unicodedata.category(ch) == "Cc" for ch in source_path):
+        raise ApiError(400, "bad_filename", "the filename is too long or holds control characters or backslashes; "
+                                            "send the inbox-relative path with '/' between folders")
     path = PurePosixPath(source_path)
-    if path.is_absolute() or ".." in path.parts or not path.name or path.name.startswith("."):
-        raise ApiError(400, "bad_filename", "the filename must be a relative path inside the inbox, not hidden")
+    if path.is_absolute() or _DRIVE.match(source_path) or ".." in path.parts or not path.name \
+            or any(part.startswith(".") for part in path.parts):
+        raise ApiError(400, "bad_filename", "the filename must be a relative path inside the inbox, with no '..', "
+                                            "drive letter or hidden (dot) part")
+    if any(len(part.encode()) > 255 for part in path.parts):
+        raise ApiError(400, "bad_filename", "a part of the filename is longer than 255 bytes")
     if path.suffix.lower() not in ALLOWED_SUFFIXES:
         raise ApiError(415, "unsupported_type", f"only markdown files ({', '.join(ALLOWED_SUFFIXES)}) are accepted")
     return str(path)
@@ -106,3 +118,38 @@ def slugify(stem: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:120] or "article"
+
+
+def outbox_slug(source_path: str) -> str:
+    """The outbox name for an inbox-relative path, unique per path and predictable.
+
+    The folders become part of the name: ``post.md`` → ``post``, ``a/post.md`` → ``a-post``,
+    ``a/b/post.md`` → ``a-b-post``. A new version of the same file keeps the name its first
+    version got (its video is replaced). When another path already owns the plain name
+    (``a-b/post.md`` against ``a/b-post.md``, or ``Post.md`` against ``post.md``) the name
+    gets the first 8 hex digits of the path's sha256: ``a-b-post-1f0c2e9a``.
+    """
+    previous = (db.session.query(Job.slug).join(Document).filter(Document.source_path == source_path)
+                .order_by(Job.id).limit(1).scalar())
+    if previous is not None:
+        return previous
+    path = PurePosixPath(source_path)
+    base = slugify("-".join([*path.parts[:-1], path.stem]))
+    if base in WINDOWS_RESERVED:
+        base = f"{base}-article"  # con.mp4, nul.srt... cannot be created on Windows
+    taken = (db.session.query(Job.id).join(Document)
+             .filter(Job.slug == base, Document.source_path != source_path).limit(1).scalar())
+    if taken is None:
+        return base
+    return f"{base[:110].rstrip('-')}-{hashlib.sha256(source_path.encode()).hexdigest()[:8]}"
+
+
+def outbox_file(outbox: Path, slug: str, suffix: str) -> Path:
+    """``outbox/<slug><suffix>``, refusing any slug that could name a file anywhere else."""
+    if not _SLUG.match(slug) or slug in WINDOWS_RESERVED or not _SUFFIX.match(suffix):
+        raise ValueError(f"refusing to write {slug!r}{suffix!r}: not a plain outbox name")
+    root = outbox.resolve()
+    target = (root / f"{slug}{suffix}").resolve()
+    if target.parent != root:
+        raise ValueError(f"refusing to write {target}: it is not directly inside the outbox {root}")
+    return target

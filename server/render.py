@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
+
+import platformdirs
 
 from config import Settings
 from server import create_app, upgrade_database
@@ -14,16 +17,24 @@ from server.models import STAGES, Job
 from server.pipeline.runner import run_job
 from server.pipeline.stages.publish import publish_job
 
+log = logging.getLogger("mediabuddy.render")
+
 
 class RenderError(MediaBuddyError):
     """The file could not be rendered; the message says why."""
 
 
 def render_file(settings: Settings, source: Path, output: Path) -> Path:
-    """Render ``source`` to ``output`` (``.mp4``; ``.srt``, ``.json``, ``.jpg`` beside it)."""
+    """Render ``source`` to ``output`` (``.mp4``; ``.srt``, ``.json``, ``.jpg`` beside it).
+
+    Nothing is created in the current folder: the throwaway database lives in a temporary
+    folder, and the caches (worth keeping between renders) in the user's cache folder, or
+    under MEDIABUDDY_HOME when it is set.
+    """
     output = output.with_suffix(".mp4").resolve()
+    home = settings.home if settings.home_given else work_home()
     with tempfile.TemporaryDirectory(prefix="mediabuddy-render-") as scratch:
-        local = settings.model_copy(update={"database_url": f"sqlite:///{Path(scratch) / 'render.db'}"})
+        local = settings.model_copy(update={"home": home, "database_url": f"sqlite:///{Path(scratch) / 'render.db'}"})
         app = create_app(local)
         upgrade_database(app)
         with app.app_context():
@@ -32,9 +43,27 @@ def render_file(settings: Settings, source: Path, output: Path) -> Path:
                                 else f"{source.stem}.md", None, local)
             except ApiError as error:
                 raise RenderError(f"{source}: {error.message}") from error
-        run_job(app, intake.job_id, stages=STAGES[:-1])
+        pipeline_log = logging.getLogger("mediabuddy.pipeline")
+        pipeline_log.addFilter(_not_published)
+        try:
+            run_job(app, intake.job_id, stages=STAGES[:-1])
+        finally:
+            pipeline_log.removeFilter(_not_published)
         with app.app_context():
             publish_job(db.session.get(Job, intake.job_id), output.with_suffix(""))
             db.session.remove()
             db.engine.dispose()
+    log.info("rendered %s to %s", source, output)
     return output
+
+
+def work_home() -> Path:
+    """Where a one-shot render keeps its caches when MEDIABUDDY_HOME is not set."""
+    return platformdirs.user_cache_path("mediabuddy", appauthor=False).resolve()
+
+
+def _not_published(record: logging.LogRecord) -> bool:
+    # The runner ends a job with "job N published <slug>.mp4", the outbox name; a render
+    # publishes to the chosen path instead (logged above), so that line would name a file
+    # that does not exist.
+    return not str(record.msg).startswith("job %s published")

@@ -1,11 +1,12 @@
 """The HTTP API through the Flask test client, a real waitress server, on SQLite and PostgreSQL."""
 
 import hashlib
+import json
 
 import pytest
 import requests
 
-from server.models import Document, Job
+from server.models import Document, Job, JobStatus
 from server.extensions import db
 
 pytestmark = pytest.mark.api
@@ -45,7 +46,7 @@ def test_same_content_makes_one_job(client, auth, app) -> None:
         assert db.session.query(Job).count() == 1
     job = client.get(f"/api/v1/jobs/{first.json['job']['id']}", headers=auth).json["job"]
     assert job["status"] == "queued" and [s["name"] for s in job["stages"]][0] == "extract"
-    assert job["slug"] == "tiny"
+    assert job["slug"] == "notes-tiny"  # the folder is part of the outbox name
 
 
 @pytest.mark.parametrize(("body", "filename", "content_type", "status", "code"), [
@@ -96,3 +97,43 @@ def test_real_waitress_server_speaks_the_same_api(live_server, auth) -> None:
     assert response.status_code == 201
     assert response.headers["Content-Type"] == "application/json"
     assert requests.get(f"{live_server}/api/v1/nope", headers=auth, timeout=5).json()["error"]["code"] == "not_found"
+
+
+def test_cancel_and_retry_through_the_api(client, auth, app) -> None:
+    created = post(client, ARTICLE, auth).json["job"]["id"]
+    canceled = client.post(f"/api/v1/jobs/{created}/cancel", headers=auth)
+    assert canceled.status_code == 200 and canceled.json["job"]["status"] == "canceled"
+    assert client.post(f"/api/v1/jobs/{created}/cancel", headers=auth).status_code == 200  # already: same answer
+    listed = client.get("/api/v1/jobs?status=canceled", headers=auth).json["jobs"]
+    assert [j["id"] for j in listed] == [created]
+    retried = client.post(f"/api/v1/jobs/{created}/retry", headers=auth)
+    assert retried.status_code == 202 and retried.json["job"]["status"] == "queued"
+    with app.app_context():
+        db.session.get(Job, created).status = JobStatus.SUCCEEDED
+        db.session.commit()
+    refused = client.post(f"/api/v1/jobs/{created}/cancel", headers=auth)
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "not_cancelable"
+    assert client.post(f"/api/v1/jobs/{2**31}/cancel", headers=auth).status_code == 404
+    assert client.post("/api/v1/jobs/999/retry", headers=auth).status_code == 404
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_the_fast_status_read_matches_the_orm_view_of_the_job(client, auth, app) -> None:
+    from server.api.serialize import job_json
+    from server.models import Scene
+
+    created = post(client, ARTICLE, auth).json["job"]["id"]
+    with app.app_context():
+        job = db.session.get(Job, created)
+        job.completed_stages, job.stage, job.stage_seconds = ["extract", "voice"], "timeline", {"extract": 0.5}
+        job.scenes = [Scene(index=i, text=f"Scene {i} text.", concept=f"c{i}", visual=f"v{i}", word_count=3,
+                            start_ms=i * 1000, duration_ms=1000) for i in (2, 0, 1)]
+        db.session.commit()
+        expected = job_json(db.session.get(Job, created), detail=True)
+        assert expected["cost"] == {"total_usd": 0.0, "paid_calls": 0, "failed_calls": 0, "cached_calls": 0}
+    body = client.get(f"/api/v1/jobs/{created}", headers=auth).json["job"]
+    assert body == json.loads(json.dumps(expected))
+    assert [s["index"] for s in body["scenes"]] == [0, 1, 2]
+    assert [s["state"] for s in body["stages"]][:3] == ["done", "done", "running"]
+    without = post(client, ARTICLE + b"\nMore words here.\n", auth, filename="b.md").json["job"]["id"]
+    assert client.get(f"/api/v1/jobs/{without}", headers=auth).json["job"]["scenes"] == []

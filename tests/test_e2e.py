@@ -57,10 +57,11 @@ def test_a_dropped_article_becomes_a_video(tmp_path: Path) -> None:
         with wave.open(str(narration)) as audio:
             narration_s = audio.getnframes() / audio.getframerate()
         assert facts.duration_s == pytest.approx(narration_s, rel=0.15)
-        cues = _srt_cues((tmp_path / "outbox" / "about-git.srt").read_text(encoding="utf-8"))
-        assert cues[0][0] < 1.0 and narration_s - 2.0 < cues[-1][1] <= narration_s
-        assert all(a < b for a, b in cues) and all(cues[i][1] <= cues[i + 1][0] + 0.001 for i in range(len(cues) - 1))
         manifest = json.loads((tmp_path / "outbox" / "about-git.json").read_text(encoding="utf-8"))
+        title_s = manifest["video"]["title_card_ms"] / 1000   # the narration track starts with the title card
+        cues = _srt_cues((tmp_path / "outbox" / "about-git.srt").read_text(encoding="utf-8"))
+        assert cues[0][0] < title_s + 1.0 and narration_s - 2.0 < cues[-1][1] <= narration_s
+        assert all(a < b for a, b in cues) and all(cues[i][1] <= cues[i + 1][0] + 0.001 for i in range(len(cues) - 1))
         assert manifest["title"] == "About GitHub and Git" and (tmp_path / "outbox" / "about-git.jpg").exists()
 
         status = subprocess.run([sys.executable, "-m", "cli", "status", "--json"], cwd=tmp_path, env=env,

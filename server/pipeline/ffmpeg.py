@@ -27,6 +27,8 @@ def run_ffmpeg(args: list[str], *, stage: str = "compose", timeout: float = 900)
         raise StageError(stage, f"ffmpeg took longer than {timeout:.0f} s") from error
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-6:])
+        if result.returncode < 0:  # killed by a signal (SIGKILL: most likely out of memory): not retried unchanged
+            raise StageError(stage, f"ffmpeg was killed by signal {-result.returncode}: {tail}", retryable=False)
         raise StageError(stage, f"ffmpeg failed (exit {result.returncode}): {tail}")
 
 

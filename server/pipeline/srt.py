@@ -1,10 +1,10 @@
-"""SubRip captions: the same cues that are burned into the video, in global time."""
+"""SubRip captions: exactly the phrases burned into the video, at the same times."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from server.models import Scene
+from server.renderer.model import Phrase
 
 
 def timestamp(ms: int) -> str:
@@ -14,11 +14,10 @@ def timestamp(ms: int) -> str:
     return f"{hours:02d}:{minutes:02d}:{seconds:02d},{millis:03d}"
 
 
-def srt_document(scenes: Iterable[Scene]) -> str:
+def phrases_srt(phrases: Iterable[Phrase], joiner: str = " ") -> str:
+    """One cue per on-screen phrase (its lines as shown), in video time."""
     blocks = []
-    for scene in scenes:
-        for cue in scene.captions or []:
-            start = (scene.start_ms or 0) + int(cue["start_ms"])
-            end = (scene.start_ms or 0) + int(cue["end_ms"])
-            blocks.append(f"{len(blocks) + 1}\n{timestamp(start)} --> {timestamp(end)}\n{cue['text']}\n")
+    for i, phrase in enumerate(phrases, start=1):
+        text = "\n".join(joiner.join(w.text for w in line) for line in phrase.lines)
+        blocks.append(f"{i}\n{timestamp(phrase.start_ms)} --> {timestamp(phrase.end_ms)}\n{text}\n")
     return "\n".join(blocks)

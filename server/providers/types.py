@@ -71,8 +71,8 @@ class ImageStyle:
 
 
 @dataclass(frozen=True)
-class Caption:
-    """A caption cue, in milliseconds from the start of its scene."""
+class WordTiming:
+    """One spoken word, in milliseconds from the start of its scene's audio."""
 
     start_ms: int
     end_ms: int
@@ -80,12 +80,14 @@ class Caption:
 
 
 @dataclass(frozen=True)
-class WordTiming:
-    """One spoken word, in milliseconds from the start of its scene's audio."""
+class Caption:
+    """A caption cue, in milliseconds from the start of its scene, with its words' timings
+    where the narrator gave them (so they travel with the cue through caches and the database)."""
 
     start_ms: int
     end_ms: int
     text: str
+    words: tuple[WordTiming, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,144 +1,139 @@
-"""Compose: scene images + narration + burned-in captions → MP4 (H.264 + AAC) and an .srt.
+"""Compose: the job's scenes rendered into an MP4 with the house style, plus the .srt.
 
-Each scene becomes an independent video segment: its caption frames are stills shown for
-exact frame counts, encoded by ffmpeg (no per-frame trip through Python), cached by
-content and rendered in parallel. Segments are joined without re-encoding and muxed with
-the narration, which is encoded once.
+This stage only gathers what the renderer needs (pictures, speech, word timings, chapter
+headings, the job's settings) and records what came out; ``server.renderer`` decides what
+the video looks like and ffmpeg draws it. The render's facts (chapters, where each scene
+landed, the readability audit, loudness, cache reuse) are kept as the job's ``manifest``
+asset for publish.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-import wave
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import json
+import logging
+from dataclasses import replace
 from pathlib import Path
 
-from PIL import Image
-
-from server.models import Asset, AssetKind, Scene
-from server.pipeline.caption_overlay import STYLE_VERSION, caption_frame
+from server.errors import StageError
+from server.models import AssetKind, Scene
 from server.pipeline.context import StageContext, replace_asset, temp_beside
-from server.pipeline.ffmpeg import run_ffmpeg
-from server.pipeline.srt import srt_document
+from server.pipeline.srt import phrases_srt
+from server.providers.images.theme import PALETTES
+from server.renderer import render_video
+from server.renderer.audio import lay_out
+from server.renderer.fonts import NO_SPACES, FontMissing, caption_font, fonts_folder, missing_glyphs, primary_language
+from server.renderer.model import Encoding, Word
+from server.renderer.music import MusicProblem, choose_music
+from server.renderer.plan import HouseStyle, SceneInput, plan_video
+from server.renderer.process import RenderFailed
 
-ENCODER_VERSION = "1"
-
-
-@dataclass(frozen=True)
-class Shot:
-    """One still of a segment: the caption shown (or none) and for how many frames."""
-
-    caption: str | None
-    frames: int
-
-
-@dataclass(frozen=True)
-class SegmentPlan:
-    image: Path
-    image_sha256: str
-    shots: tuple[Shot, ...]
-    theme: str
-    fps: int
-
-    @property
-    def frames(self) -> int:
-        return sum(s.frames for s in self.shots)
+log = logging.getLogger("mediabuddy.pipeline")
 
 
 def run(ctx: StageContext) -> None:
     job = ctx.job()
+    settings = ctx.settings
     render = ctx.render_settings()
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
     images = {a.scene_id: a for a in job.assets if a.kind == AssetKind.IMAGE}
     voices = {a.scene_id: a for a in job.assets if a.kind == AssetKind.NARRATION}
-    plans = [_plan(scene, images[scene.id], render.fps, render.theme) for scene in job.scenes]
-
-    with ThreadPoolExecutor(max_workers=ctx.settings.render_workers) as pool:
-        segments = list(pool.map(lambda plan: _segment(ctx, plan), plans))
-
+    missing = [s.index for s in job.scenes if s.id not in images or s.id not in voices]
+    if missing:
+        raise StageError("compose", f"scenes {missing} have no picture or narration", retryable=False,
+                         hint="retry the job: the images and narration stages will make them again")
+    draft = settings.render_draft or bool(job.settings.get("draft_render"))
+    encoding = _encoding(render.width, render.height, render.fps, settings.render_preset, settings.render_crf, draft)
+    try:
+        font = caption_font(job.language)
+    except FontMissing as error:
+        raise StageError("compose", str(error), retryable=False) from error
+    notes = list(job.notes)
+    lacking = missing_glyphs(font, "".join(s.text for s in job.scenes) + (job.title or ""))
+    if lacking:
+        notes.append(f"the caption font has no glyph for {''.join(sorted(lacking))[:20]!r}; those characters "
+                     f"show as boxes")
+    try:
+        music = choose_music(settings.music_dir, job.settings.get("music"), job.slug)
+    except MusicProblem as error:
+        notes.append(str(error))
+        music = None
+    house = HouseStyle(encoding, highlight_rgb=PALETTES[render.theme].accent,
+                       title_ms=round(settings.title_seconds * 1000), crossfade_ms=settings.crossfade_ms,
+                       music=music, music_gain_db=settings.music_gain_db, captions=settings.burn_captions)
+    scenes = [SceneInput(Path(images[s.id].path), images[s.id].sha256, Path(voices[s.id].path), _words(s, job.language),
+                         s.chapter or "") for s in job.scenes]
     narration = ctx.work_dir / "narration.wav"
-    _concatenate_wavs([Path(voices[s.id].path) for s in job.scenes], narration)
-    listing = ctx.work_dir / "segments.txt"
-    listing.write_text("".join(f"file '{_escape(p)}'\n" for p in segments), encoding="utf-8")
+    plan, layout, counts = plan_video(scenes, job.title or "", job.language, house, font,
+                                      fonts_folder(font, ctx.cache_dir), narration)
+    lay_out([s.narration for s in scenes], counts, layout.title_ms * encoding.fps // 1000, encoding.fps, narration)
     video = ctx.work_dir / "video.mp4"
-    temp = temp_beside(video)
-    run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(narration),
-                "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-                "-af", "volume=0.92,aresample=48000", "-c:a", "aac", "-b:a", "160k",
-                "-movflags", "+faststart", "-f", "mp4", str(temp)])
-    os.replace(temp, video)
+    try:
+        try:
+            result = render_video(plan, video, ctx.cache_dir, ctx.work_dir, settings.render_workers)
+        except RenderFailed as error:
+            if music is None or not error.what.startswith("the soundtrack") or error.killed:
+                raise
+            # A music file ffmpeg cannot read must not cost the video: render without it (the
+            # segments are cached by now, so this is the soundtrack and the join only).
+            notes.append(f"the music {music.name} could not be mixed ({error.tail.splitlines()[-1] if error.tail else error}); "
+                         f"the video has no music")
+            music = None
+            plan = replace(plan, audio=replace(plan.audio, music=None))
+            result = render_video(plan, video, ctx.cache_dir, ctx.work_dir, settings.render_workers)
+    except RenderFailed as error:
+        hint = ("lower MEDIABUDDY_RENDER_WORKERS or set MEDIABUDDY_RENDER_DRAFT=true, then retry the job"
+                if error.killed else "")
+        raise StageError("compose", str(error), retryable=error.retryable, hint=hint) from error
+    log.info("job %s: %d segment(s) rendered, %d reused", job.id, result.segments_rendered, result.segments_reused)
 
     captions = ctx.work_dir / "captions.srt"
-    captions.write_text(srt_document(job.scenes), encoding="utf-8")
-    for kind, path in ((AssetKind.VIDEO, video), (AssetKind.CAPTIONS, captions)):
-        replace_asset(job.id, None, kind, path, "ffmpeg", job.duration_ms)
+    captions.write_text(phrases_srt(layout.phrases, layout.joiner), encoding="utf-8")
+    facts = {
+        "width": encoding.width, "height": encoding.height, "fps": encoding.fps, "preset": encoding.preset,
+        "crf": encoding.crf, "draft": draft, "duration_ms": layout.duration_ms, "title_card_ms": layout.title_ms,
+        "chapters": [{"start_ms": c.start_ms, "title": c.title} for c in plan.chapters],
+        "scenes": [{"index": s.index, "start_ms": start, "duration_ms": length}
+                   for s, start, length in zip(job.scenes, layout.scene_starts_ms, layout.scene_durations_ms)],
+        "readability": layout.audit.as_dict() if layout.audit else None,
+        "loudness": {"integrated_lufs_before": result.loudness.get("input_i"), "target_lufs": plan.audio.loudness_lufs,
+                     "true_peak_target_dbtp": plan.audio.true_peak_db},
+        "music": music.name if music else None,
+        "segments": {"rendered": result.segments_rendered, "reused": result.segments_reused},
+        "render_seconds": result.seconds,
+    }
+    manifest = ctx.work_dir / "render.json"
+    temp = temp_beside(manifest)
+    temp.write_text(json.dumps(facts, indent=2, ensure_ascii=False), encoding="utf-8")
+    temp.replace(manifest)
+    job.notes = notes
+    job.duration_ms = layout.duration_ms
+    for kind, path in ((AssetKind.VIDEO, video), (AssetKind.CAPTIONS, captions), (AssetKind.MANIFEST, manifest)):
+        replace_asset(job.id, None, kind, path, "ffmpeg", layout.duration_ms)
 
 
-def _plan(scene: Scene, image: Asset, fps: int, theme: str) -> SegmentPlan:
-    """Turn a scene's caption cues into stills with frame counts taken from global time."""
+def _encoding(width: int, height: int, fps: int, preset: str, crf: int, draft: bool) -> Encoding:
+    if draft:   # half the size (kept even) and the fastest preset: a preview, not the final
+        return Encoding(width // 4 * 2, height // 4 * 2, fps, "ultrafast", crf)
+    return Encoding(width, height, fps, preset, crf)
 
-    def frame_at(ms: int) -> int:
-        return round((scene.start_ms + ms) * fps / 1000)
 
-    end_ms = scene.duration_ms
-    shots: list[Shot] = []
-    cursor = 0
+def _words(scene: Scene, language: str | None) -> tuple[Word, ...]:
+    """The scene's words in ms from its audio's start: the narrator's own timings where it
+    gave them, else each caption cue's time shared out by the words' lengths."""
+    words: list[Word] = []
     for cue in scene.captions or []:
-        start, stop = int(cue["start_ms"]), min(int(cue["end_ms"]), end_ms)
-        if start > cursor:
-            shots.append(Shot(None, frame_at(start) - frame_at(cursor)))
-        shots.append(Shot(str(cue["text"]), frame_at(stop) - frame_at(max(start, cursor))))
-        cursor = max(cursor, stop)
-    if cursor < end_ms:
-        shots.append(Shot(None, frame_at(end_ms) - frame_at(cursor)))
-    merged: list[Shot] = []
-    for shot in shots:
-        if shot.frames <= 0:
+        timed = cue.get("words") or []
+        if timed:
+            words += [Word(int(w["start_ms"]), int(w["end_ms"]), str(w["text"])) for w in timed]
             continue
-        if merged and merged[-1].caption == shot.caption:
-            merged[-1] = Shot(shot.caption, merged[-1].frames + shot.frames)
-        else:
-            merged.append(shot)
-    return SegmentPlan(Path(image.path), image.sha256, tuple(merged) or (Shot(None, 1),), theme, fps)
+        text = str(cue["text"])
+        parts = list(text.replace(" ", "")) if primary_language(language) in NO_SPACES else text.split()
+        start, end = int(cue["start_ms"]), int(cue["end_ms"])
+        total = sum(len(p) for p in parts) or 1
+        cursor = float(start)
+        for part in parts:
+            span = (end - start) * len(part) / total
+            words.append(Word(round(cursor), round(cursor + span), part))
+            cursor += span
+    return tuple(words)
 
-
-def _segment(ctx: StageContext, plan: SegmentPlan) -> Path:
-    target = ctx.cached("segments", ENCODER_VERSION, STYLE_VERSION, plan, suffix=".mp4")
-    if target.exists():
-        return target
-    with tempfile.TemporaryDirectory(dir=ctx.work_dir, prefix="segment-") as scratch:
-        folder = Path(scratch)
-        base = Image.open(plan.image).convert("RGB")
-        lines = []
-        for i, shot in enumerate(plan.shots):
-            still = folder / f"{i:03d}.png"
-            (caption_frame(base, shot.caption, plan.theme) if shot.caption else base).save(still, compress_level=1)
-            lines.append(f"file '{_escape(still)}'\nduration {shot.frames / plan.fps:.6f}\n")
-        lines.append(f"file '{_escape(folder / f'{len(plan.shots) - 1:03d}.png')}'\n")  # concat drops the last duration
-        listing = folder / "stills.txt"
-        listing.write_text("".join(lines), encoding="utf-8")
-        temp = temp_beside(target)
-        run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-frames:v", str(plan.frames),
-                    "-vf", f"fps={plan.fps},format=yuv420p", "-c:v", "libx264", "-preset", "veryfast",
-                    "-tune", "stillimage", "-crf", "22", "-r", str(plan.fps), "-video_track_timescale", "90000",
-                    "-an", "-f", "mp4", str(temp)])
-        os.replace(temp, target)
-    return target
-
-
-def _concatenate_wavs(parts: list[Path], out: Path) -> None:
-    """Join the scenes' WAVs (a few MB each) into one track for the single AAC encode."""
-    with wave.open(str(out), "wb") as writer:
-        for i, part in enumerate(parts):
-            with wave.open(str(part), "rb") as reader:
-                if i == 0:
-                    writer.setparams(reader.getparams())
-                elif reader.getframerate() != writer.getframerate():
-                    raise ValueError(f"{part.name} has a different sample rate from the first scene")
-                writer.writeframes(reader.readframes(reader.getnframes()))
-
-
-def _escape(path: Path) -> str:
-    return str(path).replace("'", r"'\''")

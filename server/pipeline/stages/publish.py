@@ -1,4 +1,4 @@
-"""Publish: <slug>.mp4, .srt, .json and .jpg into the outbox, each renamed into place."""
+"""Publish: <slug>.mp4, .srt, .json, .jpg (and .chapters.txt) into the outbox, each renamed into place."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 from sqlalchemy.orm import object_session
@@ -14,6 +15,9 @@ from sqlalchemy.orm import object_session
 from server.models import AssetKind, Job
 from server.pipeline.ledger import job_cost
 from server.pipeline.context import StageContext, temp_beside
+from server.pipeline.ffmpeg import run_ffmpeg
+from server.renderer.model import Chapter
+from server.renderer.mux import description_list
 
 
 def run(ctx: StageContext) -> None:
@@ -27,18 +31,24 @@ def publish_job(job: Job, stem: Path) -> None:
     """Write the job's artefacts beside ``stem`` (``stem.mp4``, ``.srt``, ``.json``, ``.jpg``)."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     by_kind = {a.kind: Path(a.path) for a in job.assets if a.scene_id is None}
-    first_image = next(Path(a.path) for a in job.assets if a.kind == AssetKind.IMAGE)
+    render = _render_facts(by_kind.get(AssetKind.MANIFEST))
 
     thumbnail = temp_beside(stem.with_suffix(".jpg"))
-    with Image.open(first_image) as image:
-        image.convert("RGB").resize((image.width // 2, image.height // 2), Image.LANCZOS).save(
-            thumbnail, format="JPEG", quality=86)
+    _thumbnail(by_kind[AssetKind.VIDEO], render, thumbnail)
+    chapter_list = temp_beside(stem.with_suffix(".chapters.txt"))
+    chapters = tuple(Chapter(int(c["start_ms"]), str(c["title"])) for c in render.get("chapters") or [])
     manifest = temp_beside(stem.with_suffix(".json"))
-    manifest.write_text(json.dumps(manifest_for(job, stem.name), indent=2, ensure_ascii=False), encoding="utf-8")
+    manifest.write_text(json.dumps(manifest_for(job, stem.name, render), indent=2, ensure_ascii=False),
+                        encoding="utf-8")
 
     # The video goes last: a watcher that sees <slug>.mp4 finds its companions already there.
     _place(by_kind[AssetKind.CAPTIONS], stem.with_suffix(".srt"))
     os.replace(thumbnail, stem.with_suffix(".jpg"))
+    if chapters:
+        chapter_list.write_text(description_list(chapters), encoding="utf-8")
+        os.replace(chapter_list, stem.with_suffix(".chapters.txt"))
+    else:
+        stem.with_suffix(".chapters.txt").unlink(missing_ok=True)
     os.replace(manifest, stem.with_suffix(".json"))
     _place(by_kind[AssetKind.VIDEO], stem.with_suffix(".mp4"))
     stem.with_suffix(".error.txt").unlink(missing_ok=True)
@@ -52,15 +62,46 @@ def _place(source: Path, target: Path) -> None:
     os.replace(temp, target)
 
 
-def manifest_for(job: Job, slug: str) -> dict[str, object]:
+def _render_facts(path: Path | None) -> dict[str, Any]:
+    """What compose recorded about the render (chapters, scene times, audit); {} if none."""
+    if path is None or not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _thumbnail(video: Path, render: dict[str, Any], out: Path) -> None:
+    """A real frame of the video: mid title card (the title over the first picture), else
+    a second in; half size, JPEG."""
+    at_ms = int(render.get("title_card_ms") or 0) * 6 // 10 or min(1000, int(render.get("duration_ms") or 0) // 2)
+    frame = out.with_suffix(".png")
+    run_ffmpeg(["-ss", f"{at_ms / 1000:.3f}", "-i", str(video), "-frames:v", "1", "-f", "image2", str(frame)],
+               stage="publish")
+    try:
+        with Image.open(frame) as image:
+            image.convert("RGB").resize((max(2, image.width // 2), max(2, image.height // 2)), Image.LANCZOS).save(
+                out, format="JPEG", quality=88)
+    finally:
+        frame.unlink(missing_ok=True)
+
+
+def manifest_for(job: Job, slug: str, render: dict[str, Any] | None = None) -> dict[str, object]:
+    render = render or {}
+    placed = {s["index"]: s for s in render.get("scenes") or []}
     return {
         "slug": slug,
         "title": job.title,
         "language": job.language,
         "job_id": job.id,
         "source": {"path": job.document.source_path, "sha256": job.document.sha256},
-        "video": {"file": f"{slug}.mp4", "width": job.settings.get("width"), "height": job.settings.get("height"),
-                  "fps": job.settings.get("fps"), "duration_ms": job.duration_ms, "theme": job.settings.get("theme")},
+        "video": {"file": f"{slug}.mp4", "width": render.get("width", job.settings.get("width")),
+                  "height": render.get("height", job.settings.get("height")),
+                  "fps": render.get("fps", job.settings.get("fps")), "duration_ms": job.duration_ms,
+                  "theme": job.settings.get("theme"), "preset": render.get("preset"), "draft": render.get("draft"),
+                  "title_card_ms": render.get("title_card_ms"), "music": render.get("music"),
+                  "loudness": render.get("loudness"), "segments": render.get("segments")},
+        "chapters": render.get("chapters") or [],
+        "chapters_file": f"{slug}.chapters.txt" if render.get("chapters") else None,
+        "readability": render.get("readability"),
         "captions": f"{slug}.srt",
         "thumbnail": f"{slug}.jpg",
         "providers": providers_of(job),
@@ -68,8 +109,10 @@ def manifest_for(job: Job, slug: str) -> dict[str, object]:
         "degraded": job.degraded,
         "notes": job.notes,
         "stage_seconds": job.stage_seconds,
-        "scenes": [{"index": s.index, "start_ms": s.start_ms, "duration_ms": s.duration_ms, "text": s.text,
-                    "concept": s.concept, "visual": s.visual} for s in job.scenes],
+        # Scene times in the video (after the title card, on whole frames) where compose recorded them.
+        "scenes": [{"index": s.index, "start_ms": placed.get(s.index, {}).get("start_ms", s.start_ms),
+                    "duration_ms": placed.get(s.index, {}).get("duration_ms", s.duration_ms), "text": s.text,
+                    "concept": s.concept, "visual": s.visual, "chapter": s.chapter or None} for s in job.scenes],
         "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

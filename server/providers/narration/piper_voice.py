@@ -52,7 +52,9 @@ class PiperNarrator:
             raise ProviderUnavailable(NAME, f"{model} needs its config {config.name} beside it")
         self._voice = _load(str(model))
         self._lock = threading.Lock()  # one onnxruntime session; keep calls serial
-        self.identity = f"piper:{cached_file_sha256(model)[:16]}"
+        self.aligned = _onnx_available()
+        # The identity changes with alignment support, so clips cached without word timings are remade.
+        self.identity = f"piper:{cached_file_sha256(model)[:16]}{':aligned' if self.aligned else ''}"
 
     def speak(self, sentence: str) -> tuple[np.ndarray, int]:
         with self._lock:
@@ -62,6 +64,77 @@ class PiperNarrator:
         return np.concatenate([c.audio_int16_array for c in chunks]), chunks[0].sample_rate
 
 
+    def speak_timed(self, sentence: str) -> tuple[np.ndarray, int, list[tuple[int, int]] | None]:
+        """Samples, rate and each written word's (start, end) sample from piper's alignments."""
+        with self._lock:
+            chunks = list(self._voice.synthesize(sentence, include_alignments=self.aligned))
+        rate = chunks[0].sample_rate if chunks else self._voice.config.sample_rate
+        if not chunks:
+            return np.zeros(0, np.int16), rate, None
+        audio = np.concatenate([c.audio_int16_array for c in chunks])
+        phones: list[tuple[int, int, bool]] = []
+        offset = 0
+        for chunk in chunks:
+            if not chunk.phoneme_alignments:
+                return audio, rate, None
+            phones += _phones(chunk.phoneme_alignments, offset, len(chunk.audio_int16_array))
+            offset += len(chunk.audio_int16_array)
+        return audio, rate, _words_over_phones(sentence.split(), phones)
+
+
+def _phones(alignments, offset: int, length: int) -> list[tuple[int, int, bool]]:  # noqa: ANN001
+    """Spoken phonemes as (start, end, starts_a_word), in samples; the alignment's total is
+    scaled to the chunk's audio length. Stress marks, pauses and punctuation are dropped."""
+    total = sum(int(a.num_samples) for a in alignments) or 1
+    scale = length / total
+    phones: list[tuple[int, int, bool]] = []
+    cursor, boundary = 0, True
+    for alignment in alignments:
+        phoneme, width = alignment.phoneme, int(alignment.num_samples)
+        if phoneme == " ":
+            boundary = True
+        elif phoneme not in ("^", "$", "ˈ", "ˌ", "ː") and phoneme.strip(".,;:!?\"'()…—-"):
+            phones.append((offset + round(cursor * scale), offset + round((cursor + width) * scale), boundary))
+            boundary = False
+        cursor += width
+    return phones
+
+
+def _words_over_phones(words: list[str], phones: list[tuple[int, int, bool]]) -> list[tuple[int, int]] | None:
+    """Each written word's (start, end) sample.
+
+    One phoneme word per written word: taken as they are. Otherwise (espeak joins "from
+    the" into one word and reads "25" as two), the boundary between written words i and
+    i+1 is placed at the same fraction of the phonemes as of the letters, snapped to a
+    phoneme word's start when one is within two phonemes.
+    """
+    if not phones or not words:
+        return None
+    starts = [i for i, (_, _, first) in enumerate(phones) if first]
+    if len(starts) == len(words):
+        bounds = starts + [len(phones)]
+    else:
+        letters = [len(w.strip(".,;:!?\"'()…—-")) or 1 for w in words]
+        total, bounds, run = sum(letters), [0], 0
+        for count in letters[:-1]:
+            run += count
+            at = round(run / total * len(phones))
+            near = min(starts, key=lambda s: abs(s - at))
+            bounds.append(max(bounds[-1] + 1, near if abs(near - at) <= 2 else at))
+        bounds.append(len(phones))
+        if bounds[-2] >= len(phones):
+            return None
+    return [(phones[a][0], phones[b - 1][1]) for a, b in zip(bounds, bounds[1:])]
+
+
+def _onnx_available() -> bool:
+    try:
+        import onnx  # noqa: F401 - piper needs it to patch the model for alignments
+    except ImportError:
+        return False
+    return True
+
+
 @lru_cache(maxsize=4)
 def _load(model: str):  # noqa: ANN202 - piper's type stays inside this module
     try:
@@ -69,6 +142,20 @@ def _load(model: str):  # noqa: ANN202 - piper's type stays inside this module
     except ImportError as error:
         raise ProviderUnavailable(NAME, "piper-tts is not installed") from error
     try:
-        return PiperVoice.load(model)
+        voice = PiperVoice.load(model, include_alignments=_onnx_available())
     except Exception as error:  # onnxruntime raises its own unexported types
         raise ProviderUnavailable(NAME, f"piper could not load {Path(model).name}: {error}") from error
+    _return_freed_memory()  # the in-memory patch parses the model once (~60 MB freed but kept by malloc)
+    return voice
+
+
+def _return_freed_memory() -> None:
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (Windows, macOS, musl): the memory is reused later anyway
+        pass

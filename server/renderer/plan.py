@@ -1,0 +1,140 @@
+"""From scenes to a ``VideoPlan``: frame-exact timing, cuts, captions, title, chapters.
+
+Time is counted in video frames: each scene lasts a whole number of frames (its audio is
+padded to match), the title card comes first, and every caption, chapter and SRT cue is
+derived from the same frame positions, so the picture, the sound, the burned captions and
+the .srt can only agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from server.renderer import ass, style
+from server.renderer.audio import frames_for
+from server.renderer.fonts import NO_SPACES, CaptionFont, primary_language
+from server.renderer.model import (AudioMix, CaptionTrack, Chapter, Cut, Encoding, Phrase, Segment, Still,
+                                   TitleCard, Transition, VideoPlan, Word)
+from server.renderer.readability import Audit, audit
+
+
+@dataclass(frozen=True)
+class SceneInput:
+    """One scene as the renderer needs it: picture, speech, word timings (ms from the start
+    of the scene's audio) and the chapter heading that starts here, if any."""
+
+    image: Path
+    image_sha256: str
+    narration: Path
+    words: tuple[Word, ...]
+    chapter: str = ""
+
+
+@dataclass(frozen=True)
+class HouseStyle:
+    encoding: Encoding
+    text_rgb: tuple[int, int, int] = (255, 255, 255)
+    highlight_rgb: tuple[int, int, int] = (255, 200, 40)
+    title_ms: int = 1800
+    crossfade_ms: int = 320
+    music: Path | None = None
+    music_gain_db: float = -20.0
+    captions: bool = True
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things landed in video time, for the manifest and the .srt."""
+
+    scene_starts_ms: tuple[int, ...]
+    scene_durations_ms: tuple[int, ...]
+    phrases: tuple[Phrase, ...]
+    audit: Audit | None
+    title_ms: int
+    duration_ms: int
+    joiner: str = " "
+    notes: tuple[str, ...] = field(default=())
+
+
+def ms(frames: int, fps: int) -> int:
+    return frames * 1000 // fps
+
+
+def plan_video(scenes: list[SceneInput], title: str, language: str | None, house: HouseStyle, font: CaptionFont,
+               fonts_dir: Path, narration_track: Path) -> tuple[VideoPlan, Layout, list[int]]:
+    """The plan, its layout, and each scene's frame count (for laying out the narration)."""
+    if not scenes:
+        raise ValueError("a video needs at least one scene")
+    enc = house.encoding
+    fps, width, height = enc.fps, enc.width, enc.height
+    counts = [frames_for(s.narration, fps)[0] for s in scenes]
+    title_frames = round(house.title_ms * fps / 1000) if title.strip() else 0
+    fade = min(round(house.crossfade_ms * fps / 1000), min(counts) // 3, title_frames // 2 if title_frames else 10**6)
+    starts = []
+    cursor = title_frames
+    for count in counts:
+        starts.append(cursor)
+        cursor += count
+    total = cursor
+    joiner = "" if primary_language(language) in NO_SPACES else " "
+
+    per_scene: list[list[Word]] = []
+    for scene, start in zip(scenes, starts):
+        offset = ms(start, fps)
+        per_scene.append([Word(offset + w.start_ms, offset + w.end_ms, w.text) for w in scene.words])
+
+    report = audit([s.image for s in scenes], _caption_band(width, height), house.text_rgb) if house.captions else None
+    look = style.caption_look(width, height, font.family, house.text_rgb, house.highlight_rgb,
+                              report.box_opacity if report else 0.0)
+    phrases: tuple[Phrase, ...] = ()
+    if house.captions:
+        for words, start, count in zip(per_scene, starts, counts):
+            phrases += style.phrases(words, ms(start + count, fps), look, font.path, width, joiner)
+    track = CaptionTrack(phrases, look) if house.captions else None
+
+    card = None
+    cuts: list[Cut] = []
+    first = Still(scenes[0].image, scenes[0].image_sha256)
+    if title_frames:
+        size = max(16, round(min(width, height) * 0.1))
+        card = TitleCard(style.wrap_title(title.strip(), font.path, size, int(width * 0.8)), title_frames,
+                         ms(title_frames, fps), font.family, size, house.highlight_rgb)
+        cuts.append(Cut(Still(first.path, first.sha256, blur=max(2, width // 60), dim=0.6),
+                        style.motion_for(5, width, height), title_frames))
+    for i, (scene, count) in enumerate(zip(scenes, counts)):
+        cuts.append(Cut(Still(scene.image, scene.image_sha256), style.motion_for(i, width, height), count))
+    cuts = [Cut(c.still, c.motion, c.frames, fade if i + 1 < len(cuts) else 0) for i, c in enumerate(cuts)]
+
+    segments = []
+    frame = 0
+    for i, cut in enumerate(cuts):
+        window = (ms(frame, fps), ms(frame + cut.frames, fps))
+        text = ass.document(width, height, track.look if track else None, track.phrases if track else (),
+                            card, window, joiner)
+        segments.append(Segment(cut=cut, enter_from=cuts[i - 1] if i else None,
+                                transition=Transition("fade", fade if i else 0), ass=text, encoding=enc,
+                                fonts=(font.sha256,) if text else ()))
+        frame += cut.frames
+
+    chapters = [Chapter(ms(start, fps) if i else 0, s.chapter.strip())   # the title card opens the first one
+                for i, (s, start) in enumerate(zip(scenes, starts)) if s.chapter.strip()]
+    if chapters and chapters[0].start_ms > 0:
+        chapters.insert(0, Chapter(0, title.strip() or "Introduction"))  # players want the first mark at 0:00
+    if len(chapters) < 2:
+        chapters = []   # one chapter is the whole video: no marks, no list
+    mix = AudioMix(narration=narration_track, duration_ms=ms(total, fps), music=house.music,
+                   music_gain_db=house.music_gain_db)
+    video = VideoPlan(tuple(segments), mix, tuple(chapters), enc, fonts_dir, title.strip())
+    layout = Layout(tuple(ms(s, fps) for s in starts), tuple(ms(s + c, fps) - ms(s, fps) for s, c in zip(starts, counts)),
+                    phrases, report, ms(title_frames, fps), ms(total, fps), joiner)
+    return video, layout, counts
+
+
+def _caption_band(width: int, height: int) -> tuple[float, float, float, float]:
+    """The part of the picture behind captions (fractions), widened for the pan's travel."""
+    look = style.caption_look(width, height, "", (255, 255, 255), (255, 255, 255), 0)
+    bottom = 1 - look.margin_v / height
+    top = bottom - 2.6 * look.font_size / height
+    side = look.margin_h / width
+    return (max(0.0, side - 0.05), max(0.0, top - 0.06), min(1.0, 1 - side + 0.05), min(1.0, bottom + 0.06))

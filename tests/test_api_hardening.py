@@ -1,0 +1,159 @@
+"""A hostile client gets clean 4xx and changes nothing; names never leave the outbox."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from config import SettingsError, load_settings
+from server.extensions import db
+from server.intake import outbox_file
+from server.models import Document, Job
+
+pytestmark = pytest.mark.api
+ARTICLE = b"# Notes\n\nThis small article has enough words to be narrated aloud by the voice.\n"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def post(client, auth, filename: str, body: bytes = ARTICLE, content_type: str = "text/markdown", **environ):
+    return client.post("/api/v1/documents", query_string={"filename": filename}, data=body,
+                       headers={**auth, "Content-Type": content_type}, environ_base=environ or {})
+
+
+@pytest.fixture
+def throttled_app(settings):
+    from server import create_app, upgrade_database
+
+    application = create_app(settings.model_copy(update={"rate_limit_per_second": 2.0, "rate_limit_burst": 3}))
+    upgrade_database(application)
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
+def test_a_flood_gets_429_with_retry_after_per_client(throttled_app, auth) -> None:
+    client = throttled_app.test_client()
+    answers = [client.get("/api/v1/jobs", headers=auth).status_code for _ in range(3)]
+    assert answers == [200, 200, 200]  # the burst
+    flooded = client.get("/api/v1/jobs")  # no token: throttled before the token is even looked at
+    assert flooded.status_code == 429
+    assert flooded.json["error"]["code"] == "rate_limited"
+    assert int(flooded.headers["Retry-After"]) >= 1
+    other = client.get("/api/v1/jobs", headers=auth, environ_base={"REMOTE_ADDR": "127.0.0.2"})
+    assert other.status_code == 200  # another client has its own bucket
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
+def test_the_rate_limit_is_enforced_by_the_real_server(throttled_app, auth) -> None:
+    from tests.conftest import start_waitress
+
+    url, stop = start_waitress(throttled_app)
+    try:
+        with requests.Session() as session:
+            codes = [session.get(f"{url}/api/v1/healthz", timeout=5).status_code for _ in range(8)]
+    finally:
+        stop()
+    assert codes[:3] == [200, 200, 200] and 429 in codes[3:]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
+@pytest.mark.parametrize("filename", [
+    "../escape.md", "a/../../escape.md", "/etc/passwd.md", "//server/share/x.md", "C:/Windows/x.md", "C:x.md",
+    "a\\..\\..\\x.md", "nul\x00.md", "line\nbreak.md", "tab\tname.md", ".hidden/x.md", "a/.git/x.md", "a/" + "x" * 300 + ".md",
+    "x" * 1100 + ".md",
+])
+def test_traversal_and_unsafe_names_are_refused_and_store_nothing(client, auth, app, settings, filename) -> None:
+    response = post(client, auth, filename)
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["code"] == "bad_filename"
+    with app.app_context():
+        assert db.session.query(Document).count() == 0 and db.session.query(Job).count() == 0
+    assert list(settings.outbox_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
+@pytest.mark.parametrize(("content_type", "code"), [
+    ("text/markdown; charset=latin-1", "unsupported_charset"),
+    ("text/markdown; charset=utf-16", "unsupported_charset"),
+    ("application/json", "unsupported_media_type"),
+    ("multipart/form-data; boundary=x", "unsupported_media_type"),
+])
+def test_wrong_content_types_and_charsets_get_415(client, auth, app, content_type, code) -> None:
+    response = post(client, auth, "ok.md", content_type=content_type)
+    assert response.status_code == 415 and response.json["error"]["code"] == code
+    with app.app_context():
+        assert db.session.query(Document).count() == 0
+
+
+def test_utf8_charset_is_accepted(client, auth) -> None:
+    assert post(client, auth, "ok.md", content_type="text/markdown; charset=UTF-8").status_code == 201
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_outbox_names_are_unique_per_source_path_and_predictable(client, auth) -> None:
+    def slug(filename: str, extra: str = "") -> str:
+        response = post(client, auth, filename, body=ARTICLE + extra.encode())
+        assert response.status_code == 201, response.json
+        return response.json["job"]["slug"]
+
+    assert slug("post.md") == "post"
+    assert slug("a/post.md", "a") == "a-post"
+    assert slug("b/post.md", "b") == "b-post"  # same file name, other folder: another output
+    assert slug("a/b/post.md", "ab") == "a-b-post"
+    clash = slug("a-b/post.md", "clash")  # flattens like a/b/post.md: the path's hash keeps them apart
+    assert clash.startswith("a-b-post-") and len(clash) == len("a-b-post-") + 8
+    assert slug("a-b/post.md", "clash, edited") == clash  # a new version keeps its name (and replaces its video)
+    assert slug("a/post.md", "a, edited") == "a-post"
+    assert slug("Post.md", "capital") != "post"  # one name on a case-insensitive disk
+    assert slug("con.md", "reserved") == "con-article"  # con.mp4 cannot exist on Windows
+    assert slug("日本語/記事.md", "unicode") == "article"
+
+
+@pytest.mark.parametrize("slug", ["../x", "a/b", "/abs", "con", "", "A", "x\x00", "..", "a--b", "-a"])
+def test_outbox_file_refuses_any_name_that_could_leave_the_outbox(tmp_path: Path, slug: str) -> None:
+    with pytest.raises(ValueError, match="refusing"):
+        outbox_file(tmp_path, slug, ".mp4")
+    assert outbox_file(tmp_path, "a-post", ".error.txt") == tmp_path.resolve() / "a-post.error.txt"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
+def test_no_secret_in_error_bodies_or_logs(client, app, caplog) -> None:
+    secret = "test-token-0123456789abcdef"  # the fixture's real token
+    near = secret[:-1] + "X"
+    caplog.set_level(logging.DEBUG)
+    bodies = [client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {near}"}).get_data(as_text=True),
+              client.get("/api/v1/jobs", headers={"Authorization": near}).get_data(as_text=True),
+              client.get(f"/api/v1/jobs?cursor={near}", headers={"Authorization": f"Bearer {secret}"}).get_data(as_text=True),
+              client.post(f"/api/v1/documents?filename={near}.txt", data=ARTICLE,
+                          headers={"Authorization": f"Bearer {secret}", "Content-Type": "text/markdown"}
+                          ).get_data(as_text=True)]
+    assert all('"error"' in body for body in bodies)
+    for text in [*bodies, caplog.text]:
+        assert secret not in text and near not in text
+
+
+def test_binding_beyond_loopback_needs_a_strong_explicit_token(tmp_path: Path) -> None:
+    for host in ("127.0.0.1", "127.0.0.5", "::1", "localhost"):
+        assert load_settings(home=tmp_path, host=host).host == host
+    for host, token in (("0.0.0.0", None), ("192.168.1.4", "short-secret"), ("::", None), ("example.org", None)):
+        with pytest.raises(SettingsError, match="MEDIABUDDY_HOST=.* is not a loopback address") as caught:
+            load_settings(home=tmp_path, host=host, api_token=token)
+        assert "MEDIABUDDY_API_TOKEN" in str(caught.value)
+        assert token is None or token not in str(caught.value)
+    assert load_settings(home=tmp_path, host="0.0.0.0", api_token="s" * 32).host == "0.0.0.0"
+
+
+def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "cli", "serve"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
+                                             "MEDIABUDDY_HOME": str(tmp_path), "MEDIABUDDY_HOST": "0.0.0.0"})
+    assert result.returncode == 2
+    assert "MEDIABUDDY_HOST=0.0.0.0 is not a loopback address" in result.stderr
+    assert not (tmp_path / "var").exists()  # refused before anything was created

@@ -1,0 +1,208 @@
+"""The renderer with real ffmpeg, real narrators and real fonts, at small sizes.
+
+Checks behaviour a viewer would notice: frame counts and A/V sync, chapters a player
+shows, loudness, no black frames, smooth motion, captions burned where the .srt says,
+and that an edited scene re-renders only the segments it touches.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from server.digests import file_sha256
+from server.pipeline.ffmpeg import ffmpeg_exe
+from server.pipeline.srt import phrases_srt
+from server.providers.narration.base import narrate
+from server.providers.narration.espeak import EspeakNarrator
+from server.renderer import process, render_video
+from server.renderer.audio import lay_out
+from server.renderer.fonts import caption_font, fonts_folder, missing_glyphs
+from server.renderer.model import Encoding, Word
+from server.renderer.plan import HouseStyle, SceneInput, plan_video
+
+pytestmark = pytest.mark.pipeline
+
+W, H, FPS = 240, 426, 30
+TEXTS = ["Welcome to the renderer. This first scene has a few words to show.",
+         "The second scene is about something else, and it keeps going for a while.",
+         "Finally, the third scene closes the video. Thank you for watching."]
+COLOURS = [(30, 40, 90), (200, 190, 170), (20, 90, 60)]
+
+
+def _picture(path: Path, colour: tuple[int, int, int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", (W, H), colour)
+    draw = ImageDraw.Draw(image)
+    for _ in range(40):
+        x, y, r = int(rng.integers(0, W)), int(rng.integers(0, H)), int(rng.integers(4, 20))
+        draw.ellipse((x, y, x + r, y + r), fill=tuple(int(c) for c in rng.integers(0, 255, 3)))
+    image.save(path)
+
+
+_SPOKEN: dict[str, object] = {}   # the narration cache's rule: the same text is not spoken again
+
+
+def _scenes(folder: Path, texts: list[str]) -> list[SceneInput]:
+    narrator = EspeakNarrator()
+    scenes = []
+    for i, text in enumerate(texts):
+        image = folder / f"scene{i}.png"
+        _picture(image, COLOURS[i % 3], i)
+        if text not in _SPOKEN:
+            _SPOKEN[text] = narrate(narrator, text, folder / f"scene{i}-{len(_SPOKEN)}.wav", 350)
+        clip = _SPOKEN[text]
+        scenes.append(SceneInput(image, file_sha256(image), clip.path,
+                                 tuple(Word(w.start_ms, w.end_ms, w.text) for w in clip.words),
+                                 chapter=["", "The middle", "The end"][i]))
+    return scenes
+
+
+def _render(folder: Path, cache: Path, texts: list[str], name: str = "out", preset: str = "veryfast"):  # noqa: ANN202
+    folder.mkdir(parents=True, exist_ok=True)
+    scenes = _scenes(folder, texts)
+    font = caption_font("en")
+    narration = folder / f"{name}-narration.wav"
+    plan, layout, counts = plan_video(scenes, "A Renderer Test", "en", HouseStyle(Encoding(W, H, FPS, preset)),
+                                      font, fonts_folder(font, cache), narration)
+    lay_out([s.narration for s in scenes], counts, layout.title_ms * FPS // 1000, FPS, narration)
+    result = render_video(plan, folder / f"{name}.mp4", cache, folder / f"{name}-work", workers=2)
+    return plan, layout, result
+
+
+def _ffmpeg_log(*args: str) -> str:
+    return subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *args], capture_output=True, text=True,
+                          timeout=120).stderr
+
+
+def _frames(video: Path, start_s: float = 0.0, count: int = 1, size: tuple[int, int] = (W, H)) -> np.ndarray:
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", f"{start_s:.3f}", "-i", str(video), "-frames:v",
+                          str(count), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, timeout=60).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, size[1], size[0], 3).astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):  # noqa: ANN001, ANN201
+    folder = tmp_path_factory.mktemp("render")
+    cache = folder / "cache"
+    return folder, cache, *_render(folder, cache, TEXTS)
+
+
+def test_streams_frames_and_sync(rendered) -> None:  # noqa: ANN001
+    folder, cache, plan, layout, result = rendered
+    log = _ffmpeg_log("-i", str(result.video))
+    assert re.search(r"Video: h264 \(High\).*yuv420p", log) and "Audio: aac" in log
+    decoded = _ffmpeg_log("-i", str(result.video), "-map", "0:v", "-f", "null", "-")
+    frames = int(re.findall(r"frame=\s*(\d+)", decoded)[-1])
+    assert frames == plan.frames == layout.duration_ms * FPS // 1000 + (1 if layout.duration_ms * FPS % 1000 else 0)
+    audio = _ffmpeg_log("-i", str(result.video), "-map", "0:a", "-f", "null", "-")
+    audio_s = [float(h) * 3600 + float(m) * 60 + float(s) for h, m, s in re.findall(r"time=(\d+):(\d+):([\d.]+)", audio)][-1]
+    assert abs(audio_s - frames / FPS) < 0.040   # A/V drift under 40 ms
+    with result.video.open("rb") as handle:   # +faststart: the index (moov) before the media (mdat)
+        head = handle.read(1 << 16)
+    assert 0 <= head.find(b"moov") < (head.find(b"mdat") if b"mdat" in head else 1 << 30)
+
+
+def test_chapters_in_the_file_and_in_plan(rendered) -> None:  # noqa: ANN001
+    folder, cache, plan, layout, result = rendered
+    meta = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(result.video), "-f", "ffmetadata", "-"],
+                          capture_output=True, text=True, timeout=60).stdout
+    titles = re.findall(r"\[CHAPTER\][^\[]*?title=([^\n]*)", meta)
+    assert titles == ["A Renderer Test", "The middle", "The end"]
+    starts = [round(int(start) * 1000 * int(num) / int(den))
+              for num, den, start in re.findall(r"TIMEBASE=(\d+)/(\d+)\s+START=(\d+)", meta)]
+    assert starts[0] == 0 and starts[1:] == list(layout.scene_starts_ms[1:])
+
+
+def test_loudness_on_target(rendered) -> None:  # noqa: ANN001
+    folder, cache, plan, layout, result = rendered
+    log = _ffmpeg_log("-nostats", "-i", str(result.video), "-af", "ebur128=peak=true", "-f", "null", "-")
+    integrated = float(re.findall(r"I:\s+(-?[\d.]+) LUFS", log)[-1])
+    peak = float(re.findall(r"Peak:\s+(-?[\d.]+) dBFS", log)[-1])
+    assert -15.5 <= integrated <= -12.5
+    assert peak <= -0.9
+
+
+def test_no_black_frames(rendered) -> None:  # noqa: ANN001
+    folder, cache, plan, layout, result = rendered
+    log = _ffmpeg_log("-i", str(result.video), "-vf", "blackdetect=d=0.04:pix_th=0.05", "-an", "-f", "null", "-")
+    assert "black_start" not in log
+
+
+def test_motion_is_smooth(rendered) -> None:  # noqa: ANN001
+    """Consecutive frames of one scene move by the same whole-pixel step: no jitter."""
+    folder, cache, plan, layout, result = rendered
+    start = layout.scene_starts_ms[1] / 1000 + 0.5
+    frames = _frames(result.video, start, 12).mean(axis=3)
+    band = frames[:, 20:140, 20:220]   # above the captions
+    steps = []
+    for a, b in zip(band, band[1:]):
+        errors = {(dy, dx): np.abs(np.roll(a, (dy, dx), axis=(0, 1))[4:-4, 4:-4] - b[4:-4, 4:-4]).mean()
+                  for dy in (-2, -1, 0, 1, 2) for dx in (-2, -1, 0, 1, 2)}
+        steps.append(min(errors, key=errors.get))
+    assert len(set(steps)) == 1 and steps[0] != (0, 0), steps
+
+
+def test_captions_burned_where_the_srt_says(rendered) -> None:  # noqa: ANN001
+    folder, cache, plan, layout, result = rendered
+    srt = phrases_srt(layout.phrases)
+    assert srt.count(" --> ") == len(layout.phrases) > 3
+    spoken = " ".join(w.text for p in layout.phrases for w in p.words)
+    assert spoken == " ".join(TEXTS)
+    band = slice(int(H * 0.55), int(H * 0.76))
+    phrase = next(p for p in layout.phrases if len(p.words) >= 4)
+    during = _frames(result.video, (phrase.start_ms + phrase.end_ms) / 2000)[0][band]
+    gap_ms = layout.phrases[0].start_ms - 300   # the title card: no caption yet
+    before = _frames(result.video, gap_ms / 1000)[0][band]
+    white = lambda f: int(((f > 200).all(axis=2)).sum())  # noqa: E731 - caption letters are white
+    assert white(during) > 100 and white(before) < 10, (white(during), white(before))
+
+
+def test_edit_re_renders_only_touched_segments(rendered, tmp_path) -> None:  # noqa: ANN001
+    folder, cache, plan, layout, result = rendered
+    assert result.segments_rendered == len(plan.segments)
+    texts = [TEXTS[0], "The second scene now says something shorter.", TEXTS[2]]
+    plan2, layout2, again = _render(tmp_path, cache, texts, "edited")
+    # The edited scene and the one after it (its crossfade starts from the edited scene's tail).
+    assert again.segments_rendered == 2 and again.segments_reused == len(plan2.segments) - 2
+    assert layout2.duration_ms != layout.duration_ms
+
+
+def test_killed_ffmpeg_is_not_retryable(tmp_path) -> None:
+    errors: list[process.RenderFailed] = []
+
+    def work() -> None:
+        try:
+            process.run(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "600", "-c:v", "libx264",
+                         "-f", "null", "-"], "a long test render")
+        except process.RenderFailed as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    deadline = time.monotonic() + 10
+    pid = None
+    while pid is None and time.monotonic() < deadline:
+        found = subprocess.run(["pgrep", "-f", "testsrc2=size=640x360:rate=30", "-P", str(__import__("os").getpid())],
+                               capture_output=True, text=True).stdout.split()
+        pid = int(found[0]) if found else None
+        time.sleep(0.05)
+    assert pid is not None
+    __import__("os").kill(pid, 9)
+    thread.join(timeout=30)
+    assert errors and errors[0].killed and not errors[0].retryable
+    assert "SIGKILL" in str(errors[0]) and "out of memory" in str(errors[0])
+
+
+def test_cjk_font_has_the_glyphs() -> None:
+    japanese = "日本語の字幕、中文字幕、한국어 자막"
+    assert missing_glyphs(caption_font("ja"), japanese) == set()
+    assert missing_glyphs(caption_font("en"), japanese)   # Source Sans would draw boxes
+    assert missing_glyphs(caption_font("en"), "Café, naïve — “quoted”") == set()

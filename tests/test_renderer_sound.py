@@ -1,0 +1,105 @@
+"""Word timings from real narrators, and the soundtrack: music ducked under the voice, loudness on target."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from server.pipeline.ffmpeg import ffmpeg_exe
+from server.providers.narration.base import narrate, write_wav
+from server.providers.narration.espeak import EspeakNarrator
+from server.renderer.audio import render_audio
+from server.renderer.model import AudioMix, Chapter
+from server.renderer.mux import description_list, ffmetadata
+
+pytestmark = pytest.mark.pipeline
+
+TEXT = "Media Buddy turns an article into a video. Every word is timed from the voice itself."
+
+
+def _samples(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path), "rb") as reader:
+        return np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2"), reader.getframerate()
+
+
+def _check_words(clip, text: str) -> None:  # noqa: ANN001
+    samples, rate = _samples(clip.path)
+    words = clip.words
+    assert [w.text for w in words] == text.split()
+    assert all(w.start_ms < w.end_ms for w in words)
+    assert all(a.end_ms <= b.start_ms for a, b in zip(words, words[1:]))
+    assert words[-1].end_ms <= clip.duration_ms
+    # The first word starts where the voice does (the first sample above the noise floor).
+    onset_ms = int(np.flatnonzero(np.abs(samples.astype(int)) > 300)[0]) * 1000 // rate
+    assert abs(words[0].start_ms - onset_ms) < 120
+    # Each caption cue carries its own words and spans them.
+    for cue in clip.captions:
+        assert cue.words and " ".join(w.text for w in cue.words) == cue.text
+        assert (cue.start_ms, cue.end_ms) == (cue.words[0].start_ms, cue.words[-1].end_ms)
+
+
+def test_piper_gives_word_timings_from_its_alignments(tmp_path: Path) -> None:
+    from server.providers.narration.piper_voice import PiperNarrator, bundled_voice
+
+    narrator = PiperNarrator(bundled_voice())
+    assert narrator.aligned and narrator.identity.endswith(":aligned")
+    samples, rate, spans = narrator.speak_timed("Every word is timed from the voice itself.")
+    assert spans is not None and len(spans) == 8 and spans[-1][1] <= len(samples)
+    _check_words(narrate(narrator, TEXT, tmp_path / "piper.wav", 350), TEXT)
+
+
+def test_narrators_without_alignments_share_the_voiced_span(tmp_path: Path) -> None:
+    _check_words(narrate(EspeakNarrator(), TEXT, tmp_path / "espeak.wav", 350), TEXT)
+
+
+def _tone(path: Path, seconds: float, rate: int, hz: float, on: list[tuple[float, float]], level: float) -> None:
+    t = np.arange(int(seconds * rate)) / rate
+    signal = np.zeros_like(t)
+    for a, b in on:
+        mask = (t >= a) & (t < b)
+        signal[mask] = level * np.sin(2 * np.pi * hz * t[mask])
+    write_wav(path, np.round(signal * 32767).astype(np.int16), rate)
+
+
+def _band_level(pcm: np.ndarray, rate: int, hz: float, start: float, end: float) -> float:
+    window = pcm[int(start * rate):int(end * rate)]
+    spectrum = np.abs(np.fft.rfft(window * np.hanning(len(window))))
+    freqs = np.fft.rfftfreq(len(window), 1 / rate)
+    return float(spectrum[(freqs > hz - 30) & (freqs < hz + 30)].max())
+
+
+def test_music_is_ducked_under_the_voice_and_the_mix_is_normalised(tmp_path: Path) -> None:
+    voice, music = tmp_path / "voice.wav", tmp_path / "music.wav"
+    # A "voice" (a 220 Hz tone) speaks from 1 s to 4 s and from 7 s to 9 s; the music is a 3 kHz tone.
+    _tone(voice, 10, 22050, 220, [(1, 4), (7, 9)], 0.08)
+    _tone(music, 4, 44100, 3000, [(0, 4)], 0.5)   # shorter than the video: it loops
+    out = tmp_path / "mix.m4a"
+    measured = render_audio(AudioMix(voice, 10_000, music=music, music_gain_db=-12), out)
+    assert measured["input_i"] < -14
+    pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-ac", "1", "-f", "s16le", "-ar", "48000", "-"],
+                         capture_output=True, timeout=60).stdout
+    audio = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    assert len(audio) == pytest.approx(10 * 48000, abs=2048)
+    during = _band_level(audio, 48000, 3000, 2.0, 3.5)
+    between = _band_level(audio, 48000, 3000, 5.0, 6.5)
+    assert between > 2 * during        # ducked by more than 6 dB while the voice speaks
+    fading = _band_level(audio, 48000, 3000, 9.5, 9.9)
+    assert fading < between / 2       # and faded out at the end
+    log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(out), "-af", "ebur128=peak=true",
+                          "-f", "null", "-"], capture_output=True, text=True, timeout=60).stderr
+    assert -15.5 <= float(re.findall(r"I:\s+(-?[\d.]+) LUFS", log)[-1]) <= -12.5
+    assert float(re.findall(r"Peak:\s+(-?[\d.]+) dBFS", log)[-1]) <= -0.9
+
+
+@pytest.mark.utils
+def test_chapter_list_and_marks() -> None:
+    chapters = (Chapter(0, "Intro"), Chapter(65_000, "Why = how; #1"), Chapter(3_725_000, "Late"))
+    assert description_list(chapters) == "0:00 Intro\n1:05 Why = how; #1\n1:02:05 Late\n"
+    meta = ffmetadata(chapters, 4_000_000, "A title")
+    assert "title=Why \\= how\\; \\#1" in meta and meta.count("[CHAPTER]") == 3
+    assert "START=65000\nEND=3725000" in meta and meta.rstrip().endswith("title=Late")
