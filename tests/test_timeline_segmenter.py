@@ -41,7 +41,11 @@ def _planned(path: Path) -> tuple[SceneSpec, ...]:
 def test_corpus_scenes_keep_every_word_and_stay_within_bounds(path: Path) -> None:
     text = _spoken(path)
     scenes = _planned(path)
-    assert [w for s in scenes for w in s.text.split()] == [w for w in text.split() if w != "##"]
+    # Every word, in order; a heading's last word gains a full stop so it is spoken as a sentence.
+    assert [w.rstrip(".") for s in scenes for w in s.text.split()] == \
+        [w.rstrip(".") for w in text.split() if w != "##"]
+    for scene in (s for s in scenes if s.chapter):  # the heading is its own sentence, not run into the next
+        assert scene.text.startswith(scene.chapter) and scene.text[len(scene.chapter)] in ".!?:…"
     assert all(MIN_WORDS <= s.word_count <= MAX_WORDS for s in scenes[:-1]), \
         [s.word_count for s in scenes if not MIN_WORDS <= s.word_count <= MAX_WORDS]
     assert 1 <= scenes[-1].word_count <= MAX_WORDS

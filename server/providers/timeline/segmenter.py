@@ -29,7 +29,7 @@ from server.providers.timeline.rules import (MAX_CHARS, MAX_WORDS, MIN_CHARS, MI
 from server.providers.types import HEADING_MARK, SceneSpec
 
 NAME = "segmenter"
-VERSION = "2"   # 2: POS-tagged cuts, headings as chapters, CJK bounds, noun-phrase concepts; bump on any change
+VERSION = "3"   # 3: headings end with a full stop; 2: POS-tagged cuts, headings as chapters, CJK bounds, noun-phrase concepts; bump on any change
 MIN_TAIL = 1
 HEADING_LAST = 150.0
 __all__ = ["MAX_WORDS", "MIN_TAIL", "MIN_WORDS", "NAME", "Bounds", "bounds_for", "measure", "plan_scenes"]
@@ -111,6 +111,8 @@ def _word_pieces(text: str, analysed: str, language: str) -> list[_Piece]:
                                                                nlp.tagger_for(language) == "fr")
             if following is None and heading:
                 cost = HEADING_LAST   # a heading opens a scene; it never ends one
+                if not word.endswith((".", "!", "?", ":", "…")):
+                    word += "."       # spoken as its own sentence, not run into the text after it
             pieces.append(_Piece(word, start, 1, cost, heading if i == 0 else ""))
     return pieces
 
