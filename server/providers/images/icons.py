@@ -67,7 +67,7 @@ comment: comment comments message messages reply question questions answer answe
 bullhorn: announcement announcements news marketing campaign promotion publicity voice
 envelope: email emails mail letter letters newsletter inbox
 newspaper: article articles blog post posts story stories press journalism publication
-book: book books documentation manual guide guides reference chapter chapters reading library
+book: book books documentation manual guide guides reference chapter chapters reading library logbook logbooks diary diaries journal journals
 file-lines: document documents file files page pages paper papers text form forms readme
 folder-open: folder folders directory directories project projects archive
 globe: world internet web website websites global network networks planet international
@@ -146,6 +146,11 @@ seedling: beginning start beginner beginners newcomer newcomers growth potential
 tree: tree trees nature forest environment ecosystem
 leaf: leaf plant plants green organic
 sun: sun morning day light sunshine
+cloud-bolt: storm storms thunder thunderstorm thunderstorms lightning tempest gale gales
+cloud-rain: rain rainfall shower showers drizzle downpour
+wind: wind winds breeze gust gusts
+snowflake: snow snowfall winter frost ice
+tower-observation: lighthouse lighthouses watchtower watchtowers beacon beacons
 moon: night evening moon
 water: water flow stream ocean sea
 scroll: history tradition legacy story narrative
