@@ -6,7 +6,7 @@ import fnmatch
 import os
 from pathlib import Path
 
-ARTICLE_SUFFIXES = (".md", ".markdown")
+ARTICLE_SUFFIXES = (".md", ".markdown", ".mdx")  # the server accepts the same (server/intake.py)
 JUNK_PATTERNS = (
     "*.part", "*.partial", "*.crdownload", "*.download", "*.tmp", "*.temp", "*.swp", "*.swo", "*.swx", "*~",
     "~$*", ".~lock.*", "#*#", ".#*", "*.bak", ".DS_Store", "Thumbs.db", "desktop.ini", "*.icloud",
@@ -15,7 +15,7 @@ JUNK_PATTERNS = (
 
 
 def is_article(path: str | Path, inbox: Path) -> bool:
-    """True for a non-hidden ``.md``/``.markdown`` file inside the inbox that is not junk."""
+    """True for a non-hidden ``.md``/``.markdown``/``.mdx`` file inside the inbox that is not junk."""
     path, root = str(path), str(inbox)
     if not path.startswith(root + os.sep):
         return False

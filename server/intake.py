@@ -17,7 +17,7 @@ from server.extensions import db
 from server.models import Document, Job
 from server.providers.extract import markdown
 
-ALLOWED_SUFFIXES = (".md", ".markdown")
+ALLOWED_SUFFIXES = (".md", ".markdown", ".mdx")  # .mdx: MDX posts; JSX is cut by extraction
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _DRIVE = re.compile(r"^[A-Za-z]:")  # C:post.md is relative on POSIX but a drive on Windows
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

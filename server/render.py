@@ -12,7 +12,7 @@ from config import Settings
 from server import create_app, upgrade_database
 from server.errors import ApiError, MediaBuddyError
 from server.extensions import db
-from server.intake import accept
+from server.intake import ALLOWED_SUFFIXES, accept
 from server.models import STAGES, Job
 from server.pipeline.runner import run_job
 from server.pipeline.stages.publish import publish_job
@@ -39,7 +39,7 @@ def render_file(settings: Settings, source: Path, output: Path) -> Path:
         upgrade_database(app)
         with app.app_context():
             try:
-                intake = accept(source.read_bytes(), source.name if source.suffix.lower() in (".md", ".markdown")
+                intake = accept(source.read_bytes(), source.name if source.suffix.lower() in ALLOWED_SUFFIXES
                                 else f"{source.stem}.md", None, local)
             except ApiError as error:
                 raise RenderError(f"{source}: {error.message}") from error

@@ -128,7 +128,7 @@ def storyboard_file(settings: Settings, source: Path, out_base: Path) -> tuple[P
     from server import create_app, upgrade_database
     from server.errors import ApiError
     from server.extensions import db
-    from server.intake import accept
+    from server.intake import ALLOWED_SUFFIXES, accept
     from server.pipeline.runner import run_job
 
     out_base = out_base.resolve()
@@ -138,7 +138,7 @@ def storyboard_file(settings: Settings, source: Path, out_base: Path) -> tuple[P
         upgrade_database(app)
         with app.app_context():
             try:
-                name = source.name if source.suffix.lower() in (".md", ".markdown") else f"{source.stem}.md"
+                name = source.name if source.suffix.lower() in ALLOWED_SUFFIXES else f"{source.stem}.md"
                 intake = accept(source.read_bytes(), name, None, local)
             except ApiError as error:
                 raise StoryboardError(f"{source}: {error.message}") from error

@@ -137,3 +137,15 @@ def test_the_fast_status_read_matches_the_orm_view_of_the_job(client, auth, app)
     assert [s["state"] for s in body["stages"]][:3] == ["done", "done", "running"]
     without = post(client, ARTICLE + b"\nMore words here.\n", auth, filename="b.md").json["job"]["id"]
     assert client.get(f"/api/v1/jobs/{without}", headers=auth).json["job"]["scenes"] == []
+
+
+def test_an_mdx_post_is_accepted_and_named_like_any_article(client, auth, tmp_path) -> None:
+    from daemon.filters import is_article
+
+    mdx = b"import Note from './note'\n\n# Shipping MDX\n\n<Note variant=\"join\">Components hold prose.</Note>\n\n" \
+          b"An MDX post is markdown with components, and it is read out like any other article.\n"
+    response = post(client, mdx, auth, filename="blog/shipping.mdx")
+    assert response.status_code == 201, response.json
+    assert response.json["job"]["slug"] == "blog-shipping"
+    (tmp_path / "shipping.mdx").write_bytes(mdx)
+    assert is_article(tmp_path / "shipping.mdx", tmp_path)  # the daemon delivers what the server accepts
