@@ -91,7 +91,7 @@ def assign(drafts: list[Draft], analysed: str, *, theme: str, language: str) -> 
     chosen: list[Phrase | None] = []
     previous = ""
     for found in per_scene:
-        best = _strongest(found, document_frequency, article_frequency, len(drafts), previous)
+        best = _strongest(found, document_frequency, article_frequency, len(drafts), previous, language)
         chosen.append(best)
         previous = best.key if best else previous
     fallback = _article_fallback(chosen, article_frequency)
@@ -175,7 +175,7 @@ def _scene_of(offset: int, starts: list[int]) -> int | None:
 
 
 def _strongest(found: list[Phrase], document_frequency: Counter[str], article_frequency: Counter[str],
-               scene_count: int, previous: str) -> Phrase | None:
+               scene_count: int, previous: str, language: str = "en") -> Phrase | None:
     if not found:
         return None
     counts = Counter(p.lemmas[-1] for p in found)
@@ -184,7 +184,7 @@ def _strongest(found: list[Phrase], document_frequency: Counter[str], article_fr
         head = phrase.lemmas[-1]
         idf = math.log((1 + scene_count) / (1 + document_frequency[head])) + 1.0
         salience = counts[head] * idf + 0.4 * math.log1p(article_frequency[head])
-        picture = icons.picturable(list(phrase.lemmas), proper=phrase.named) / 10.0
+        picture = icons.picturable(list(phrase.lemmas), proper=phrase.named, language=language) / 10.0
         abstract = next((cost for suffix, cost in _ABSTRACT_SUFFIXES if head.endswith(suffix)), 0.0)
         repeat = 1.2 if phrase.key == previous else 0.0
         compound = 0.25 if len(phrase.lemmas) > 1 else 0.0
@@ -209,19 +209,34 @@ def _article_fallback(chosen: list[Phrase | None], article_frequency: Counter[st
 
 def describe(concept: str, lemmas: list[str], theme: str, *, proper: bool = False, salt: str = "",
              language: str = "en") -> str:
-    """One complete sentence about one thing: the concept, the picture that shows it, the theme."""
+    """One complete sentence about one thing: the concept, the picture that shows it, the theme.
+
+    The sentence is English whatever the article's language: it is written for the image
+    model (FLUX reads English best) and for the offline card's choice of picture, never
+    spoken. A French or Japanese concept is named by its English gloss (``icons.in_english``);
+    one with no gloss is named by the picture alone, so no foreign word sits in an English
+    sentence for an image model to letter onto the picture.
+    """
     backdrop, accent = _BACKDROPS.get(theme, ("plain dark", "warm white"))
-    found = [m for m in icons.match(lemmas, proper=proper) if m[0] >= icons.GOOD_MATCH]
+    found = [m for m in icons.match(lemmas, proper=proper, language=language) if m[0] >= icons.GOOD_MATCH]
     # The same picture the offline card draws: the concept's icon, else a light bulb for an idea.
     icon = icons.catalogue()[found[0][1] if found else icons.FALLBACK].label.lower()
-    if icon.rstrip("s") == concept.lower().rstrip("s"):
-        icon = "simple"
     english = language.split("-")[0].lower() == "en"
-    thing = concept if proper or concept[:1].isupper() or not english else _with_article(concept)
+    if english:
+        name = concept
+    else:
+        gloss = [w for w in icons.in_english([w.lower() for w in lemmas], language) if w]
+        name = " ".join(gloss[-2:]) if gloss and all(w.isascii() and w.isalpha() for w in gloss) else ""
     frame = _FRAMES[int.from_bytes(hashlib.sha256(salt.encode()).digest()[:2], "big") % len(_FRAMES)]
-    sentence = frame.format(thing=thing, Thing=thing[:1].upper() + thing[1:], icon=icon, accent=accent,
-                            backdrop=backdrop)
-    return sentence.replace("simple symbol", "symbol").replace("simple icon", "icon").replace("simple emblem", "emblem")
+    if not name or icon.rstrip("s") == name.lower().rstrip("s"):
+        # The picture says it all: "A single amber ruler symbol, centred on a quiet deep navy backdrop."
+        return _PICTURE_ONLY.format(icon=icon, accent=accent, backdrop=backdrop)
+    thing = name if proper or name[:1].isupper() else _with_article(name)
+    return frame.format(thing=thing, Thing=thing[:1].upper() + thing[1:], icon=icon, accent=accent,
+                        backdrop=backdrop)
+
+
+_PICTURE_ONLY = "One bold flat {icon} symbol in {accent}, alone in the middle of a plain {backdrop} background."
 
 
 def _with_article(phrase: str) -> str:

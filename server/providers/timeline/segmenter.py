@@ -29,7 +29,7 @@ from server.providers.timeline.rules import (MAX_CHARS, MAX_WORDS, MIN_CHARS, MI
 from server.providers.types import HEADING_MARK, SceneSpec
 
 NAME = "segmenter"
-VERSION = "3"   # 3: headings end with a full stop; 2: POS-tagged cuts, headings as chapters, CJK bounds, noun-phrase concepts; bump on any change
+VERSION = "4"   # 4: French and Japanese concepts scored and described through English glosses; 3: headings end with a full stop; 2: POS-tagged cuts, headings as chapters, CJK bounds, noun-phrase concepts; bump on any change
 MIN_TAIL = 1
 HEADING_LAST = 150.0
 __all__ = ["MAX_WORDS", "MIN_TAIL", "MIN_WORDS", "NAME", "Bounds", "bounds_for", "measure", "plan_scenes"]
