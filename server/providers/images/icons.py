@@ -29,6 +29,20 @@ VERSION = "2"   # 2: French and Japanese concepts glossed into English icon word
 # Everyday nouns each icon stands for (the icon first, then what it can picture).
 _TAG_LINES = """
 image: background backgrounds wallpaper
+cubes: framework frameworks
+boxes-stacked: resource resources asset assets inventory
+globe: http https protocol protocols
+sliders: mode modes value values variable variables
+quote-left: adage adages proverb proverbs motto mottos maxim
+gavel: judgement judgements
+handshake: consensus compromise
+clock-rotate-left: retrospect hindsight retrospective retrospectives past
+cloud-bolt: doom
+scale-balanced: balance tradeoff tradeoffs trade-off
+key: keyword keywords
+terminal: output shell console cli
+file-signature: proposal proposals
+cookie: session sessions
 heading: title titles headline headlines
 border-all: border borders edge edges outline
 expand: margin margins spacing
@@ -372,7 +386,7 @@ def match(words: list[str], *, proper: bool = False, language: str | None = None
                 break
     for position, word in enumerate(reversed(cleaned)):
         weight = 1.0 if position == 0 else 0.6   # the head noun counts more than a modifier
-        for form in dict.fromkeys((word, _singular(word))):
+        for form in dict.fromkeys((word, _singular(word), word[:-1] if word.endswith("ies") else word)):
             for key in whole.get(form, []):
                 offer(key, 10.0 * weight)
             for rank, slug in enumerate(TAGS.get(form, ())):

@@ -33,6 +33,17 @@ _VAGUE = frozenset("thing things way ways lot lots kind kinds sort sorts bit bit
                    "lack level amount couple instance instances other others rest addition terms term "
                    "chose choses façon fois cas exemple partie type manière "
                    "こと もの ため よう とき ところ 方 の 人 何 それ これ".split())
+_OPENING = frozenset("\"“‘'([«「『")
+# Words for an amount, never a picture: "one hundred percent", "a dozen", "the majority".
+_QUANTITIES = frozenset("percent percentage percentages per cent pourcentage dozen dozens majority minority "
+                        "plenty handful number numbers amount amounts quantity total half quarter "
+                        "pour-cent".split())
+# Units: not a concept when a number counts them ("five seconds"); a thing otherwise ("the clock's seconds").
+_UNITS = frozenset("second seconds millisecond milliseconds minute minutes hour hours day days week weeks month "
+                   "months year years decade decades time times byte bytes kilobyte kilobytes megabyte megabytes "
+                   "gigabyte gigabytes line lines word words character characters page pages point points dollar "
+                   "dollars euro euros cent cents step steps seconde minute heure jour semaine mois an année fois "
+                   "ligne mot caractère octet".split())
 _ABSTRACT_SUFFIXES = (("ness", 0.9), ("ity", 0.8), ("ism", 0.8), ("ship", 0.6), ("hood", 0.6), ("ance", 0.5),
                       ("ence", 0.5), ("ment", 0.3), ("tion", 0.3), ("sion", 0.3))
 _BACKDROPS = {"midnight": ("deep navy", "amber"), "paper": ("warm cream", "burnt orange"),
@@ -128,16 +139,21 @@ def noun_phrases(tokens: tuple[nlp.Token, ...], text: str) -> list[Phrase]:
             if before.pos == "ADJ" and token.pos == "PROPN":
                 break
             first -= 1
-        # "first-time product owners": a word glued to the one before it belongs to that word.
-        while first < i and first > 0 and tokens[first].start == tokens[first - 1].end:
+        # "first-time product owners": a word glued to the one before it belongs to that word
+        # (but a word after an opening quote is a word: "GitHub Flow" keeps its GitHub).
+        while first < i and first > 0 and tokens[first].start == tokens[first - 1].end \
+                and tokens[first - 1].text not in _OPENING:
             first += 1
         span = tokens[first:i + 1]
         lemmas = tuple(t.lemma.lower() if t.pos != "PROPN" else t.text.lower() for t in span)
-        if lemmas[-1] in _VAGUE or len(lemmas[-1]) < 2:
+        if lemmas[-1] in _VAGUE or len(lemmas[-1]) < 2 or lemmas[-1] in _QUANTITIES:
+            continue
+        # "five seconds", "ten years", "one hundred people": a measure, not a thing to picture.
+        if lemmas[-1] in _UNITS and first > 0 and tokens[first - 1].pos == "NUM":
             continue
         surface = text[span[0].start:span[-1].end]
         proper = all(t.pos == "PROPN" for t in span)
-        if not proper and surface[:1].isupper() and span[0].pos != "PROPN":
+        if not proper and surface[:1].isupper() and span[0].pos != "PROPN" and not surface[1:2].isupper():
             surface = surface[:1].lower() + surface[1:]
         phrases.append(Phrase(surface, lemmas, proper, span[0].start, any(t.pos == "PROPN" for t in span)))
     return phrases
@@ -188,7 +204,9 @@ def _strongest(found: list[Phrase], document_frequency: Counter[str], article_fr
         abstract = next((cost for suffix, cost in _ABSTRACT_SUFFIXES if head.endswith(suffix)), 0.0)
         repeat = 1.2 if phrase.key == previous else 0.0
         compound = 0.25 if len(phrase.lemmas) > 1 else 0.0
-        return salience + 1.6 * picture - abstract - repeat + compound + (0.3 if phrase.proper else 0.0)
+        # A noun no icon pictures (a light bulb would stand in) loses to one the viewer can see.
+        unseen = 0.8 if picture * 10.0 < icons.GOOD_MATCH else 0.0
+        return salience + 1.6 * picture - abstract - repeat + compound - unseen + (0.3 if phrase.proper else 0.0)
 
     # Ties go to the earliest phrase: what the scene says first is what a viewer hears first.
     return max(reversed(found), key=score)
