@@ -160,7 +160,9 @@ def noun_phrases(tokens: tuple[nlp.Token, ...], text: str) -> list[Phrase]:
 
 
 def _wordlike(text: str) -> bool:
-    return any(c.isalpha() for c in text) and not any(c in text for c in "/\\=<>{}[]@#$%^*_|~`")
+    # Two letters at least: "Y." in "a period of Y." is a variable, not a thing to picture.
+    letters = sum(c.isalpha() for c in text)
+    return (letters >= 2 or letters == 1 and nlp.is_cjk(text)) and not any(c in text for c in "/\\=<>{}[]@#$%^*_|~`")
 
 
 def _without_adjectives(phrase: Phrase, tokens: tuple[nlp.Token, ...]) -> Phrase:

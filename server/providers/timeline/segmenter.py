@@ -2,7 +2,8 @@
 
 Scenes are cut where a listener would pause. The text becomes pieces (words; for Japanese
 and Chinese, clause runs measured in characters) and every boundary between two pieces
-has a cost: paragraph end 0, sentence end 0.5, clause punctuation or a conjunction next 3,
+has a cost: paragraph end 0, sentence end 0.5, clause punctuation or a conjunction next 3, a clause's first word next
+(a subordinate, relative or complement clause, from the dependency parse) 4,
 a preposition next 10, elsewhere 20 (subject and verb included), after a heading 150, inside a noun phrase 35, after a function word 40
 (part-of-speech tags from ``nlp.analyse``). Dynamic programming picks the cheapest cut into
 scenes within the bounds, leaning towards the target; a heading paragraph (``## ...``)
@@ -29,7 +30,7 @@ from server.providers.timeline.rules import (MAX_CHARS, MAX_WORDS, MIN_CHARS, MI
 from server.providers.types import HEADING_MARK, SceneSpec
 
 NAME = "segmenter"
-VERSION = "4"   # 4: French and Japanese concepts scored and described through English glosses; 3: headings end with a full stop; 2: POS-tagged cuts, headings as chapters, CJK bounds, noun-phrase concepts; bump on any change
+VERSION = "4"   # 4: cuts where a clause begins (dependency parse); French and Japanese concepts scored and described through English glosses; 3: headings end with a full stop; 2: POS-tagged cuts, headings as chapters, CJK bounds, noun-phrase concepts; bump on any change
 MIN_TAIL = 1
 HEADING_LAST = 150.0
 __all__ = ["MAX_WORDS", "MIN_TAIL", "MIN_WORDS", "NAME", "Bounds", "bounds_for", "measure", "plan_scenes"]
@@ -102,6 +103,7 @@ def _paragraphs(text: str):  # noqa: ANN202 - yields (start offset, paragraph te
 
 def _word_pieces(text: str, analysed: str, language: str) -> list[_Piece]:
     tags = _tags_by_offset(analysed, language)
+    clauses = nlp.clause_starts(nlp.analyse(analysed, language))
     pieces: list[_Piece] = []
     for offset, paragraph, heading in _paragraphs(text):
         words = [(offset + m.start(), m.group(0)) for m in re.finditer(r"\S+", paragraph)]
@@ -109,6 +111,8 @@ def _word_pieces(text: str, analysed: str, language: str) -> list[_Piece]:
             following = words[i + 1] if i + 1 < len(words) else None
             cost = 0.0 if following is None else _cost_between(word, start, following[1], following[0], tags,
                                                                nlp.tagger_for(language) == "fr")
+            if following is not None and following[0] in clauses and cost > 4.0:
+                cost = 4.0   # a clause of its own begins next ("…important | to ask first"): a listener's pause
             if following is None and heading:
                 cost = HEADING_LAST   # a heading opens a scene; it never ends one
                 if not word.endswith((".", "!", "?", ":", "…")):
