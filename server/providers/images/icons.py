@@ -29,6 +29,19 @@ VERSION = "2"   # 2: French and Japanese concepts glossed into English icon word
 # Everyday nouns each icon stands for (the icon first, then what it can picture).
 _TAG_LINES = """
 image: background backgrounds wallpaper
+seedling: greenhouse greenhouses seedlings nursery spring
+microchip: board boards circuit circuits controller controllers sensor sensors relay relays firmware
+temperature-half: temperature temperatures thermometer thermostat
+sun-plant-wilt: drought wilting
+sun: summer
+triangle-exclamation: fault faults failure failures
+gauge-high: dashboard dashboards
+spinner: placeholder placeholders loading
+keyboard: keystroke keystrokes
+file-lines: log logs logfile logfiles
+truck: shipper shippers
+inbox: collector collectors
+flag-checkered: checkpoint checkpoints
 cubes: framework frameworks
 boxes-stacked: resource resources asset assets inventory
 globe: http https protocol protocols

@@ -43,7 +43,10 @@ _UNITS = frozenset("second seconds millisecond milliseconds minute minutes hour 
                    "months year years decade decades time times byte bytes kilobyte kilobytes megabyte megabytes "
                    "gigabyte gigabytes line lines word words character characters page pages point points dollar "
                    "dollars euro euros cent cents step steps seconde minute heure jour semaine mois an année fois "
-                   "ligne mot caractère octet".split())
+                   "ligne mot caractère octet degree degrees".split())
+# Time spans picture as a calendar, rarely a scene's idea ("the first hot day of the year"): they only win alone.
+_TIME_SPANS = frozenset("year years month months week weeks day days hour hours minute minutes second seconds "
+                        "decade decades moment moments time année mois semaine jour heure".split())
 _ABSTRACT_SUFFIXES = (("ness", 0.9), ("ity", 0.8), ("ism", 0.8), ("ship", 0.6), ("hood", 0.6), ("ance", 0.5),
                       ("ence", 0.5), ("ment", 0.3), ("tion", 0.3), ("sion", 0.3))
 _BACKDROPS = {"midnight": ("deep navy", "amber"), "paper": ("warm cream", "burnt orange"),
@@ -208,6 +211,7 @@ def _strongest(found: list[Phrase], document_frequency: Counter[str], article_fr
         compound = 0.25 if len(phrase.lemmas) > 1 else 0.0
         # A noun no icon pictures (a light bulb would stand in) loses to one the viewer can see.
         unseen = 0.8 if picture * 10.0 < icons.GOOD_MATCH else 0.0
+        unseen += 1.0 if head in _TIME_SPANS else 0.0
         return salience + 1.6 * picture - abstract - repeat + compound - unseen + (0.3 if phrase.proper else 0.0)
 
     # Ties go to the earliest phrase: what the scene says first is what a viewer hears first.
