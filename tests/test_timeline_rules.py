@@ -79,6 +79,7 @@ def test_length_and_boundaries_are_checked() -> None:
     assert rules.ends_at_boundary("Pull all the latest changes", "made by the other keepers.")
     assert not rules.ends_at_boundary("It was important to ask the", "keepers first.")
     assert not rules.ends_at_boundary("We love red apples and", "green pears.")
+    assert not rules.ends_at_boundary("It will not reject on an error status even", "if the response is a four oh four.")
 
 
 def test_japanese_scenes_are_measured_in_characters() -> None:

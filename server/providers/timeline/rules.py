@@ -63,6 +63,8 @@ _CLAUSE_END = re.compile(r"[,;:—–、，；：)」』][\"'”’]*$")
 OPENERS = frozenset("and but or nor yet so because while when where although though whereas unless until since "
                      "if after before whether which who whom whose that mais et ou donc car quand lorsque "
                      "puisque parce".split())
+# Words that open a clause together with the conjunction after them: "even | if" cuts "even if" in two.
+OPENER_LEADS = frozenset("even only just right so as except rather whereas and or but même".split())
 _FUNCTION_TAGS = frozenset({"VERB", "AUX", "ADV", "ADP", "DET", "PRON", "CCONJ", "SCONJ", "PART", "INTJ", "NUM",
                             "PUNCT", "SYM"})
 
@@ -115,7 +117,8 @@ def ends_at_boundary(text: str, following: str = "", language: str = "en") -> bo
     if _SENTENCE_END.search(stripped) or _CLAUSE_END.search(stripped):
         return True
     first = following.split()[0].lower().strip("\"'“(,;:") if following.split() else ""
-    if first in OPENERS:
+    last = stripped.split()[-1].lower() if stripped.split() else ""
+    if first in OPENERS and last not in OPENER_LEADS:
         return True
     if not following.strip() or nlp.is_cjk(stripped, language):
         return False

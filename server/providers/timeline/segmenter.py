@@ -143,7 +143,7 @@ def _cost_between(word: str, start: int, following: str, following_start: int, t
     next_bare = following.lower().strip(",.;:\"'“”()")
     here = tags.get(start + len(word) - len(word.lstrip("\"“'(")), "")
     there = tags.get(following_start + len(following) - len(following.lstrip("\"“'(")), "")
-    if next_bare in _CONJUNCTIONS:
+    if next_bare in _CONJUNCTIONS and bare not in rules.OPENER_LEADS:
         return 3.0
     if bare in _FUNCTION_WORDS or here in ("DET", "ADP", "AUX", "PART", "CCONJ", "SCONJ"):
         return 40.0
