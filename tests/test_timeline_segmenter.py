@@ -166,3 +166,16 @@ def test_planning_is_deterministic_and_handles_short_and_empty_text() -> None:
     assert len(plan_scenes("Just four words here.")) == 1
     assert plan_scenes("") == []
     assert plan_scenes("   \n\n  ") == []
+
+
+def test_amounts_units_and_pieces_of_hyphenated_names_are_never_concepts() -> None:
+    text = ("We want people to feel able to make changes they are not one hundred percent sure of, "
+            "and the whole test suite runs in five seconds on a laptop.\n\n"
+            "Learn the \"GitHub Flow\" before you open your first pull request on a shared repository today.\n\n"
+            "La propriété line-height fixe la hauteur de chaque ligne dans le paragraphe du document.")
+    english = plan_scenes(text.rsplit("\n\n", 1)[0], theme="midnight")
+    concepts = [s.concept.lower() for s in english]
+    assert not any(c.endswith(("percent", "seconds")) for c in concepts), concepts
+    assert "github flow" in concepts or any("github" in c or "request" in c for c in concepts), concepts
+    french = plan_scenes(text.rsplit("\n\n", 1)[1], theme="midnight", language="fr")
+    assert all(not s.concept.lower().endswith(" line") for s in french), [s.concept for s in french]

@@ -147,6 +147,8 @@ def noun_phrases(tokens: tuple[nlp.Token, ...], text: str) -> list[Phrase]:
         while first < i and first > 0 and tokens[first].start == tokens[first - 1].end \
                 and tokens[first - 1].text not in _OPENING:
             first += 1
+        if text[token.end:token.end + 1] == "-" and token.end + 1 < len(text) and text[token.end + 1].isalnum():
+            continue   # "line" of "line-height": a piece of a hyphenated name, not a noun of its own
         span = tokens[first:i + 1]
         lemmas = tuple(t.lemma.lower() if t.pos != "PROPN" else t.text.lower() for t in span)
         if lemmas[-1] in _VAGUE or len(lemmas[-1]) < 2 or lemmas[-1] in _QUANTITIES:
