@@ -29,12 +29,14 @@ VERSION = "2"   # 2: French and Japanese concepts glossed into English icon word
 # Everyday nouns each icon stands for (the icon first, then what it can picture).
 _TAG_LINES = """
 image: background backgrounds wallpaper
+list-check: practice practices guideline guidelines checklist checklists
+syringe: xss injection injections
 seedling: greenhouse greenhouses seedlings nursery spring
 microchip: board boards circuit circuits controller controllers sensor sensors relay relays firmware
 temperature-half: temperature temperatures thermometer thermostat
 sun-plant-wilt: drought wilting
 sun: summer
-triangle-exclamation: fault faults failure failures
+triangle-exclamation: fault faults
 gauge-high: dashboard dashboards
 spinner: placeholder placeholders loading
 keyboard: keystroke keystrokes
@@ -210,7 +212,7 @@ file-contract: contract contracts license licenses terms agreement
 certificate: certification standard standards compliance accreditation
 hospital: hospital hospitals clinic healthcare medicine
 stethoscope: doctor doctors diagnosis treatment patient patients
-dumbbell: exercise fitness strength practice
+dumbbell: exercise fitness strength workout
 eye-slash: blindness ignorance secrecy hiding
 bell: notification notifications reminder reminders alarm
 inbox: queue queues backlog request requests
