@@ -80,6 +80,7 @@ class Phrase:
     proper: bool
     start: int
     named: bool = False   # some word is a proper noun ("Rust project"): a brand mark may picture it
+    person: bool = False  # a person's name ("Forest Anderson"): its words are not its picture
 
     @property
     def key(self) -> str:
@@ -160,7 +161,8 @@ def noun_phrases(tokens: tuple[nlp.Token, ...], text: str) -> list[Phrase]:
         proper = all(t.pos == "PROPN" for t in span)
         if not proper and surface[:1].isupper() and span[0].pos != "PROPN" and not surface[1:2].isupper():
             surface = surface[:1].lower() + surface[1:]
-        phrases.append(Phrase(surface, lemmas, proper, span[0].start, any(t.pos == "PROPN" for t in span)))
+        phrases.append(Phrase(surface, lemmas, proper, span[0].start, any(t.pos == "PROPN" for t in span),
+                              proper and all(t.entity == "PERSON" for t in span)))
     return phrases
 
 
@@ -181,7 +183,7 @@ def _without_adjectives(phrase: Phrase, tokens: tuple[nlp.Token, ...]) -> Phrase
     if len(kept) == len(words):
         return phrase
     return Phrase(" ".join(w for w, _ in kept), tuple(lemma for _, lemma in kept), phrase.proper, offset,
-                  phrase.named)
+                  phrase.named, phrase.person)
 
 
 def _scene_of(offset: int, starts: list[int]) -> int | None:
@@ -214,6 +216,7 @@ def _strongest(found: list[Phrase], document_frequency: Counter[str], article_fr
         # A noun no icon pictures (a light bulb would stand in) loses to one the viewer can see.
         unseen = 0.8 if picture * 10.0 < icons.GOOD_MATCH else 0.0
         unseen += 1.0 if head in _TIME_SPANS else 0.0
+        unseen += 2.0 if phrase.person else 0.0   # "Forest Anderson" would be drawn as a tree
         return salience + 1.6 * picture - abstract - repeat + compound - unseen + (0.3 if phrase.proper else 0.0)
 
     # Ties go to the earliest phrase: what the scene says first is what a viewer hears first.
