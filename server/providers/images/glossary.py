@@ -51,7 +51,7 @@ _FRENCH = {
     "clavier": "keyboard", "souris": "mouse", "tableau": "table", "couleur": "color",
     "arrière-plan": "background", "remplissage": "padding", "couche": "layers",
     "taille": "ruler", "largeur": "ruler", "hauteur": "ruler", "épaisseur": "ruler", "mesure": "ruler",
-    "ligne": "line", "texte": "text", "titre": "title", "dessin": "drawing",
+    "ligne": "text", "texte": "text", "titre": "title", "dessin": "drawing",
     "vidéo": "video", "lecteur": "player", "musique": "music", "chanson": "song",
     "erreur": "bug", "bogue": "bug", "sécurité": "security", "attaque": "attack", "pirate": "hacker",
     "mot-clé": "key", "requête": "request", "réponse": "answer", "question": "question",

@@ -254,8 +254,11 @@ def describe(concept: str, lemmas: list[str], theme: str, *, proper: bool = Fals
     if english:
         name = concept
     else:
-        gloss = [w for w in icons.in_english([w.lower() for w in lemmas], language) if w]
-        name = " ".join(gloss[-2:]) if gloss and all(w.isascii() and w.isalpha() for w in gloss) else ""
+        # Only words the gloss made English: "boîte rectangulaire" is "the box", not "the rectangulaire box".
+        known = icons.vocabulary()
+        gloss = [w for w in icons.in_english([w.lower() for w in lemmas], language)
+                 if w and (w in known or w.rstrip("s") in known)]
+        name = " ".join(gloss[-2:])
     frame = _FRAMES[int.from_bytes(hashlib.sha256(salt.encode()).digest()[:2], "big") % len(_FRAMES)]
     if not name or icon.rstrip("s") == name.lower().rstrip("s"):
         # The picture says it all: "A single amber ruler symbol, centred on a quiet deep navy backdrop."
