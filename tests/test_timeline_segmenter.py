@@ -179,3 +179,14 @@ def test_amounts_units_and_pieces_of_hyphenated_names_are_never_concepts() -> No
     assert "github flow" in concepts or any("github" in c or "request" in c for c in concepts), concepts
     french = plan_scenes(text.rsplit("\n\n", 1)[1], theme="midnight", language="fr")
     assert all(not s.concept.lower().endswith(" line") for s in french), [s.concept for s in french]
+
+
+def test_french_and_japanese_visuals_are_english_sentences_about_the_glossed_picture() -> None:
+    french = plan_scenes("Chaque boîte rectangulaire possède une marge, une bordure et un remplissage autour de son "
+                         "contenu, et le navigateur dessine la bordure de chaque boîte sur la page.", language="fr")
+    japanese = plan_scenes("雨の日になると、私は駅の近くの小さな図書館へ行く。窓の外で雨の音が続くあいだ、古い本のページをゆっくりめくるのが好きだ。",
+                           language="ja")
+    for scene in french + japanese:
+        assert scene.visual.isascii(), scene.visual        # written for the image model, in English
+        assert not rules.visual_problem(scene.visual), scene.visual
+        assert "lightbulb" not in scene.visual.lower(), (scene.concept, scene.visual)
