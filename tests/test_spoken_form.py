@@ -60,6 +60,11 @@ ENGLISH = [
     # phone numbers: digits in their groups; years in a sentence with a version
     ("Call 555-0123 or (555) 123-4567.", "Call five five five, oh one two three or five five five, one two three, four five six seven."),
     ("Dial +1 202 555 0143.", "Dial plus one, two oh two, five five five, oh one four three."),
+    ("Use HTTP/2 or HTTP/1.1 over IPv6 on port 8080 or port 443.",
+     "Use HTTP two or HTTP one point one over IP v six on port eighty eighty or port four four three."),
+    ("See RFC 7231 and ISO 8601; v2 ran from 1999-2001.",
+     "See RFC seventy-two thirty-one and ISO eighty-six oh one; version two ran from nineteen ninety-nine to two thousand and one."),
+    ("Call 1-800-555-0199.", "Call one, eight oh oh, five five five, oh one nine nine."),
     ("In 1998 came 2.0; in 2023, version 3.12.", "In nineteen ninety-eight came two point zero; in twenty twenty-three, version three point twelve."),
 ]
 

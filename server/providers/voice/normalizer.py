@@ -19,7 +19,7 @@ from num2words import CONVERTER_CLASSES, num2words
 
 from server.providers.types import HEADING_MARK
 
-NAME = "spoken-form-3"  # 3: HTTP status codes, phone numbers, years in context; 2:   # keys cached voice results: change it whenever the output changes
+NAME = "spoken-form-3"  # 3: HTTP status codes, phone numbers, standards, ports, year ranges, HTTP/2; 2:   # keys cached voice results: change it whenever the output changes
 
 _CJK = ("ja", "zh", "ko")
 _PERCENT = {"en": "percent", "fr": "pour cent", "de": "Prozent", "es": "por ciento", "it": "per cento",
@@ -99,6 +99,7 @@ def _numbers(text: str, lang: str) -> str:
         text = re.sub(_NOT_IN_WORD + r"(\d+)(st|nd|rd|th)\b", lambda m: _words(m.group(1), lang, "ordinal"), text)
         text = _phone_numbers(text)
         text = _status_codes(text)
+        text = _named_numbers(text)
         # "Rust 1.76", "Python 3.12": a release after a name is "one point seventy-six", not "seven six".
         text = re.sub(r"\b([A-Z][\w+#-]*|[Vv]ersion|[Rr]elease) (\d+)\.([1-9]\d+)(?!\w|[.,]\d)",
                       lambda m: f"{m.group(1)} {_words(m.group(2), lang)} point {_words(m.group(3), lang)}", text)
@@ -155,6 +156,34 @@ def _status_codes(text: str) -> str:
     return "".join(out)
 
 
+def _pairs(digits: str) -> str:
+    """A four-digit name read in pairs, as a year is: 8601 "eighty-six oh one", 8080 "eighty eighty"."""
+    head, tail = int(digits[:2]), int(digits[2:])
+    if tail == 0:
+        return f"{num2words(head)} hundred"
+    return f"{num2words(head)} {('oh ' + num2words(tail)) if tail < 10 else num2words(tail)}"
+
+
+def _named_numbers(text: str) -> str:
+    """Numbers that are names, not amounts: protocol versions, ports, standards, year ranges, "v2"."""
+    text = re.sub(r"\bHTTP/(\d)(?:\.(\d))?\b",
+                  lambda m: "HTTP " + num2words(int(m.group(1))) + (f" point {num2words(int(m.group(2)))}"
+                                                                    if m.group(2) else ""), text)
+    text = re.sub(r"\bIPv([46])\b", lambda m: "IP v " + num2words(int(m.group(1))), text)
+    text = re.sub(_NOT_IN_WORD + r"v(\d+)\b(?!\.\d)", lambda m: "version " + num2words(int(m.group(1))), text)
+    # "RFC 7231", "ISO 8601", "PEP 8": a standard's number is read like a year; a short one as it is.
+    text = re.sub(r"\b(RFC|ISO|PEP|ECMA|IEEE|CVE|ES|ISBN)[ -](\d{4})\b(?![.,]\d|-)",
+                  lambda m: f"{m.group(1)} {_pairs(m.group(2))}", text)
+    # "port 8080" "eighty eighty", "port 443" "four four three".
+    text = re.sub(r"\b([Pp]orts?) (\d{2,5})\b(?![.,]\d)",
+                  lambda m: f"{m.group(1)} " + (_pairs(m.group(2)) if len(m.group(2)) == 4 else
+                                                 " ".join(num2words(int(d)) for d in m.group(2))
+                                                 if len(m.group(2)) == 3 else m.group(2)), text)
+    # "1999–2001": years on both sides of a range.
+    return re.sub(_NOT_IN_WORD + r"((?:1[89]|20)\d\d)\s?[–-]\s?((?:1[89]|20)\d\d)" + _END,
+                  lambda m: f"{_words(m.group(1), 'en', 'year')} to {_words(m.group(2), 'en', 'year')}", text)
+
+
 def status_code(code: str) -> str:
     """An HTTP status as people say it: 200 "two hundred", 404 "four oh four", 429 "four twenty-nine"."""
     hundreds, rest = int(code[0]), int(code[1:])
@@ -167,7 +196,7 @@ def status_code(code: str) -> str:
 
 
 # "555-0123", "(555) 123-4567", "+1 202 555 0143", "+33 1 23 45 67 89": digits read in their groups.
-_PHONE = re.compile(r"(?<![\w.,/:-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}(?![\w/]|[.,]\d)")
+_PHONE = re.compile(r"(?<![\w.,/:-])(?:\+?\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}(?![\w/]|[.,]\d)")
 
 
 def _phone_numbers(text: str) -> str:
@@ -177,7 +206,8 @@ def _phone_numbers(text: str) -> str:
         digits = sum(len(g) for g in groups)
         # A phone number has 7 to 15 digits in groups, one of which has at least 3 (not "10-20", not a date).
         plus = raw.startswith("+")
-        if not (7 <= digits <= 15) or (not plus and "(" not in raw and not re.fullmatch(r"\d{3}-\d{4}|\d{3}[ .-]\d{3}[ .-]\d{4}", raw)):
+        if not (7 <= digits <= 15) or (not plus and "(" not in raw and not re.fullmatch(
+                r"(?:1-)?(?:\d{3}-)?\d{3}-\d{4}|(?:1[ .])?\d{3}[ .]\d{3}[ .]\d{4}", raw)):
             return raw
         spoken = ", ".join(" ".join("oh" if d == "0" else num2words(int(d)) for d in group) for group in groups)
         return ("plus " if plus else "") + spoken
