@@ -190,3 +190,12 @@ def test_french_and_japanese_visuals_are_english_sentences_about_the_glossed_pic
         assert scene.visual.isascii(), scene.visual        # written for the image model, in English
         assert not rules.visual_problem(scene.visual), scene.visual
         assert "lightbulb" not in scene.visual.lower(), (scene.concept, scene.visual)
+
+
+def test_a_readme_sentence_opening_with_a_verb_gives_no_noun() -> None:
+    from server.providers.timeline import concepts, nlp
+
+    text = "Returns a promise once the server answers. Gives you full control. Results show that users wait."
+    surfaces = [p.surface for p in concepts.noun_phrases(nlp.analyse(text, "en"), text)]
+    assert "Returns" not in surfaces and "Gives" not in surfaces and "promise" in surfaces
+    assert any(s.lower() == "results" for s in surfaces)   # a real noun opening a sentence stays

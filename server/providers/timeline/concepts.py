@@ -148,6 +148,8 @@ def noun_phrases(tokens: tuple[nlp.Token, ...], text: str) -> list[Phrase]:
         while first < i and first > 0 and tokens[first].start == tokens[first - 1].end \
                 and tokens[first - 1].text not in _OPENING:
             first += 1
+        if _verb_opening(tokens, i):
+            continue
         if text[token.end:token.end + 1] == "-" and token.end + 1 < len(text) and text[token.end + 1].isalnum():
             continue   # "line" of "line-height": a piece of a hyphenated name, not a noun of its own
         span = tokens[first:i + 1]
@@ -164,6 +166,17 @@ def noun_phrases(tokens: tuple[nlp.Token, ...], text: str) -> list[Phrase]:
         phrases.append(Phrase(surface, lemmas, proper, span[0].start, any(t.pos == "PROPN" for t in span),
                               proper and all(t.entity == "PERSON" for t in span)))
     return phrases
+
+
+def _verb_opening(tokens: tuple[nlp.Token, ...], i: int) -> bool:
+    """"Returns a promise", "Gives you control": a sentence opening with a verb whose subject a
+    README leaves out, which the tagger often reads as a plural noun (a determiner or pronoun
+    right after a plural noun that opens a sentence is rare)."""
+    token = tokens[i]
+    opens = i == 0 or tokens[i - 1].pos == "PUNCT" and tokens[i - 1].text in (".", "!", "?", ":", ";", "•")
+    after = tokens[i + 1] if i + 1 < len(tokens) else None
+    return (opens and token.pos == "NOUN" and token.text[:1].isupper() and token.text.endswith("s")
+            and not token.text.endswith("ss") and after is not None and after.pos in ("DET", "PRON"))
 
 
 def _wordlike(text: str) -> bool:
