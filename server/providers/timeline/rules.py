@@ -63,6 +63,12 @@ _CLAUSE_END = re.compile(r"[,;:—–、，；：)」』][\"'”’]*$")
 OPENERS = frozenset("and but or nor yet so because while when where although though whereas unless until since "
                      "if after before whether which who whom whose that mais et ou donc car quand lorsque "
                      "puisque parce".split())
+# Openers that are also determiners or prepositions ("that request", "since Monday", "before noon"):
+# a clause only when the tagger says so.
+AMBIGUOUS_OPENERS = frozenset("that so yet since before after until for which what whose".split())
+# A scene never ends on these: the phrase they open is cut in two.
+_DANGLING = frozenset("a an the to of in on at by for from with into onto about as than my your our their its his "
+                      "her this these those le la les un une des du de au aux".split())
 # Words that open a clause together with the conjunction after them: "even | if" cuts "even if" in two.
 OPENER_LEADS = frozenset("even only just right so as except rather whereas and or but même".split())
 _FUNCTION_TAGS = frozenset({"VERB", "AUX", "ADV", "ADP", "DET", "PRON", "CCONJ", "SCONJ", "PART", "INTJ", "NUM",
@@ -117,16 +123,20 @@ def ends_at_boundary(text: str, following: str = "", language: str = "en") -> bo
     if _SENTENCE_END.search(stripped) or _CLAUSE_END.search(stripped):
         return True
     first = following.split()[0].lower().strip("\"'“(,;:") if following.split() else ""
-    last = stripped.split()[-1].lower() if stripped.split() else ""
-    if first in OPENERS and last not in OPENER_LEADS:
+    last = stripped.split()[-1].lower().strip("\"'”)") if stripped.split() else ""
+    if not following.strip() or nlp.is_cjk(stripped, language) or last in _DANGLING:
+        return False   # "…resolves to the Response to | that request": a preposition or article left hanging
+    if first in OPENERS and last not in OPENER_LEADS and first not in AMBIGUOUS_OPENERS:
         return True
-    if not following.strip() or nlp.is_cjk(stripped, language):
-        return False
     # Only the sentence around the cut matters: the last sentence of this scene, the first of the next.
     tail = re.split(r"(?<=[.!?])\s+", stripped)[-1]
     head = re.split(r"(?<=[.!?])\s+", following.strip())[0]
     joined = tail + " " + head
-    return len(tail) + 1 in nlp.clause_starts(nlp.analyse(joined, language))
+    tokens = nlp.analyse(joined, language)
+    if first in OPENERS and last not in OPENER_LEADS and any(
+            t.start == len(tail) + 1 and t.pos in ("SCONJ", "CCONJ", "PRON") for t in tokens):
+        return True   # "that" opening a clause, not "that request"
+    return len(tail) + 1 in nlp.clause_starts(tokens)
 
 
 def concept_problem(concept: str, *, language: str = "en", context: str = "") -> str:

@@ -143,10 +143,11 @@ def _cost_between(word: str, start: int, following: str, following_start: int, t
     next_bare = following.lower().strip(",.;:\"'“”()")
     here = tags.get(start + len(word) - len(word.lstrip("\"“'(")), "")
     there = tags.get(following_start + len(following) - len(following.lstrip("\"“'(")), "")
-    if next_bare in _CONJUNCTIONS and bare not in rules.OPENER_LEADS:
-        return 3.0
     if bare in _FUNCTION_WORDS or here in ("DET", "ADP", "AUX", "PART", "CCONJ", "SCONJ"):
-        return 40.0
+        return 40.0   # "…the Response to | that request": never after a preposition or an article
+    if next_bare in _CONJUNCTIONS and bare not in rules.OPENER_LEADS \
+            and (next_bare not in rules.AMBIGUOUS_OPENERS or there in ("SCONJ", "CCONJ", "PRON")):
+        return 3.0
     if here in ("ADJ", "NUM") and there in ("NOUN", "PROPN", "ADJ") or here == "PROPN" and there == "PROPN" \
             or here == "NOUN" and there == "NOUN":
         return 35.0
