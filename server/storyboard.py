@@ -11,6 +11,7 @@ real duration comes from the audio, later.
 from __future__ import annotations
 
 import math
+import re
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from server.errors import MediaBuddyError
 from server.models import AssetKind, Job
 from server.providers.images.pillow_card import face_for, wrap_any
 from server.providers.images.theme import PALETTES, font
+from server.providers.timeline.nlp import is_cjk
 from server.providers.timeline.rules import bounds_for, measure
 
 WORDS_PER_SECOND = 2.5
@@ -97,7 +99,9 @@ def contact_sheet(board: dict[str, object], out: Path, *, theme: str = "paper", 
         tx, text_w = x + thumb_box[0] + pad, cell_w - thumb_box[0] - 3 * pad
         ty = y + pad // 2
         seconds = int(scene.get("estimated_ms") or 0) / 1000
-        draw.text((tx, ty), f"#{int(scene['index']) + 1}  ·  {seconds:.1f} s  ·  {scene.get('words')} words",
+        bounds = bounds_for(str(scene["text"]), str(board.get("language") or "en"))
+        size = f"{measure(str(scene['text']), bounds)} {bounds.unit}"   # Japanese counts characters
+        draw.text((tx, ty), f"#{int(scene['index']) + 1}  ·  {seconds:.1f} s  ·  {size}",
                   font=small, fill=palette.accent)
         ty += 30
         if scene.get("chapter"):
@@ -110,7 +114,7 @@ def contact_sheet(board: dict[str, object], out: Path, *, theme: str = "paper", 
             ty += 30
         ty += 6
         limit = (y + cell_h - pad - ty) // 25
-        lines = wrap_any(str(scene["text"]), face_for(str(scene["text"]), "regular", 20), text_w)
+        lines = _wrap(str(scene["text"]), face_for(str(scene["text"]), "regular", 20), text_w)
         if len(lines) > limit:
             lines = lines[:max(0, limit - 1)] + [lines[limit - 1].rstrip() + " …"] if limit > 0 else []
         for line in lines:
@@ -119,6 +123,19 @@ def contact_sheet(board: dict[str, object], out: Path, *, theme: str = "paper", 
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out, format="PNG", optimize=False, compress_level=6)
     return out
+
+
+def _wrap(text: str, face, width: int) -> list[str]:  # noqa: ANN001 - a Pillow font
+    """Wrap a scene's text; Japanese and Chinese (spaces only between sentences) wrap between characters."""
+    if not is_cjk(text):
+        return wrap_any(text, face, width)
+    lines, current = [], ""
+    for character in re.sub(r"(?<=[。！？、])\s+", "", text):
+        if current and face.getlength(current + character) > width:
+            lines.append(current)
+            current = ""
+        current += "" if (character.isspace() and not current) else character
+    return lines + ([current] if current else [])
 
 
 def storyboard_file(settings: Settings, source: Path, out_base: Path) -> tuple[Path, Path]:

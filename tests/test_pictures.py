@@ -28,6 +28,46 @@ def test_concepts_match_icons_by_meaning(words: list[str], proper: bool, expecte
     assert found and found[0][1] == expected and found[0][0] >= icons.GOOD_MATCH
 
 
+@pytest.mark.parametrize("concept, language, expected", [
+    ("boîte", "fr", "solid/box"),                  # the hand table: no spelling rule reaches "box"
+    ("marges", "fr", "solid/expand"),             # plural to singular before the table
+    ("sécurité", "fr", "solid/shield-halved"),     # a cognate by spelling rule: -ité → -ity
+    ("catégorie", "fr", "solid/tags"),             # -ie → -y
+    ("mot de passe", "fr", "solid/key"),           # a phrase glossed whole
+    ("arrière-plan", "fr", "solid/image"),
+    ("猫", "ja", "solid/cat"),                      # kanji, through the small table
+    ("コンピューター", "ja", "solid/computer"),      # katakana, through the voice dictionary's readings
+    ("ネットワーク", "ja", "solid/globe"),
+    ("本棚", "ja", "solid/book"),                   # an unknown compound: its glossed character
+])
+def test_french_and_japanese_concepts_find_their_picture(concept: str, language: str, expected: str) -> None:
+    # With the language given (the planner) and guessed from the words (the card, which has none).
+    for given in (language, None):
+        found = icons.match(concept.replace("-", " ").split() if given is None else concept.split(),
+                            language=given)
+        assert found and found[0][1] == expected and found[0][0] >= icons.GOOD_MATCH, (concept, given, found[:3])
+
+
+def test_the_french_head_noun_comes_first_and_is_glossed() -> None:
+    assert icons.in_english(["boîte", "rectangulaire"], "fr")[-1] == "box"
+    assert icons.in_english(["zone", "de", "contenu"], "fr") == ["document", "area"]
+
+
+def test_every_gloss_is_a_word_some_icon_answers_to() -> None:
+    from server.providers.images import glossary
+
+    known = icons.vocabulary()
+    missing = [(word, gloss) for table in (glossary._FRENCH, glossary._JAPANESE) for word, gloss in table.items()
+               if gloss not in known and icons._singular(gloss) not in known]
+    assert not missing
+
+
+def test_english_words_are_not_read_as_french() -> None:
+    # "chat" is an English word with its own icon; "police" is not in the French table on purpose.
+    assert icons.match(["chat"])[0][1] == "solid/comments"
+    assert icons.in_english(["police"]) == ["police"]
+
+
 def test_a_word_with_no_picture_matches_nothing_good() -> None:
     assert icons.picturable(["whereabouts"]) < icons.GOOD_MATCH
     assert icons.match(["rust"], proper=False)[0][1] != "brands/rust" if icons.match(["rust"]) else True

@@ -51,6 +51,21 @@ ENGLISH = [
     ("fd - a simple, fast alternative to find.", "fd, a simple, fast alternative to find."),
     # left alone: digits inside names
     ("Enable MFA/2FA on S3 and OWASP A10.", "Enable MFA/2FA on S3 and OWASP A10."),
+    # HTTP status codes where the words around say so; the same digits elsewhere are amounts
+    ("The server returns a 404 error.", "The server returns a four oh four error."),
+    ("HTTP 200 OK, then 500 Internal Server Error.", "HTTP two hundred OK, then five hundred Internal Server Error."),
+    ("Status codes 301, 302 and 429 matter.", "Status codes three oh one, three oh two and four twenty-nine matter."),
+    ("It answers 201 Created.", "It answers two oh one Created."),
+    ("We had 404 users and 500 commits.", "We had four hundred and four users and five hundred commits."),
+    # phone numbers: digits in their groups; years in a sentence with a version
+    ("Call 555-0123 or (555) 123-4567.", "Call five five five, oh one two three or five five five, one two three, four five six seven."),
+    ("Dial +1 202 555 0143.", "Dial plus one, two oh two, five five five, oh one four three."),
+    ("Use HTTP/2 or HTTP/1.1 over IPv6 on port 8080 or port 443.",
+     "Use HTTP two or HTTP one point one over IP v six on port eighty eighty or port four four three."),
+    ("See RFC 7231 and ISO 8601; v2 ran from 1999-2001.",
+     "See RFC seventy-two thirty-one and ISO eighty-six oh one; version two ran from nineteen ninety-nine to two thousand and one."),
+    ("Call 1-800-555-0199.", "Call one, eight oh oh, five five five, oh one nine nine."),
+    ("In 1998 came 2.0; in 2023, version 3.12.", "In nineteen ninety-eight came two point zero; in twenty twenty-three, version three point twelve."),
 ]
 
 OTHER_LANGUAGES = [

@@ -80,3 +80,14 @@ def test_the_api_serves_the_storyboard_once_the_timeline_exists(app, client, aut
     assert all(Path(s["image"]).is_file() for s in board["scenes"])
     assert "/jobs/{id}/storyboard" in client.get("/api/v1/openapi.json").json["paths"]
     assert [s["index"] for s in board["scenes"]] == list(range(len(board["scenes"])))
+
+
+def test_japanese_scene_text_wraps_between_characters_within_the_card() -> None:
+    from server.providers.images.pillow_card import face_for
+    from server.storyboard import _wrap
+
+    text = "雨の日になると、私は駅の近くの小さな図書館へ行く。 窓の外で雨の音が続くあいだ、古い本のページをゆっくりめくるのが好きだ。"
+    face = face_for(text, "regular", 20)
+    lines = _wrap(text, face, 300)
+    assert len(lines) > 2 and all(face.getlength(line) <= 300 for line in lines)
+    assert "".join(lines) == text.replace("。 ", "。")   # every character kept, the space between sentences dropped

@@ -74,6 +74,16 @@ def test_length_and_boundaries_are_checked() -> None:
     # The last scene may be short; a scene ending before a conjunction ends at a clause.
     assert rules.check([scene(0), scene(1, "It still shines.", "lamp", GOOD_VISUAL)]) == []
     assert rules.ends_at_boundary("their keepers lived alone on the rocks", "because nobody else would")
+    # The parser finds clauses that open without a conjunction; a cut inside a phrase is still refused.
+    assert rules.ends_at_boundary("It was important", "to ask the keepers first.")
+    assert rules.ends_at_boundary("Pull all the latest changes", "made by the other keepers.")
+    assert not rules.ends_at_boundary("It was important to ask the", "keepers first.")
+    assert not rules.ends_at_boundary("We love red apples and", "green pears.")
+    assert not rules.ends_at_boundary("It will not reject on an error status even", "if the response is a four oh four.")
+    # "that" as a determiner opens no clause; a scene never ends on a preposition or an article.
+    assert not rules.ends_at_boundary("It resolves to the Response to", "that request, as soon as it can.")
+    assert rules.ends_at_boundary("He told the keepers", "that the lamp was out.")
+    assert not rules.ends_at_boundary("They rowed out to the", "because the lamp was out.")
 
 
 def test_japanese_scenes_are_measured_in_characters() -> None:

@@ -9,6 +9,8 @@ finished differently when what it introduced is not spoken.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
@@ -97,6 +99,10 @@ class _Walker:
         children = token.children or []
         if token.map and _is_mdx_module(lines[token.map[0]:token.map[1]]):
             return Block("code")
+        if _is_note_body(children):
+            # A hand-made footnote: '<a id="note1">1</a>: The back-off doubles…' is a
+            # reference at the foot of the page, like a markdown footnote body: not read out.
+            return Block("skipped", inline.inline_text(children))
         if _only_a_link(children):
             # "Read more: …", a lone link: navigation, not prose. The text is kept for a list
             # item that turns out to be a term with a definition under it (MDN's "- : …").
@@ -200,6 +206,24 @@ def _only_a_link(children: list[Token]) -> bool:
         elif depth == 0 and child.type == "text":
             outside.append(child.content)
     return not any(ch.isalnum() for ch in "".join(outside))
+
+
+_NOTE_ANCHOR = re.compile(r"""<a\s+(?:id|name)\s*=\s*["'][^"']*["']\s*/?>""", re.I)
+_NOTE_MARK = re.compile(r"^\s*(?:\[?\d{1,3}\]?|[*†‡])\s*$")
+
+
+def _is_note_body(children: list[Token]) -> bool:
+    """A paragraph opening with an anchor around a note number: '<a id="n1">1</a>: text', '<a name="1"></a>[1] text'."""
+    if len(children) < 2 or children[0].type != "html_inline" or not _NOTE_ANCHOR.match(children[0].content):
+        return False
+    mark, rest = [], children[1:]
+    while rest and rest[0].type != "html_inline" and not (rest[0].type == "text" and re.search(r"[:.)]", rest[0].content)):
+        mark.append(rest[0].content)
+        rest = rest[1:]
+    if rest and rest[0].type == "html_inline":   # the anchor's closing tag: the mark was inside it
+        rest = rest[1:]
+    lead = "".join(mark) + (rest[0].content.split(":")[0].split(")")[0] if rest and rest[0].type == "text" else "")
+    return bool(_NOTE_MARK.match(lead)) and any(ch.isdigit() or ch in "*†‡" for ch in lead)
 
 
 def _is_mdx_module(lines: list[str]) -> bool:

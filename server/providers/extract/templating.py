@@ -53,7 +53,8 @@ def resolve(body: str) -> str:
     # A wrapper ({{< note >}}…{{< /note >}}) vanishes around its prose; a lone shortcode in a
     # sentence ({{< param "x" >}}, {{< icon >}}) stood for something we cannot say.
     paired = {m.group(2).lower() for m in _SHORTCODE_TAG.finditer(body) if m.group(1)}
-    body = _sub_tags(_SHORTCODE_TAG, body, lambda m: "" if m.group(1) or m.group(2).lower() in paired else HOLE)
+    # A space, not nothing: "below twenty.{{% sidenote %}}The numbers…" must not read "twenty.The".
+    body = _sub_tags(_SHORTCODE_TAG, body, lambda m: " " if m.group(1) or m.group(2).lower() in paired else HOLE)
     body = _sub_tags(_LIQUID_TAG, body, _liquid)
     return _sub_tags(_MACRO, body, _macro)
 

@@ -21,8 +21,61 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from server.providers.images import glossary
+
+# Bump when a concept may now get another picture (tags, glosses): cards drawn before are stale.
+VERSION = "2"   # 2: French and Japanese concepts glossed into English icon words
+
 # Everyday nouns each icon stands for (the icon first, then what it can picture).
 _TAG_LINES = """
+image: background backgrounds wallpaper
+list-check: practice practices guideline guidelines checklist checklists
+syringe: xss injection injections
+seedling: greenhouse greenhouses seedlings nursery spring
+microchip: board boards circuit circuits controller controllers sensor sensors relay relays firmware
+temperature-half: temperature temperatures thermometer thermostat
+sun-plant-wilt: drought wilting
+sun: summer
+triangle-exclamation: fault faults
+gauge-high: dashboard dashboards
+spinner: placeholder placeholders loading
+keyboard: keystroke keystrokes
+file-lines: log logs logfile logfiles
+truck: shipper shippers
+inbox: collector collectors
+flag-checkered: checkpoint checkpoints
+cubes: framework frameworks
+boxes-stacked: resource resources asset assets inventory
+globe: http https protocol protocols
+sliders: mode modes value values variable variables
+quote-left: adage adages proverb proverbs motto mottos maxim
+gavel: judgement judgements
+handshake: consensus compromise
+clock-rotate-left: retrospect hindsight retrospective retrospectives past
+cloud-bolt: doom
+scale-balanced: balance tradeoff tradeoffs trade-off
+key: keyword keywords
+terminal: output shell console cli
+file-signature: proposal proposals
+cookie: session sessions
+heading: title titles headline headlines
+border-all: border borders edge edges outline
+expand: margin margins spacing
+compress: padding inset
+layer-group: layer layers stack stacking
+ruler-combined: size sizes width height dimension dimensions thickness measurement measurements
+cube: element elements object objects block blocks
+window-restore: browser browsers window windows tab tabs
+tags: category categories label labels classification
+font: font fonts typography character characters
+circle-play: player playback
+spa: flower flowers blossom
+mug-hot: coffee tea cup cups mug
+people-group: meeting meetings
+check-to-slot: vote votes election elections ballot
+print: printer printers printing
+briefcase: work job jobs career employment business
+house-chimney: neighbour neighbours neighbor neighbors neighbourhood neighborhood
 sack-dollar: money budget cost price fee salary fund funding grant grants payment pay revenue income expense finance
 coins: coin cash currency economy saving savings
 money-bill-wave: bill bills dollar dollars
@@ -159,7 +212,7 @@ file-contract: contract contracts license licenses terms agreement
 certificate: certification standard standards compliance accreditation
 hospital: hospital hospitals clinic healthcare medicine
 stethoscope: doctor doctors diagnosis treatment patient patients
-dumbbell: exercise fitness strength practice
+dumbbell: exercise fitness strength workout
 eye-slash: blindness ignorance secrecy hiding
 bell: notification notifications reminder reminders alarm
 inbox: queue queues backlog request requests
@@ -270,10 +323,59 @@ _COMMON_BRANDS = frozenset("rust github gitlab git python docker node nodejs nod
                            "microsoft youtube wikipedia stack-overflow".split())
 
 
-def match(words: list[str], *, proper: bool = False) -> list[tuple[float, str]]:
+@lru_cache(maxsize=1)
+def vocabulary() -> frozenset[str]:
+    """Every English word some icon is found by: its tags and the words of its name."""
+    whole, by_word, _ = _index()
+    return frozenset(TAGS) | frozenset(by_word) | frozenset(whole)
+
+
+_FRENCH_LINKS = frozenset("de du des d' la le les l' à au aux en pour sur par un une".split())
+_FRENCH_LETTERS = frozenset("àâçéèêëîïôûùüÿœæ")
+
+
+def _guess_language(words: list[str]) -> str:
+    if any(glossary.is_japanese(w) for w in words):
+        return "ja"
+    if any(w in _FRENCH_LINKS or w.endswith("'") or _FRENCH_LETTERS & set(w) for w in words):
+        return "fr"
+    return "en"
+
+
+def in_english(words: list[str], language: str | None = None) -> list[str]:
+    """The concept's words as English icon words, head noun last.
+
+    French puts the head first ("modèle de boîte", "boîte rectangulaire"); Japanese is
+    written without spaces. A word that no icon knows is glossed (``glossary``); a word
+    with no gloss stays as it is and simply matches nothing.
+    """
+    language = (language or _guess_language(words)).split("-")[0].lower()
+    known = vocabulary()
+    if language == "ja":
+        nouns = [noun for word in words for noun in (glossary.split_japanese(word) if glossary.is_japanese(word)
+                                                      else (word,))]
+        return [glossary.japanese(n, known) or n for n in nouns]
+    if language != "fr":
+        # A lone word no icon knows may still be French (the card is drawn without the language).
+        return [w if w in known or _singular(w) in known else glossary.french(w, known, rules=False) or w
+                for w in words]
+    for joined in (" ".join(words), "-".join(words)):   # "mot de passe", "arrière-plan" split at its hyphen
+        whole_gloss = glossary.french(joined, known, rules=False) if len(words) > 1 else ""
+        if whole_gloss:
+            return [whole_gloss]
+    links = [i for i, w in enumerate(words) if w in _FRENCH_LINKS or w.endswith("'")]
+    head = words[:links[0]] if links else words
+    rest = [w.split("'")[-1] for w in words[links[0]:] if w not in _FRENCH_LINKS] if links else []
+    ordered = rest + list(reversed(head))   # the complement, then the head noun last
+    return [w if w in known or _singular(w) in known else glossary.french(w, known) or w for w in ordered if w]
+
+
+def match(words: list[str], *, proper: bool = False, language: str | None = None) -> list[tuple[float, str]]:
     """Icons for a concept given as lemmas, head noun LAST; best first as (score, key).
 
     ``proper`` says the concept is a proper noun, so a brand mark may stand for it.
+    ``language`` is the article's; unknown (None), it is guessed from the words, so a
+    French or Japanese concept finds its picture through an English gloss (``in_english``).
     """
     whole, by_word, brands = _index()
     found: dict[str, float] = {}
@@ -285,19 +387,21 @@ def match(words: list[str], *, proper: bool = False) -> list[tuple[float, str]]:
     cleaned = [w.lower().strip(".,'’") for w in words if w.strip(".,'’")]
     if not cleaned:
         return []
+    named = cleaned
+    cleaned = in_english(cleaned, language)
     if proper:
         # A brand mark for the whole name ("GitHub"), or for a word of it that is a well-known
         # technology ("Rust project"); not for any capitalised word ("EDGE chart" is not a browser).
-        name = " ".join(cleaned)
+        name = " ".join(named)
         candidates = [_BRAND_NAMES.get(name), name.replace(" ", "-")]
-        candidates += [_BRAND_NAMES.get(word, word) for word in cleaned if word in _COMMON_BRANDS]
+        candidates += [_BRAND_NAMES.get(word, word) for word in named if word in _COMMON_BRANDS]
         for candidate in candidates:
             if candidate and candidate in brands:
                 offer(brands[candidate], 9.5)
                 break
     for position, word in enumerate(reversed(cleaned)):
         weight = 1.0 if position == 0 else 0.6   # the head noun counts more than a modifier
-        for form in dict.fromkeys((word, _singular(word))):
+        for form in dict.fromkeys((word, _singular(word), word[:-1] if word.endswith("ies") else word)):
             for key in whole.get(form, []):
                 offer(key, 10.0 * weight)
             for rank, slug in enumerate(TAGS.get(form, ())):
@@ -314,9 +418,9 @@ GOOD_MATCH = 4.5   # below this score an icon is a guess, not a picture of the c
 FALLBACK = "solid/lightbulb"   # an idea: for a concept no icon pictures
 
 
-def picturable(words: list[str], *, proper: bool = False) -> float:
+def picturable(words: list[str], *, proper: bool = False, language: str | None = None) -> float:
     """How well the best icon pictures the concept: 0 (none) to 10 (named exactly)."""
-    found = match(words, proper=proper)
+    found = match(words, proper=proper, language=language)
     return found[0][0] if found else 0.0
 
 

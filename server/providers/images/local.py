@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from config import Settings
 from server.providers.base import Meter
-from server.providers.images import pillow_card
+from server.providers.images import icons, pillow_card
 from server.providers.types import ImageRequest, ImageResult
 
 
@@ -24,7 +24,7 @@ class LocalImages:
         self.settings = settings
 
     def fingerprint(self) -> str:
-        return f"{pillow_card.NAME}:{pillow_card.VERSION}"
+        return f"{pillow_card.NAME}:{pillow_card.VERSION}:icons{icons.VERSION}"   # the card draws the icon chosen here
 
     def cache_parts(self, request: ImageRequest) -> tuple[object, ...]:
         # The card prints "03 / 12", so unlike a remote picture it depends on the scene's position.

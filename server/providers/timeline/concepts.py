@@ -33,6 +33,20 @@ _VAGUE = frozenset("thing things way ways lot lots kind kinds sort sorts bit bit
                    "lack level amount couple instance instances other others rest addition terms term "
                    "chose choses façon fois cas exemple partie type manière "
                    "こと もの ため よう とき ところ 方 の 人 何 それ これ".split())
+_OPENING = frozenset("\"“‘'([«「『")
+# Words for an amount, never a picture: "one hundred percent", "a dozen", "the majority".
+_QUANTITIES = frozenset("percent percentage percentages per cent pourcentage dozen dozens majority minority "
+                        "plenty handful number numbers amount amounts quantity total half quarter "
+                        "pour-cent".split())
+# Units: not a concept when a number counts them ("five seconds"); a thing otherwise ("the clock's seconds").
+_UNITS = frozenset("second seconds millisecond milliseconds minute minutes hour hours day days week weeks month "
+                   "months year years decade decades time times byte bytes kilobyte kilobytes megabyte megabytes "
+                   "gigabyte gigabytes line lines word words character characters page pages point points dollar "
+                   "dollars euro euros cent cents step steps seconde minute heure jour semaine mois an année fois "
+                   "ligne mot caractère octet degree degrees".split())
+# Time spans picture as a calendar, rarely a scene's idea ("the first hot day of the year"): they only win alone.
+_TIME_SPANS = frozenset("year years month months week weeks day days hour hours minute minutes second seconds "
+                        "decade decades moment moments time année mois semaine jour heure".split())
 _ABSTRACT_SUFFIXES = (("ness", 0.9), ("ity", 0.8), ("ism", 0.8), ("ship", 0.6), ("hood", 0.6), ("ance", 0.5),
                       ("ence", 0.5), ("ment", 0.3), ("tion", 0.3), ("sion", 0.3))
 _BACKDROPS = {"midnight": ("deep navy", "amber"), "paper": ("warm cream", "burnt orange"),
@@ -66,6 +80,7 @@ class Phrase:
     proper: bool
     start: int
     named: bool = False   # some word is a proper noun ("Rust project"): a brand mark may picture it
+    person: bool = False  # a person's name ("Forest Anderson"): its words are not its picture
 
     @property
     def key(self) -> str:
@@ -91,7 +106,7 @@ def assign(drafts: list[Draft], analysed: str, *, theme: str, language: str) -> 
     chosen: list[Phrase | None] = []
     previous = ""
     for found in per_scene:
-        best = _strongest(found, document_frequency, article_frequency, len(drafts), previous)
+        best = _strongest(found, document_frequency, article_frequency, len(drafts), previous, language)
         chosen.append(best)
         previous = best.key if best else previous
     fallback = _article_fallback(chosen, article_frequency)
@@ -128,23 +143,46 @@ def noun_phrases(tokens: tuple[nlp.Token, ...], text: str) -> list[Phrase]:
             if before.pos == "ADJ" and token.pos == "PROPN":
                 break
             first -= 1
-        # "first-time product owners": a word glued to the one before it belongs to that word.
-        while first < i and first > 0 and tokens[first].start == tokens[first - 1].end:
+        # "first-time product owners": a word glued to the one before it belongs to that word
+        # (but a word after an opening quote is a word: "GitHub Flow" keeps its GitHub).
+        while first < i and first > 0 and tokens[first].start == tokens[first - 1].end \
+                and tokens[first - 1].text not in _OPENING:
             first += 1
+        if _verb_opening(tokens, i):
+            continue
+        if text[token.end:token.end + 1] == "-" and token.end + 1 < len(text) and text[token.end + 1].isalnum():
+            continue   # "line" of "line-height": a piece of a hyphenated name, not a noun of its own
         span = tokens[first:i + 1]
         lemmas = tuple(t.lemma.lower() if t.pos != "PROPN" else t.text.lower() for t in span)
-        if lemmas[-1] in _VAGUE or len(lemmas[-1]) < 2:
+        if lemmas[-1] in _VAGUE or len(lemmas[-1]) < 2 or lemmas[-1] in _QUANTITIES:
+            continue
+        # "five seconds", "ten years", "one hundred people": a measure, not a thing to picture.
+        if lemmas[-1] in _UNITS and first > 0 and tokens[first - 1].pos == "NUM":
             continue
         surface = text[span[0].start:span[-1].end]
         proper = all(t.pos == "PROPN" for t in span)
-        if not proper and surface[:1].isupper() and span[0].pos != "PROPN":
+        if not proper and surface[:1].isupper() and span[0].pos != "PROPN" and not surface[1:2].isupper():
             surface = surface[:1].lower() + surface[1:]
-        phrases.append(Phrase(surface, lemmas, proper, span[0].start, any(t.pos == "PROPN" for t in span)))
+        phrases.append(Phrase(surface, lemmas, proper, span[0].start, any(t.pos == "PROPN" for t in span),
+                              proper and all(t.entity == "PERSON" for t in span)))
     return phrases
 
 
+def _verb_opening(tokens: tuple[nlp.Token, ...], i: int) -> bool:
+    """"Returns a promise", "Gives you control": a sentence opening with a verb whose subject a
+    README leaves out, which the tagger often reads as a plural noun (a determiner or pronoun
+    right after a plural noun that opens a sentence is rare)."""
+    token = tokens[i]
+    opens = i == 0 or tokens[i - 1].pos == "PUNCT" and tokens[i - 1].text in (".", "!", "?", ":", ";", "•")
+    after = tokens[i + 1] if i + 1 < len(tokens) else None
+    return (opens and token.pos == "NOUN" and token.text[:1].isupper() and token.text.endswith("s")
+            and not token.text.endswith("ss") and after is not None and after.pos in ("DET", "PRON"))
+
+
 def _wordlike(text: str) -> bool:
-    return any(c.isalpha() for c in text) and not any(c in text for c in "/\\=<>{}[]@#$%^*_|~`")
+    # Two letters at least: "Y." in "a period of Y." is a variable, not a thing to picture.
+    letters = sum(c.isalpha() for c in text)
+    return (letters >= 2 or letters == 1 and nlp.is_cjk(text)) and not any(c in text for c in "/\\=<>{}[]@#$%^*_|~`")
 
 
 def _without_adjectives(phrase: Phrase, tokens: tuple[nlp.Token, ...]) -> Phrase:
@@ -158,7 +196,7 @@ def _without_adjectives(phrase: Phrase, tokens: tuple[nlp.Token, ...]) -> Phrase
     if len(kept) == len(words):
         return phrase
     return Phrase(" ".join(w for w, _ in kept), tuple(lemma for _, lemma in kept), phrase.proper, offset,
-                  phrase.named)
+                  phrase.named, phrase.person)
 
 
 def _scene_of(offset: int, starts: list[int]) -> int | None:
@@ -175,7 +213,7 @@ def _scene_of(offset: int, starts: list[int]) -> int | None:
 
 
 def _strongest(found: list[Phrase], document_frequency: Counter[str], article_frequency: Counter[str],
-               scene_count: int, previous: str) -> Phrase | None:
+               scene_count: int, previous: str, language: str = "en") -> Phrase | None:
     if not found:
         return None
     counts = Counter(p.lemmas[-1] for p in found)
@@ -184,11 +222,15 @@ def _strongest(found: list[Phrase], document_frequency: Counter[str], article_fr
         head = phrase.lemmas[-1]
         idf = math.log((1 + scene_count) / (1 + document_frequency[head])) + 1.0
         salience = counts[head] * idf + 0.4 * math.log1p(article_frequency[head])
-        picture = icons.picturable(list(phrase.lemmas), proper=phrase.named) / 10.0
+        picture = icons.picturable(list(phrase.lemmas), proper=phrase.named, language=language) / 10.0
         abstract = next((cost for suffix, cost in _ABSTRACT_SUFFIXES if head.endswith(suffix)), 0.0)
         repeat = 1.2 if phrase.key == previous else 0.0
         compound = 0.25 if len(phrase.lemmas) > 1 else 0.0
-        return salience + 1.6 * picture - abstract - repeat + compound + (0.3 if phrase.proper else 0.0)
+        # A noun no icon pictures (a light bulb would stand in) loses to one the viewer can see.
+        unseen = 0.8 if picture * 10.0 < icons.GOOD_MATCH else 0.0
+        unseen += 1.0 if head in _TIME_SPANS else 0.0
+        unseen += 2.0 if phrase.person else 0.0   # "Forest Anderson" would be drawn as a tree
+        return salience + 1.6 * picture - abstract - repeat + compound - unseen + (0.3 if phrase.proper else 0.0)
 
     # Ties go to the earliest phrase: what the scene says first is what a viewer hears first.
     return max(reversed(found), key=score)
@@ -209,19 +251,37 @@ def _article_fallback(chosen: list[Phrase | None], article_frequency: Counter[st
 
 def describe(concept: str, lemmas: list[str], theme: str, *, proper: bool = False, salt: str = "",
              language: str = "en") -> str:
-    """One complete sentence about one thing: the concept, the picture that shows it, the theme."""
+    """One complete sentence about one thing: the concept, the picture that shows it, the theme.
+
+    The sentence is English whatever the article's language: it is written for the image
+    model (FLUX reads English best) and for the offline card's choice of picture, never
+    spoken. A French or Japanese concept is named by its English gloss (``icons.in_english``);
+    one with no gloss is named by the picture alone, so no foreign word sits in an English
+    sentence for an image model to letter onto the picture.
+    """
     backdrop, accent = _BACKDROPS.get(theme, ("plain dark", "warm white"))
-    found = [m for m in icons.match(lemmas, proper=proper) if m[0] >= icons.GOOD_MATCH]
+    found = [m for m in icons.match(lemmas, proper=proper, language=language) if m[0] >= icons.GOOD_MATCH]
     # The same picture the offline card draws: the concept's icon, else a light bulb for an idea.
     icon = icons.catalogue()[found[0][1] if found else icons.FALLBACK].label.lower()
-    if icon.rstrip("s") == concept.lower().rstrip("s"):
-        icon = "simple"
     english = language.split("-")[0].lower() == "en"
-    thing = concept if proper or concept[:1].isupper() or not english else _with_article(concept)
+    if english:
+        name = concept
+    else:
+        # Only words the gloss made English: "boîte rectangulaire" is "the box", not "the rectangulaire box".
+        known = icons.vocabulary()
+        gloss = [w for w in icons.in_english([w.lower() for w in lemmas], language)
+                 if w and (w in known or w.rstrip("s") in known)]
+        name = " ".join(gloss[-2:])
     frame = _FRAMES[int.from_bytes(hashlib.sha256(salt.encode()).digest()[:2], "big") % len(_FRAMES)]
-    sentence = frame.format(thing=thing, Thing=thing[:1].upper() + thing[1:], icon=icon, accent=accent,
-                            backdrop=backdrop)
-    return sentence.replace("simple symbol", "symbol").replace("simple icon", "icon").replace("simple emblem", "emblem")
+    if not name or icon.rstrip("s") == name.lower().rstrip("s"):
+        # The picture says it all: "A single amber ruler symbol, centred on a quiet deep navy backdrop."
+        return _PICTURE_ONLY.format(icon=icon, accent=accent, backdrop=backdrop)
+    thing = name if proper or name[:1].isupper() else _with_article(name)
+    return frame.format(thing=thing, Thing=thing[:1].upper() + thing[1:], icon=icon, accent=accent,
+                        backdrop=backdrop)
+
+
+_PICTURE_ONLY = "One bold flat {icon} symbol in {accent}, alone in the middle of a plain {backdrop} background."
 
 
 def _with_article(phrase: str) -> str:

@@ -105,3 +105,30 @@ def _analyse_japanese(text: str) -> tuple[Token, ...]:
             tag = "NOUN"
         tokens.append(Token(m.surface(), m.dictionary_form(), tag, m.begin()))
     return tuple(tokens)
+
+
+# Dependency labels of a word that heads a clause of its own (spaCy English and UD French labels).
+CLAUSE_DEPS = frozenset({"advcl", "ccomp", "xcomp", "relcl", "acl", "acl:relcl", "csubj", "parataxis", "conj"})
+
+
+def clause_starts(tokens: tuple[Token, ...]) -> frozenset[int]:
+    """Character offsets where a clause begins inside a sentence: a cut there ends a clause.
+
+    A clause begins at the leftmost word of the subtree of a verb heading a subordinate,
+    relative, complement or coordinated clause ("It was important | to ask first",
+    "the changes | made by others", "we waited | because it rained"). Coordinated nouns
+    ("apples and oranges") are not clauses: the head must be a verb or an auxiliary.
+    """
+    leftmost = list(range(len(tokens)))
+    for index in range(len(tokens)):
+        ancestor, seen = tokens[index].head, 0
+        while 0 <= ancestor < len(tokens) and seen < 64:
+            leftmost[ancestor] = min(leftmost[ancestor], index)
+            ancestor, seen = tokens[ancestor].head, seen + 1
+    starts = set()
+    for index, token in enumerate(tokens):
+        if token.dep in CLAUSE_DEPS and token.pos in ("VERB", "AUX") and leftmost[index] > 0:
+            first = tokens[leftmost[index]]
+            if first.pos not in ("PUNCT", "CCONJ") and tokens[leftmost[index] - 1].pos != "PUNCT" or first.pos == "SCONJ":
+                starts.add(first.start)
+    return frozenset(starts)

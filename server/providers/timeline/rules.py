@@ -6,7 +6,8 @@ and saying what is wrong in words a planner (Gemini, in a re-prompt) or a person
 - length: 15–25 words (Japanese, Chinese: 40–70 characters); only the last scene may be
   shorter;
 - boundary: a scene ends where a sentence or clause ends (closing punctuation, or the next
-  scene opens with a conjunction or subordinator), never mid-phrase;
+  scene opens a clause: a conjunction or subordinator, or the first word of a clause the
+  dependency parser finds), never mid-phrase;
 - concept: a noun phrase whose head is a noun or proper noun, tagged in context by the
   same tagger the planner uses; not a verb, adverb or function word; one thing only;
 - visual: one complete sentence describing one thing: no "A and B", "while", "with",
@@ -62,6 +63,14 @@ _CLAUSE_END = re.compile(r"[,;:—–、，；：)」』][\"'”’]*$")
 OPENERS = frozenset("and but or nor yet so because while when where although though whereas unless until since "
                      "if after before whether which who whom whose that mais et ou donc car quand lorsque "
                      "puisque parce".split())
+# Openers that are also determiners or prepositions ("that request", "since Monday", "before noon"):
+# a clause only when the tagger says so.
+AMBIGUOUS_OPENERS = frozenset("that so yet since before after until for which what whose".split())
+# A scene never ends on these: the phrase they open is cut in two.
+_DANGLING = frozenset("a an the to of in on at by for from with into onto about as than my your our their its his "
+                      "her this these those le la les un une des du de au aux".split())
+# Words that open a clause together with the conjunction after them: "even | if" cuts "even if" in two.
+OPENER_LEADS = frozenset("even only just right so as except rather whereas and or but même".split())
 _FUNCTION_TAGS = frozenset({"VERB", "AUX", "ADV", "ADP", "DET", "PRON", "CCONJ", "SCONJ", "PART", "INTJ", "NUM",
                             "PUNCT", "SYM"})
 
@@ -90,7 +99,7 @@ def check(scenes: list[SceneSpec] | tuple[SceneSpec, ...], *, language: str = "e
             problems.append(Problem(scene.index, "length", f"has {size} {bounds.unit}; a scene needs "
                                     f"{bounds.low}–{bounds.high} (only the last may be shorter)"))
         following = scenes[position + 1].text if not last else ""
-        if not last and not ends_at_boundary(scene.text, following):
+        if not last and not ends_at_boundary(scene.text, following, language):
             problems.append(Problem(scene.index, "boundary", f"ends mid-phrase at “…{_tail(scene.text)}”; end it "
                                     "where a sentence or clause ends"))
         reason = concept_problem(scene.concept, language=language, context=scene.text)
@@ -103,13 +112,31 @@ def check(scenes: list[SceneSpec] | tuple[SceneSpec, ...], *, language: str = "e
     return problems
 
 
-def ends_at_boundary(text: str, following: str = "") -> bool:
-    """True when ``text`` ends a sentence or a clause, or ``following`` opens a new clause."""
+def ends_at_boundary(text: str, following: str = "", language: str = "en") -> bool:
+    """True when ``text`` ends a sentence or a clause, or ``following`` opens a new clause.
+
+    A clause opens with a conjunction or subordinator ("because", "which"), or, read by the
+    dependency parser over the two scenes joined, with the first word of a subordinate,
+    relative or complement clause ("It was important | to ask first").
+    """
     stripped = text.rstrip()
     if _SENTENCE_END.search(stripped) or _CLAUSE_END.search(stripped):
         return True
     first = following.split()[0].lower().strip("\"'“(,;:") if following.split() else ""
-    return first in OPENERS
+    last = stripped.split()[-1].lower().strip("\"'”)") if stripped.split() else ""
+    if not following.strip() or nlp.is_cjk(stripped, language) or last in _DANGLING:
+        return False   # "…resolves to the Response to | that request": a preposition or article left hanging
+    if first in OPENERS and last not in OPENER_LEADS and first not in AMBIGUOUS_OPENERS:
+        return True
+    # Only the sentence around the cut matters: the last sentence of this scene, the first of the next.
+    tail = re.split(r"(?<=[.!?])\s+", stripped)[-1]
+    head = re.split(r"(?<=[.!?])\s+", following.strip())[0]
+    joined = tail + " " + head
+    tokens = nlp.analyse(joined, language)
+    if first in OPENERS and last not in OPENER_LEADS and any(
+            t.start == len(tail) + 1 and t.pos in ("SCONJ", "CCONJ", "PRON") for t in tokens):
+        return True   # "that" opening a clause, not "that request"
+    return len(tail) + 1 in nlp.clause_starts(tokens)
 
 
 def concept_problem(concept: str, *, language: str = "en", context: str = "") -> str:

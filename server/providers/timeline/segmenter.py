@@ -2,9 +2,11 @@
 
 Scenes are cut where a listener would pause. The text becomes pieces (words; for Japanese
 and Chinese, clause runs measured in characters) and every boundary between two pieces
-has a cost: paragraph end 0, sentence end 0.5, clause punctuation or a conjunction next 3,
+has a cost: paragraph end 0, sentence end 0.5, clause punctuation or a conjunction next 3, a clause's first word next
+(a subordinate, relative or complement clause, from the dependency parse) 4,
 a preposition next 10, elsewhere 20 (subject and verb included), after a heading 150, inside a noun phrase 35, after a function word 40
-(part-of-speech tags from ``nlp.analyse``). Dynamic programming picks the cheapest cut into
+(part-of-speech tags from ``nlp.analyse``); each of those last four, being mid-phrase,
+costs MID_PHRASE (180) more, about as much as a heading inside a scene (200). Dynamic programming picks the cheapest cut into
 scenes within the bounds, leaning towards the target; a heading paragraph (``## ...``)
 starts a new scene and becomes its ``chapter``.
 
@@ -29,9 +31,12 @@ from server.providers.timeline.rules import (MAX_CHARS, MAX_WORDS, MIN_CHARS, MI
 from server.providers.types import HEADING_MARK, SceneSpec
 
 NAME = "segmenter"
-VERSION = "3"   # 3: headings end with a full stop; 2: POS-tagged cuts, headings as chapters, CJK bounds, noun-phrase concepts; bump on any change
+VERSION = "4"   # 4: cuts where a clause begins (dependency parse); French and Japanese concepts scored and described through English glosses; 3: headings end with a full stop; 2: POS-tagged cuts, headings as chapters, CJK bounds, noun-phrase concepts; bump on any change
 MIN_TAIL = 1
 HEADING_LAST = 150.0
+# A cut the validator calls mid-phrase costs about as much as a heading inside a scene (200):
+# with a short section, a heading may sit inside a scene rather than a phrase be cut in two.
+MID_PHRASE = 180.0
 __all__ = ["MAX_WORDS", "MIN_TAIL", "MIN_WORDS", "NAME", "Bounds", "bounds_for", "measure", "plan_scenes"]
 
 _SENTENCE_END = (".", "!", "?", "…", '."', '?"', '!"', ".”", "?”", "!”", ".)", ".'")
@@ -102,6 +107,7 @@ def _paragraphs(text: str):  # noqa: ANN202 - yields (start offset, paragraph te
 
 def _word_pieces(text: str, analysed: str, language: str) -> list[_Piece]:
     tags = _tags_by_offset(analysed, language)
+    clauses = nlp.clause_starts(nlp.analyse(analysed, language))
     pieces: list[_Piece] = []
     for offset, paragraph, heading in _paragraphs(text):
         words = [(offset + m.start(), m.group(0)) for m in re.finditer(r"\S+", paragraph)]
@@ -109,6 +115,10 @@ def _word_pieces(text: str, analysed: str, language: str) -> list[_Piece]:
             following = words[i + 1] if i + 1 < len(words) else None
             cost = 0.0 if following is None else _cost_between(word, start, following[1], following[0], tags,
                                                                nlp.tagger_for(language) == "fr")
+            if following is not None and following[0] in clauses and cost > 4.0:
+                cost = 4.0   # a clause of its own begins next ("…important | to ask first"): a listener's pause
+            elif cost >= 10.0:
+                cost += MID_PHRASE   # no sentence, clause or conjunction here: mid-phrase
             if following is None and heading:
                 cost = HEADING_LAST   # a heading opens a scene; it never ends one
                 if not word.endswith((".", "!", "?", ":", "…")):
@@ -133,10 +143,11 @@ def _cost_between(word: str, start: int, following: str, following_start: int, t
     next_bare = following.lower().strip(",.;:\"'“”()")
     here = tags.get(start + len(word) - len(word.lstrip("\"“'(")), "")
     there = tags.get(following_start + len(following) - len(following.lstrip("\"“'(")), "")
-    if next_bare in _CONJUNCTIONS:
-        return 3.0
     if bare in _FUNCTION_WORDS or here in ("DET", "ADP", "AUX", "PART", "CCONJ", "SCONJ"):
-        return 40.0
+        return 40.0   # "…the Response to | that request": never after a preposition or an article
+    if next_bare in _CONJUNCTIONS and bare not in rules.OPENER_LEADS \
+            and (next_bare not in rules.AMBIGUOUS_OPENERS or there in ("SCONJ", "CCONJ", "PRON")):
+        return 3.0
     if here in ("ADJ", "NUM") and there in ("NOUN", "PROPN", "ADJ") or here == "PROPN" and there == "PROPN" \
             or here == "NOUN" and there == "NOUN":
         return 35.0
@@ -167,7 +178,11 @@ def _cjk_pieces(text: str, analysed: str, language: str) -> list[_Piece]:
                 first = False
         if pieces:
             last = pieces[-1]
-            pieces[-1] = _Piece(last.text, last.start, last.weight, 0.0, last.heading)
+            text_ = last.text
+            if heading and not text_.rstrip().endswith(tuple(_CJK_PUNCT_SENTENCE + _CJK_PUNCT_CLAUSE)):
+                text_ = text_.rstrip() + "。"   # a heading is its own sentence: "雨の日の図書館。雨の日に…"
+            # A heading opens a scene and never ends one, as in spaced languages.
+            pieces[-1] = _Piece(text_, last.start, last.weight, HEADING_LAST if heading else 0.0, last.heading)
     return pieces
 
 

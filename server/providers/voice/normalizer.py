@@ -19,7 +19,7 @@ from num2words import CONVERTER_CLASSES, num2words
 
 from server.providers.types import HEADING_MARK
 
-NAME = "spoken-form-2"  # keys cached voice results: change it whenever the output changes
+NAME = "spoken-form-3"  # 3: HTTP status codes, phone numbers, standards, ports, year ranges, HTTP/2; 2:   # keys cached voice results: change it whenever the output changes
 
 _CJK = ("ja", "zh", "ko")
 _PERCENT = {"en": "percent", "fr": "pour cent", "de": "Prozent", "es": "por ciento", "it": "per cento",
@@ -97,8 +97,11 @@ def _numbers(text: str, lang: str) -> str:
         text = re.sub(_NOT_IN_WORD + r"v(\d+(?:\.\d+){1,3})\b", lambda m: "version " + _version(m.group(1), lang), text)
         text = re.sub(_NOT_IN_WORD + r"(\d+(?:\.\d+){2,3})" + _END, lambda m: _version(m.group(1), lang), text)
         text = re.sub(_NOT_IN_WORD + r"(\d+)(st|nd|rd|th)\b", lambda m: _words(m.group(1), lang, "ordinal"), text)
+        text = _phone_numbers(text)
+        text = _status_codes(text)
+        text = _named_numbers(text)
         # "Rust 1.76", "Python 3.12": a release after a name is "one point seventy-six", not "seven six".
-        text = re.sub(r"\b([A-Z][\w+#-]*|[Vv]ersion|[Rr]elease) (\d+)\.([1-9]\d+)(?![\w.]|,\d)",
+        text = re.sub(r"\b([A-Z][\w+#-]*|[Vv]ersion|[Rr]elease) (\d+)\.([1-9]\d+)(?!\w|[.,]\d)",
                       lambda m: f"{m.group(1)} {_words(m.group(2), lang)} point {_words(m.group(3), lang)}", text)
     elif lang == "fr":
         text = re.sub(_NOT_IN_WORD + r"(\d+)(?:er|re|e|ème)\b", lambda m: _words(m.group(1), lang, "ordinal"), text)
@@ -124,6 +127,92 @@ def _numbers(text: str, lang: str) -> str:
         text = re.sub(_NOT_IN_WORD + r"((?:19|20)\d\d)" + _END, lambda m: _words(m.group(1), lang, "year"), text)
     text = re.sub(r"(?<![\w.,/:])-(?=\d)", " minus ", text) if english else text
     return re.sub(_NOT_IN_WORD + "(" + number + ")" + _END, lambda m: _words(m.group(1), lang), text)
+
+
+# Words that say a three-digit number nearby is an HTTP status ("a 404 error", "returns 200 OK").
+_HTTP_CONTEXT = re.compile(r"\b(?:HTTP|HTTPS|status|statuses|error|errors|code|codes|response|responses|returns?|"
+                           r"returned|respond(?:s|ed)?|redirects?|page|OK|Not Found|Forbidden|Unauthorized|"
+                           r"Bad Request|Bad Gateway|Server Error|Too Many Requests|Created|No Content|"
+                           r"Moved Permanently|Service Unavailable|Gateway Timeout|Conflict|Teapot)\b", re.I)
+
+
+def _status_codes(text: str) -> str:
+    """"404" → "four oh four" where the words around it say HTTP, status or error, as developers say it."""
+    out, position, last_code_end = [], 0, -1
+    pattern = re.compile(_NOT_IN_WORD + r"([1-5]\d\d)" + _END + r"(?!\s?(?:%|[$€£]|ms|s\b|MB|KB|GB))")
+    for match in pattern.finditer(text):
+        before = text[max(0, match.start() - 30):match.start()]
+        after = text[match.end():match.end() + 30]
+        # Only the few words next to it count: "HTTP 404", "a 404 error", "404 Not Found"; and a code
+        # listed right after another ("status codes 301, 302 and 429").
+        near = " ".join(before.split()[-3:]) + " | " + " ".join(after.split()[:2])
+        listed = last_code_end >= 0 and re.fullmatch(r",?\s*(?:(?:and|or)\s+)?", text[last_code_end:match.start()])
+        if not (_HTTP_CONTEXT.search(near) or listed):
+            continue
+        out.append(text[position:match.start()])
+        out.append(status_code(match.group(1)))
+        position = last_code_end = match.end()
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _pairs(digits: str) -> str:
+    """A four-digit name read in pairs, as a year is: 8601 "eighty-six oh one", 8080 "eighty eighty"."""
+    head, tail = int(digits[:2]), int(digits[2:])
+    if tail == 0:
+        return f"{num2words(head)} hundred"
+    return f"{num2words(head)} {('oh ' + num2words(tail)) if tail < 10 else num2words(tail)}"
+
+
+def _named_numbers(text: str) -> str:
+    """Numbers that are names, not amounts: protocol versions, ports, standards, year ranges, "v2"."""
+    text = re.sub(r"\bHTTP/(\d)(?:\.(\d))?\b",
+                  lambda m: "HTTP " + num2words(int(m.group(1))) + (f" point {num2words(int(m.group(2)))}"
+                                                                    if m.group(2) else ""), text)
+    text = re.sub(r"\bIPv([46])\b", lambda m: "IP v " + num2words(int(m.group(1))), text)
+    text = re.sub(_NOT_IN_WORD + r"v(\d+)\b(?!\.\d)", lambda m: "version " + num2words(int(m.group(1))), text)
+    # "RFC 7231", "ISO 8601", "PEP 8": a standard's number is read like a year; a short one as it is.
+    text = re.sub(r"\b(RFC|ISO|PEP|ECMA|IEEE|CVE|ES|ISBN)[ -](\d{4})\b(?![.,]\d|-)",
+                  lambda m: f"{m.group(1)} {_pairs(m.group(2))}", text)
+    # "port 8080" "eighty eighty", "port 443" "four four three".
+    text = re.sub(r"\b([Pp]orts?) (\d{2,5})\b(?![.,]\d)",
+                  lambda m: f"{m.group(1)} " + (_pairs(m.group(2)) if len(m.group(2)) == 4 else
+                                                 " ".join(num2words(int(d)) for d in m.group(2))
+                                                 if len(m.group(2)) == 3 else m.group(2)), text)
+    # "1999–2001": years on both sides of a range.
+    return re.sub(_NOT_IN_WORD + r"((?:1[89]|20)\d\d)\s?[–-]\s?((?:1[89]|20)\d\d)" + _END,
+                  lambda m: f"{_words(m.group(1), 'en', 'year')} to {_words(m.group(2), 'en', 'year')}", text)
+
+
+def status_code(code: str) -> str:
+    """An HTTP status as people say it: 200 "two hundred", 404 "four oh four", 429 "four twenty-nine"."""
+    hundreds, rest = int(code[0]), int(code[1:])
+    first = num2words(hundreds)
+    if rest == 0:
+        return f"{first} hundred"
+    if rest < 10:
+        return f"{first} oh {num2words(rest)}"
+    return f"{first} {num2words(rest)}"
+
+
+# "555-0123", "(555) 123-4567", "+1 202 555 0143", "+33 1 23 45 67 89": digits read in their groups.
+_PHONE = re.compile(r"(?<![\w.,/:-])(?:\+?\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}(?![\w/]|[.,]\d)")
+
+
+def _phone_numbers(text: str) -> str:
+    def say(match: re.Match[str]) -> str:
+        raw = match.group(0)
+        groups = re.findall(r"\d+", raw)
+        digits = sum(len(g) for g in groups)
+        # A phone number has 7 to 15 digits in groups, one of which has at least 3 (not "10-20", not a date).
+        plus = raw.startswith("+")
+        if not (7 <= digits <= 15) or (not plus and "(" not in raw and not re.fullmatch(
+                r"(?:1-)?(?:\d{3}-)?\d{3}-\d{4}|(?:1[ .])?\d{3}[ .]\d{3}[ .]\d{4}", raw)):
+            return raw
+        spoken = ", ".join(" ".join("oh" if d == "0" else num2words(int(d)) for d in group) for group in groups)
+        return ("plus " if plus else "") + spoken
+
+    return _PHONE.sub(say, text)
 
 
 def _decimal(raw: str, lang: str) -> Decimal | None:
