@@ -129,7 +129,8 @@ def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, token: cancel.Ca
                 if token.canceled:
                     raise _Canceled() from error  # its processes were stopped for the cancel
                 raise
-            _check_still_ours(lease, heartbeat)  # canceled during the stage: its outputs are not kept
+            if stage != "publish":  # once publish returns the files are out: the job did succeed
+                _check_still_ours(lease, heartbeat)  # canceled during the stage: its outputs are not kept
             in_stage = False
             ran.append(stage)
             job = ctx.job()
