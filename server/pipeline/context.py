@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from config import Settings
@@ -75,7 +76,18 @@ def temp_beside(path: Path) -> Path:
 
 def replace_asset(job_id: int, scene_id: int | None, kind: AssetKind, path: Path, provider: str,
                   duration_ms: int | None = None) -> None:
-    """Record ``path`` as the job's (or scene's) asset of ``kind``, replacing an earlier run's."""
-    db.session.query(Asset).filter_by(job_id=job_id, scene_id=scene_id, kind=kind).delete()
-    db.session.add(Asset(job_id=job_id, scene_id=scene_id, kind=kind, path=str(path), sha256=sha256_of(path),
-                         provider=provider, duration_ms=duration_ms))
+    """Record ``path`` as the job's (or scene's) asset of ``kind``, replacing an earlier run's.
+
+    Only reads here: the earlier row is updated in place (the unique key stays), so nothing
+    is written until the runner commits the stage, however long the stage goes on after."""
+    key = (job_id, scene_id, kind)
+    found = [a for a in db.session.new if isinstance(a, Asset) and (a.job_id, a.scene_id, a.kind) == key] \
+        + db.session.query(Asset).filter_by(job_id=job_id, scene_id=scene_id, kind=kind).order_by(Asset.id).all()
+    values = {"path": str(path), "sha256": sha256_of(path), "provider": provider, "duration_ms": duration_ms}
+    if not found:
+        db.session.add(Asset(job_id=job_id, scene_id=scene_id, kind=kind, **values))
+        return
+    for name, value in {**values, "created_at": datetime.now(timezone.utc)}.items():
+        setattr(found[0], name, value)
+    for duplicate in found[1:]:  # job-wide assets (no scene) are not held unique by the database
+        db.session.delete(duplicate)
