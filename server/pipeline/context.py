@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,11 +66,6 @@ class StageContext:
         key = f"{self.job_id}/{name}"
         self.assets.put_file(key, source, move=True)
         return self.assets.local_path(key)
-
-
-def temp_beside(path: Path) -> Path:
-    """A temporary name in the same folder, so ``os.replace`` onto ``path`` is atomic."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
 
 
 def replace_asset(job_id: int, scene_id: int | None, kind: AssetKind, path: Path, provider: str,
