@@ -208,3 +208,15 @@ def test_store_writes_are_atomic_and_safe_between_threads(tmp_path: Path) -> Non
     source.write_bytes(b"\x01" * 1000)
     store.put_file("jobs/7/video.mp4", source, move=True)
     assert not source.exists() and store.local_path("jobs/7/video.mp4").read_bytes() == b"\x01" * 1000
+
+
+def test_render_keeps_a_dotted_output_name_whole(tmp_path: Path) -> None:
+    from server.render import render_file
+
+    source = tmp_path / "release-1.2.md"
+    source.write_bytes(_article("Release one point two", 1))
+    quick = load_settings(home=tmp_path / "home", short_side=240, fps=10)
+    made = render_file(quick, source, tmp_path / "out" / "release-1.2")  # no .mp4: the dot is part of the name
+    assert made == (tmp_path / "out" / "release-1.2.mp4").resolve()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "release-1.2.jpg", "release-1.2.json", "release-1.2.mp4", "release-1.2.srt"]
