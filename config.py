@@ -285,6 +285,9 @@ class Settings(BaseSettings):
     retry_backoff_seconds: float = Field(default=10.0, ge=0, le=3600,
                                          description="Wait before a failed job's first retry; doubles each retry "
                                                      "(at most 1 hour).")
+    cancel_poll_seconds: float = Field(default=1.0, ge=0.1, le=60,
+                                       description="How often a running job's heartbeat looks for a cancel "
+                                                   "request; a canceled render stops within about this long.")
     worker_name: str | None = Field(default=None, max_length=80, pattern=r"^[A-Za-z0-9._-]+$",
                                     description="This worker's name in job leases, before its pid "
                                                 "(default: the host name). Letters, digits, '.', '_', '-'.")

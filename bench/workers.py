@@ -5,8 +5,13 @@
 
 For each worker count: the database is emptied and migrated, the Redis db flushed, N short
 articles are accepted and queued, then K real `mediabuddy worker` processes are started and
-the clock runs until every job has succeeded. Printed: seconds, jobs/minute, and how the
-jobs were shared between the workers (from the lease owners in their logs). Videos are
+the clock runs until every job has succeeded. Printed: seconds, jobs/minute, how the
+jobs were shared between the workers (from the lease owners in their logs), and the CPU
+seconds (user+sys) the workers and their ffmpeg children used, measured with
+``getrusage(RUSAGE_CHILDREN)`` around the batch: on a 2-core machine the batch cannot
+finish faster than its CPU seconds / 2, so that floor is printed beside the time. "busy"
+is the sum of the jobs' stage seconds: what the workers spent inside stages (the rest of
+workers x seconds is start-up, queue waits and claiming). Videos are
 small (short side 240, 10 fps) so the batch measures the pipeline's scheduling, not the
 encoder. The machine's load average is printed too: on a shared machine, compare runs
 made at the same time only.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -35,7 +41,12 @@ def _article(n: int) -> bytes:
             f"how workers share jobs.\n").encode()
 
 
-def run_batch(jobs: int, workers: int, postgres: str, redis_url: str) -> tuple[float, Counter]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_batch(jobs: int, workers: int, postgres: str, redis_url: str) -> tuple[float, Counter, float, float]:
     import redis
     import sqlalchemy as sa
 
@@ -62,6 +73,7 @@ def run_batch(jobs: int, workers: int, postgres: str, redis_url: str) -> tuple[f
     env.update(MEDIABUDDY_HOME=str(home), DATABASE_URL=postgres, MEDIABUDDY_REDIS_URL=redis_url,
                MEDIABUDDY_SHORT_SIDE="240", MEDIABUDDY_FPS="10", PYTHONPATH=str(ROOT))
     processes, logs = [], []
+    cpu_before = _children_cpu()
     started = time.monotonic()
     for n in range(workers):
         log = home / f"worker{n}.log"
@@ -81,15 +93,19 @@ def run_batch(jobs: int, workers: int, postgres: str, redis_url: str) -> tuple[f
                 break
             time.sleep(0.2)
         elapsed = time.monotonic() - started
+        with app.app_context():
+            busy = sum(sum(job.stage_seconds.values()) for job in db.session.query(Job))
+            db.session.remove()
     finally:
         for process in processes:
             process.send_signal(signal.SIGINT)
         for process in processes:
-            process.wait(timeout=60)
+            process.wait(timeout=60)  # reaped: their CPU time (and their children's) is counted now
         with app.app_context():
             db.engine.dispose()
+    cpu = _children_cpu() - cpu_before
     shares = Counter(m[2] for log in logs for m in CLAIMED.finditer(log.read_text(errors="replace")))
-    return elapsed, shares
+    return elapsed, shares, cpu, busy
 
 
 def main() -> None:
@@ -101,8 +117,11 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.jobs} jobs, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     for workers in args.workers:
-        elapsed, shares = run_batch(args.jobs, workers, args.postgres, args.redis)
+        elapsed, shares, cpu, busy = run_batch(args.jobs, workers, args.postgres, args.redis)
+        cores = os.cpu_count() or 1
         print(f"{workers} worker(s): {elapsed:6.1f} s, {args.jobs / elapsed * 60:5.1f} jobs/min, "
+              f"CPU {cpu:6.1f} s (floor {cpu / cores:5.1f} s on {cores} cores, {cpu / elapsed:4.2f} cores busy), "
+              f"in stages {busy:6.1f} s of {workers * elapsed:6.1f} worker-s, "
               f"shares {dict(sorted(shares.items()))}, load {os.getloadavg()[0]:.1f}", flush=True)
 
 

@@ -5,8 +5,10 @@ change the job row with conditional updates, so they are safe while workers run:
 
 - ``retry_job``: a FAILED or CANCELED job goes back to QUEUED with a fresh retry budget and
   is queued; the runner skips its finished stages, so it resumes at the stage that failed.
-- ``cancel_job``: a QUEUED job becomes CANCELED at once; a RUNNING one is asked to stop and
-  becomes CANCELED at its next stage boundary (a stage in progress is not interrupted).
+- ``cancel_job``: a QUEUED job becomes CANCELED at once; a RUNNING one is asked to stop: its
+  worker's heartbeat sees the request within ``MEDIABUDDY_CANCEL_POLL_SECONDS``, stops the
+  running stage (its ffmpeg processes are terminated) and records CANCELED; nothing more
+  is published.
 
 Errors carry the job id and its status; the API answers ``JobNotFound`` with 404 and
 ``JobStateConflict`` with 409.
@@ -69,7 +71,7 @@ def retry_job(job_id: int) -> Job:
 
 
 def cancel_job(job_id: int) -> Job:
-    """Cancel a queued job now, or ask a running one to stop at its next stage boundary.
+    """Cancel a queued job now, or ask a running one to stop (its running stage is interrupted).
 
     Canceling a job that is already canceled is not an error (the answer is the same job).
     """
@@ -85,7 +87,7 @@ def cancel_job(job_id: int) -> Job:
         .values(status=JobStatus.CANCELED, finished_at=now, notes=[*job.notes, "canceled while queued"],
                 **release_values())
         .execution_options(synchronize_session=False))
-    if stopped.rowcount != 1:  # a worker holds it (or just claimed it): it stops between stages
+    if stopped.rowcount != 1:  # a worker holds it (or just claimed it): its heartbeat stops the stage
         db.session.execute(sa.update(Job).where(Job.id == job_id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
                            .values(cancel_requested=True).execution_options(synchronize_session=False))
     db.session.commit()

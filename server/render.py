@@ -16,6 +16,7 @@ from server.intake import ALLOWED_SUFFIXES, accept
 from server.models import STAGES, Job
 from server.pipeline.runner import run_job
 from server.pipeline.stages.publish import publish_job
+from server.storage import LocalStore
 
 log = logging.getLogger("mediabuddy.render")
 
@@ -31,7 +32,8 @@ def render_file(settings: Settings, source: Path, output: Path) -> Path:
     folder, and the caches (worth keeping between renders) in the user's cache folder, or
     under MEDIABUDDY_HOME when it is set.
     """
-    output = output.with_suffix(".mp4").resolve()
+    # "release-1.2" is a name, not "release-1" with a suffix: only a final .mp4 is taken off.
+    output = (output if output.suffix.lower() == ".mp4" else output.with_name(f"{output.name}.mp4")).resolve()
     home = settings.home if settings.home_given else work_home()
     with tempfile.TemporaryDirectory(prefix="mediabuddy-render-") as scratch:
         local = settings.model_copy(update={"home": home, "database_url": f"sqlite:///{Path(scratch) / 'render.db'}"})
@@ -43,14 +45,9 @@ def render_file(settings: Settings, source: Path, output: Path) -> Path:
                                 else f"{source.stem}.md", None, local)
             except ApiError as error:
                 raise RenderError(f"{source}: {error.message}") from error
-        pipeline_log = logging.getLogger("mediabuddy.pipeline")
-        pipeline_log.addFilter(_not_published)
-        try:
-            run_job(app, intake.job_id, stages=STAGES[:-1])
-        finally:
-            pipeline_log.removeFilter(_not_published)
+        run_job(app, intake.job_id, stages=STAGES[:-1])
         with app.app_context():
-            publish_job(db.session.get(Job, intake.job_id), output.with_suffix(""))
+            publish_job(db.session.get(Job, intake.job_id), LocalStore(output.parent), output.name[:-len(".mp4")])
             db.session.remove()
             db.engine.dispose()
     log.info("rendered %s to %s", source, output)
@@ -61,9 +58,3 @@ def work_home() -> Path:
     """Where a one-shot render keeps its caches when MEDIABUDDY_HOME is not set."""
     return platformdirs.user_cache_path("mediabuddy", appauthor=False).resolve()
 
-
-def _not_published(record: logging.LogRecord) -> bool:
-    # The runner ends a job with "job N published <slug>.mp4", the outbox name; a render
-    # publishes to the chosen path instead (logged above), so that line would name a file
-    # that does not exist.
-    return not str(record.msg).startswith("job %s published")

@@ -26,6 +26,7 @@ from config import Settings
 
 log = logging.getLogger("mediabuddy.worker")
 SWEEP_BATCH = 500
+IDLE_POLL_MAX_SECONDS = 1.0
 
 
 class _TaskStorage(SqliteStorage):
@@ -99,8 +100,12 @@ def run_consumer(settings: Settings) -> None:
     """Block running the worker until SIGINT/SIGTERM (Huey installs the handlers)."""
     huey = huey_for(settings)
     requeue_stranded(settings, grace_seconds=0)
+    # A queue in SQLite is polled: Huey backs off to 10 s between empty polls, so a job
+    # queued while the worker idled waited up to 10 s; 1 s costs an indexed read a second.
+    # Redis blocks on BRPOP instead and wakes at once (its backoff only follows errors).
+    idle_poll = 10.0 if huey.storage.blocking else IDLE_POLL_MAX_SECONDS
     consumer = huey.create_consumer(workers=settings.worker_threads, worker_type="thread",
-                                    periodic=False, check_worker_health=True)
+                                    periodic=False, check_worker_health=True, max_delay=idle_poll)
     stop = threading.Event()
     sweeper = threading.Thread(target=_sweep_until, args=(settings, stop), name="lease-sweeper", daemon=True)
     sweeper.start()

@@ -151,7 +151,7 @@ def test_a_failing_job_is_retried_with_backoff_then_fails_and_resumes_on_retry(a
         db.engine.dispose()
 
 
-def test_cancel_a_queued_job_at_once_and_a_running_one_between_stages(app, settings) -> None:
+def test_cancel_a_queued_job_at_once_and_a_running_one_soon(app, settings) -> None:
     queued, running = _jobs(app, settings, 2)
     with app.app_context():
         assert cancel_job(queued).status == JobStatus.CANCELED
@@ -168,7 +168,8 @@ def test_cancel_a_queued_job_at_once_and_a_running_one_between_stages(app, setti
     assert outcome == [JobStatus.CANCELED]
     job = _job(app, running)
     assert (job.status, job.lease_owner, job.cancel_requested) == (JobStatus.CANCELED, None, False)
-    assert len(job.completed_stages) < len(PIPELINE) and job.notes[-1].startswith("canceled before ")
+    assert len(job.completed_stages) < len(PIPELINE)
+    assert job.notes[-1].startswith(("canceled before ", "canceled during "))  # between stages or inside one
     assert not (settings.outbox_dir / "lease-1.mp4").exists()
     with app.app_context():
         retry_job(running)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -14,7 +12,8 @@ from server.errors import NotConfigured, ProviderError
 from server.providers import resilience
 from server.providers.timeline import rules
 from server.providers.timeline.gemini import PROVIDER as GeminiTimeline, TimelinePlan
-from server.providers.types import TimelineRequest, Usage
+from server.providers.types import TimelineRequest
+from tests.fakes.meter import RecordingMeter
 from tests.fakes.gemini import FakeGemini, fake_gemini, prompt_text  # noqa: F401 - fake_gemini is a fixture
 
 pytestmark = pytest.mark.clients
@@ -26,34 +25,6 @@ NARRATION = (
     "for the colony to survive until the first spring flowers open.")
 # What a good model would pick, sentence by sentence.
 CONCEPTS = ("winter hive", "honey jar", "beekeeper")
-
-
-@dataclass
-class Row:
-    provider: str
-    model: str
-    estimate: float
-    usage: Usage = field(default_factory=Usage)
-    cost: float | None = None
-    detail: str = ""
-    outcome: str = "ok"
-
-
-class RecordingMeter:
-    """The Meter protocol, keeping rows in memory so they can be compared with the fake's count."""
-
-    def __init__(self) -> None:
-        self.rows: list[Row] = []
-
-    @contextlib.contextmanager
-    def call(self, provider: str, model: str, *, estimate: float) -> Iterator[Row]:
-        row = Row(provider, model, estimate)
-        self.rows.append(row)
-        try:
-            yield row
-        except BaseException as error:
-            row.outcome = type(error).__name__
-            raise
 
 
 @pytest.fixture(autouse=True)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from dataclasses import dataclass, field
 from typing import Iterator
 
 import pytest
@@ -15,10 +13,11 @@ from server.intake import accept
 from server.models import Job
 from server.pipeline.runner import run_job
 from server.providers import resilience
-from server.providers.types import Usage, VoiceRequest
+from server.providers.types import VoiceRequest
 from server.providers.voice import checks
 from server.providers.voice.gemini import PROVIDER as GeminiVoice
 from tests.conftest import CORPUS
+from tests.fakes.meter import RecordingMeter
 from tests.fakes.gemini import FakeGemini, fake_gemini, prompt_text  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.clients
@@ -29,27 +28,6 @@ FAITHFUL = [{"heading": "", "text": "Well, the harbour opened in 1887, and it ha
                                    "year; a good deal of coal, that is to say."},
             {"heading": "The lighthouse", "text": "Margaret Ellis kept that lamp lit for 31 years, and she "
                                                   "logged every ship that passed the point."}]
-
-
-@dataclass
-class Row:
-    provider: str
-    model: str
-    estimate: float
-    usage: Usage = field(default_factory=Usage)
-    cost: float | None = None
-    detail: str = ""
-
-
-class RecordingMeter:
-    def __init__(self) -> None:
-        self.rows: list[Row] = []
-
-    @contextlib.contextmanager
-    def call(self, provider: str, model: str, *, estimate: float) -> Iterator[Row]:
-        row = Row(provider, model, estimate)
-        self.rows.append(row)
-        yield row
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,8 @@
 """THE result cache: a paid or slow result is made once, whoever asks for it again.
 
-Check, else produce into a temporary name in the same folder, fsync, rename. Two kinds
-of entries, both under ``var/cache/<kind>/<key[:2]>/``:
+Check, else produce into a temporary name in the same folder, fsync, rename, all through
+the cache's ``LocalStore`` (``server.storage``: object storage is one more store class).
+Two kinds of entries, both under ``var/cache/<kind>/<key[:2]>/``:
 
 - **JSON results** (an LLM's rewrite or timeline): ``<key>.json``, written whole and
   renamed into place;
@@ -28,11 +29,11 @@ import dataclasses
 import enum
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path, PurePath
 from typing import Any, Callable, TypeVar
+
+from server.storage import LocalStore
 
 T = TypeVar("T")
 
@@ -79,59 +80,32 @@ def provider_key(kind: str, provider: object, request: object, *extra: object) -
                   request, *extra)
 
 
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _fsync_folder(path: Path) -> None:
-    if os.name == "posix":  # folders cannot be opened for fsync on Windows; renames are durable enough there
-        descriptor = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
 class ResultCache:
-    """Content-addressed results under one root folder (``var/cache``)."""
+    """Content-addressed results in one store (``var/cache``; see ``server.storage``)."""
 
-    def __init__(self, root: Path):
-        self.root = Path(root)
+    def __init__(self, root: Path | LocalStore):
+        self.store = root if isinstance(root, LocalStore) else LocalStore(Path(root))
+        self.root = self.store.root
 
-    def _folder(self, kind: str, key: str) -> Path:
-        if not kind.isidentifier() or len(key) != 64:
+    @staticmethod
+    def _key(kind: str, key: str) -> str:
+        if not kind.isidentifier() or len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
             raise ValueError(f"bad cache kind or key: {kind!r}, {key!r}")
-        folder = self.root / kind / key[:2]
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return f"{kind}/{key[:2]}/{key}"
 
     # JSON results -----------------------------------------------------------------------
 
     def load_json(self, kind: str, key: str) -> Any | None:
         """The stored JSON value, or None when there is none (or it is unreadable)."""
-        path = self._folder(kind, key) / f"{key}.json"
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return json.loads(self.store.read_text(f"{self._key(kind, key)}.json"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError):  # a damaged entry is a miss; the next store replaces it
             return None
 
     def store_json(self, kind: str, key: str, value: Any) -> None:
-        target = self._folder(kind, key) / f"{key}.json"
-        handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{key}.", suffix=".tmp")
-        temp = Path(temp_name)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(value, stream, ensure_ascii=False, sort_keys=True)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        _fsync_folder(target.parent)
+        self.store.put_text(f"{self._key(kind, key)}.json", json.dumps(value, ensure_ascii=False, sort_keys=True))
 
     def json(self, kind: str, key: str, produce: Callable[[], Any]) -> tuple[Any, bool]:
         """``(value, hit)``: the stored value for ``key``, else ``produce()`` stored first."""
@@ -146,12 +120,12 @@ class ResultCache:
 
     def entry(self, kind: str, key: str, suffix: str) -> tuple[Path, dict[str, Any]] | None:
         """``(file, meta)`` of a complete entry, or None."""
-        folder = self._folder(kind, key) / key
+        folder = self._key(kind, key)
         try:
-            meta = json.loads((folder / META).read_text(encoding="utf-8"))
+            meta = json.loads(self.store.read_text(f"{folder}/{META}"))
         except (OSError, ValueError):
             return None
-        result = folder / f"{RESULT}{suffix}"
+        result = self.store.local_path(f"{folder}/{RESULT}{suffix}")
         return (result, meta) if result.is_file() else None
 
     def file(self, kind: str, key: str, suffix: str,
@@ -161,32 +135,22 @@ class ResultCache:
         found = self.entry(kind, key, suffix)
         if found is not None:
             return found[0], found[1], True
-        parent = self._folder(kind, key)
-        scratch = Path(tempfile.mkdtemp(dir=parent, prefix=f".{key}.", suffix=".tmp"))
+        folder = self._key(kind, key)
+        scratch = self.store.scratch(folder)
         try:
             out = scratch / f"{RESULT}{suffix}"
             meta = produce(out) or {}
             if not out.is_file() or out.stat().st_size == 0:
                 raise RuntimeError(f"the {kind} producer wrote no file (expected {out.name})")
             (scratch / META).write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True), encoding="utf-8")
-            _fsync(out)
-            _fsync(scratch / META)
-            _fsync_folder(scratch)
-            final = parent / key
-            try:
-                os.rename(scratch, final)
-            except OSError:
-                if self.entry(kind, key, suffix) is None:
-                    raise
-                # Another thread or process made the same entry first: theirs is as good as ours.
-                shutil.rmtree(scratch, ignore_errors=True)
-            else:
-                _fsync_folder(parent)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
+        # False: another thread or process made the same entry first; theirs is as good as ours.
+        self.store.put_tree(folder, scratch)
         made = self.entry(kind, key, suffix)
-        assert made is not None, "a renamed cache entry must be readable"
+        if made is None:
+            raise RuntimeError(f"the {kind} cache entry {key} could not be read back after it was stored")
         return made[0], made[1], False
 
 

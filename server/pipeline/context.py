@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from config import Settings
@@ -15,6 +14,7 @@ from server.pipeline.cache import ResultCache
 from server.pipeline.ledger import Ledger
 from server.providers.registry import ProviderChain
 from server.providers.types import RenderSettings
+from server.storage import LocalStore, asset_store, cache_store
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class StageContext:
     def providers(self, kind: str, *, language: str | None = None) -> ProviderChain:
         """The registry's chain of ``kind`` providers for this job, metered and cached."""
         return ProviderChain(kind, self.settings, Ledger(db.engine, self.settings, self.job_id, kind),
-                             ResultCache(self.cache_dir), language=language)
+                             ResultCache(cache_store(self.settings)), language=language)
 
     def record_providers(self, chain: ProviderChain, *extra_notes: str) -> None:
         """Put what ``chain`` used and its notes on the job (replacing an earlier run's of this kind)."""
@@ -50,22 +50,38 @@ class StageContext:
         job.settings = {**job.settings, "made_by": {**dict(job.settings.get("made_by") or {}),
                                                     chain.kind: sorted(chain.used)}}
 
-    def cached(self, kind: str, *parts: object, suffix: str) -> Path:
-        """Path in the cache for an output determined entirely by ``parts``."""
-        key = hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
-        folder = self.cache_dir / kind / key[:2]
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{key}{suffix}"
+    @property
+    def assets(self) -> LocalStore:
+        """Where this job's own files are kept (keys ``<job id>/<name>``; see ``server.storage``)."""
+        return asset_store(self.settings)
 
+    def put_asset_text(self, name: str, text: str) -> Path:
+        """Store ``text`` as this job's file ``name``, atomically; the path to record on its asset."""
+        key = f"{self.job_id}/{name}"
+        self.assets.put_text(key, text)
+        return self.assets.local_path(key)
 
-def temp_beside(path: Path) -> Path:
-    """A temporary name in the same folder, so ``os.replace`` onto ``path`` is atomic."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+    def put_asset_file(self, name: str, source: Path) -> Path:
+        """Move ``source`` (made in ``work_dir``) into place as this job's file ``name``, atomically."""
+        key = f"{self.job_id}/{name}"
+        self.assets.put_file(key, source, move=True)
+        return self.assets.local_path(key)
 
 
 def replace_asset(job_id: int, scene_id: int | None, kind: AssetKind, path: Path, provider: str,
                   duration_ms: int | None = None) -> None:
-    """Record ``path`` as the job's (or scene's) asset of ``kind``, replacing an earlier run's."""
-    db.session.query(Asset).filter_by(job_id=job_id, scene_id=scene_id, kind=kind).delete()
-    db.session.add(Asset(job_id=job_id, scene_id=scene_id, kind=kind, path=str(path), sha256=sha256_of(path),
-                         provider=provider, duration_ms=duration_ms))
+    """Record ``path`` as the job's (or scene's) asset of ``kind``, replacing an earlier run's.
+
+    Only reads here: the earlier row is updated in place (the unique key stays), so nothing
+    is written until the runner commits the stage, however long the stage goes on after."""
+    key = (job_id, scene_id, kind)
+    found = [a for a in db.session.new if isinstance(a, Asset) and (a.job_id, a.scene_id, a.kind) == key] \
+        + db.session.query(Asset).filter_by(job_id=job_id, scene_id=scene_id, kind=kind).order_by(Asset.id).all()
+    values = {"path": str(path), "sha256": sha256_of(path), "provider": provider, "duration_ms": duration_ms}
+    if not found:
+        db.session.add(Asset(job_id=job_id, scene_id=scene_id, kind=kind, **values))
+        return
+    for name, value in {**values, "created_at": datetime.now(timezone.utc)}.items():
+        setattr(found[0], name, value)
+    for duplicate in found[1:]:  # job-wide assets (no scene) are not held unique by the database
+        db.session.delete(duplicate)

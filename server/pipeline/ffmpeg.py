@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from server.errors import StageError
+from server.pipeline import cancel
 
 
 @lru_cache(maxsize=1)
@@ -21,15 +22,19 @@ def ffmpeg_exe() -> str:
 def run_ffmpeg(args: list[str], *, stage: str = "compose", timeout: float = 900) -> None:
     """Run ffmpeg quietly; on failure raise StageError with the tail of its log."""
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as error:
-        raise StageError(stage, f"ffmpeg took longer than {timeout:.0f} s") from error
-    if result.returncode != 0:
-        tail = "\n".join(result.stderr.strip().splitlines()[-6:])
-        if result.returncode < 0:  # killed by a signal (SIGKILL: most likely out of memory): not retried unchanged
-            raise StageError(stage, f"ffmpeg was killed by signal {-result.returncode}: {tail}", retryable=False)
-        raise StageError(stage, f"ffmpeg failed (exit {result.returncode}): {tail}")
+    with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, errors="replace") as process, cancel.watch(process):
+        try:
+            _out, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as error:
+            process.kill()
+            process.communicate()
+            raise StageError(stage, f"ffmpeg took longer than {timeout:.0f} s") from error
+    if process.returncode != 0:
+        tail = "\n".join(stderr.strip().splitlines()[-6:])
+        if process.returncode < 0:  # killed by a signal (SIGKILL: most likely out of memory): not retried unchanged
+            raise StageError(stage, f"ffmpeg was killed by signal {-process.returncode}: {tail}", retryable=False)
+        raise StageError(stage, f"ffmpeg failed (exit {process.returncode}): {tail}")
 
 
 @dataclass(frozen=True)

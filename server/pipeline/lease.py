@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from server.models import Job, JobStatus
+from server.pipeline.cancel import CancelToken
 
 log = logging.getLogger("mediabuddy.lease")
 
@@ -112,34 +113,53 @@ def release_values() -> dict[str, object]:
 
 
 class Heartbeat(threading.Thread):
-    """Renews a lease every third of its length until stopped; notices loss and cancel requests."""
+    """Renews a lease every third of its length until stopped; notices loss and cancel requests.
 
-    def __init__(self, engine: Engine, lease: Lease, lease_seconds: float):
+    Every ``poll_seconds`` it reads the job's cancel flag (one primary-key read); on a
+    cancel request, or when the lease turns out lost, it cancels ``token``, which stops the
+    running stage's child processes (``pipeline.cancel``).
+    """
+
+    def __init__(self, engine: Engine, lease: Lease, lease_seconds: float, *, token: CancelToken | None = None,
+                 poll_seconds: float = 1.0):
         super().__init__(name=f"heartbeat-job-{lease.job_id}", daemon=True)
         self.engine = engine
         self.lease = lease
         self.lease_seconds = lease_seconds
+        self.poll_seconds = min(poll_seconds, lease_seconds / 3)
+        self.token = token
         self.lost = threading.Event()
         self.cancel_requested = threading.Event()
         self._halt = threading.Event()
 
     def run(self) -> None:
         renewed = time.monotonic()
-        while not self._halt.wait(self.lease_seconds / 3):
+        while not self._halt.wait(self.poll_seconds):
             try:
-                with self.engine.begin() as connection:
-                    if not renew(connection, self.lease, self.lease_seconds):
-                        log.warning("job %s: lease lost by %s", self.lease.job_id, self.lease.owner)
-                        self.lost.set()
-                        return
-                gap, renewed = time.monotonic() - renewed, time.monotonic()
-                if gap > self.lease_seconds * 2 / 3:  # a starved process or a lock: the lease nearly ran out
-                    log.warning("job %s: heartbeat %.1f s late (lease %.0f s)", self.lease.job_id,
-                                gap - self.lease_seconds / 3, self.lease_seconds)
-                    cancel = connection.execute(sa.select(Job.cancel_requested).where(Job.id == self.lease.job_id))
-                    if cancel.scalar():
-                        self.cancel_requested.set()
-            except Exception as error:  # noqa: BLE001 - a blip, or our own stage holds SQLite's write lock
+                due = time.monotonic() - renewed >= self.lease_seconds / 3 - self.poll_seconds / 2
+                if due:
+                    with self.engine.begin() as connection:
+                        if not renew(connection, self.lease, self.lease_seconds):
+                            log.warning("job %s: lease lost by %s", self.lease.job_id, self.lease.owner)
+                            self.lost.set()
+                            if self.token is not None:
+                                self.token.cancel()  # its work would be thrown away: stop it now
+                            return
+                    gap, renewed = time.monotonic() - renewed, time.monotonic()
+                    if gap > self.lease_seconds * 2 / 3:  # a starved process or a lock: the lease nearly ran out
+                        log.warning("job %s: heartbeat %.1f s late (lease %.0f s)", self.lease.job_id,
+                                    gap - self.lease_seconds / 3, self.lease_seconds)
+                if self.cancel_requested.is_set():
+                    continue  # the lease is still renewed until the runner records the cancel
+                with self.engine.connect() as connection:
+                    asked = connection.execute(
+                        sa.select(Job.cancel_requested).where(Job.id == self.lease.job_id)).scalar()
+                if asked:
+                    log.info("job %s: cancel requested; stopping the running stage", self.lease.job_id)
+                    self.cancel_requested.set()
+                    if self.token is not None:
+                        self.token.cancel()
+            except Exception as error:  # noqa: BLE001 - a database blip: the next beat tries again
                 log.warning("job %s: heartbeat could not renew the lease (%s); trying again", self.lease.job_id,
                             str(error).splitlines()[0][:200])
 

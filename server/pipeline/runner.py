@@ -3,7 +3,15 @@
 The runner claims the job (see ``lease``), starts a heartbeat, and runs every stage not yet
 in ``completed_stages``. Each stage's outputs are committed together with a check that this
 worker still holds the lease, so a worker that lost its lease (it stalled, another took
-over) never records anything more. Between stages it honours a cancel request.
+over) never records anything more.
+
+A cancel request reaches a running stage: the heartbeat sees it within
+``MEDIABUDDY_CANCEL_POLL_SECONDS`` and cancels the run's token (``pipeline.cancel``), which
+terminates the stage's child processes (ffmpeg) and stops its loops; the job ends
+CANCELED and nothing more is published. A stage never holds a write transaction across
+its slow work: the session does not autoflush while a stage runs, so what a stage writes
+reaches the database only in the short commit after it (SQLite has one writer; the
+heartbeat, the API's uploads and other workers must not wait for a render).
 
 Outcomes: SUCCEEDED; SKIPPED (the document is a draft: a note, no error file); CANCELED;
 a failure is retried later with backoff (status QUEUED, ``next_attempt_at`` set) until
@@ -26,6 +34,7 @@ from server import settings_of
 from server.errors import DocumentSkipped, InvalidDocument, StageError
 from server.extensions import db
 from server.models import Job, JobStatus
+from server.pipeline import cancel
 from server.pipeline.context import StageContext
 from server.pipeline.lease import Heartbeat, Lease, LeaseLost, claim, default_owner, release_values, utcnow
 from server.pipeline.stages import compose, extract, images, narration, publish, timeline, voice
@@ -76,16 +85,18 @@ def run_job(app: Flask, job_id: int, *, final_attempt: bool | None = True, stage
             log.info("job %s is not claimable (finished, not due, or leased to another worker)", job_id)
             return None
         log.info("job %s claimed by %s (attempt %d)", job_id, owner, lease.attempt)
-        heartbeat = Heartbeat(db.engine, lease, settings.lease_seconds)
+        token = cancel.CancelToken(f"job {job_id}")
+        heartbeat = Heartbeat(db.engine, lease, settings.lease_seconds, token=token,
+                              poll_seconds=settings.cancel_poll_seconds)
         heartbeat.start()
         try:
-            return _run_stages(app, lease, heartbeat, final_attempt, stages)
+            return _run_stages(app, lease, heartbeat, token, final_attempt, stages)
         finally:
             heartbeat.stop()
 
 
-def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: bool | None,
-                only: tuple[str, ...] | None) -> JobStatus | None:
+def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, token: cancel.CancelToken,
+                final_attempt: bool | None, only: tuple[str, ...] | None) -> JobStatus | None:
     settings = settings_of(app)
     ctx = StageContext(job_id=lease.job_id, settings=settings, work_dir=settings.var_dir / "jobs" / str(lease.job_id),
                        cache_dir=settings.var_dir / "cache")
@@ -96,6 +107,8 @@ def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: b
                            hint="Check the worker logs and memory, then `mediabuddy jobs retry JOB`.")
         return _fail(ctx, lease, heartbeat, job.stage or "?", error, retry_in=None)
     stage = "?"
+    ran: list[str] = []
+    in_stage = False
     try:
         for stage, run in PIPELINE:
             if stage in job.completed_stages or (only is not None and stage not in only):
@@ -104,7 +117,22 @@ def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: b
             job.stage = stage
             _commit_owned(lease)
             started = time.perf_counter()
-            run(ctx)
+            in_stage = True
+            try:
+                # No autoflush: a query inside the stage must not send its pending writes early
+                # and so open a write transaction that lasts through the slow work.
+                with cancel.scope(token), db.session.no_autoflush:
+                    run(ctx)
+            except Exception as error:
+                if heartbeat.lost.is_set():
+                    raise LeaseLost(lease) from error
+                if token.canceled:
+                    raise _Canceled() from error  # its processes were stopped for the cancel
+                raise
+            if stage != "publish":  # once publish returns the files are out: the job did succeed
+                _check_still_ours(lease, heartbeat)  # canceled during the stage: its outputs are not kept
+            in_stage = False
+            ran.append(stage)
             job = ctx.job()
             job.completed_stages = [*job.completed_stages, stage]
             job.stage_seconds = {**job.stage_seconds, stage: round(time.perf_counter() - started, 3)}
@@ -116,10 +144,11 @@ def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: b
         return None
     except _Canceled:
         db.session.rollback()
-        notes = [*ctx.job().notes, f"canceled before {stage}"]
+        when = f"{'during' if in_stage else 'before'} {stage}"
+        notes = [*ctx.job().notes, f"canceled {when}"]
         _end(lease, heartbeat, status=JobStatus.CANCELED, finished_at=utcnow(), cancel_requested=False,
              notes=notes)
-        log.info("job %s canceled before %s", lease.job_id, stage)
+        log.info("job %s canceled %s", lease.job_id, when)
         return JobStatus.CANCELED
     except DocumentSkipped as skipped:
         db.session.rollback()
@@ -136,17 +165,27 @@ def _run_stages(app: Flask, lease: Lease, heartbeat: Heartbeat, final_attempt: b
         retry_in = None if final else min(MAX_BACKOFF_SECONDS, backoff)
         _fail(ctx, lease, heartbeat, stage, error, retry_in=retry_in)
         raise JobFailed(lease.job_id, str(error), retryable, retry_in) from error
-    _end(lease, heartbeat, status=JobStatus.SUCCEEDED, stage=None, finished_at=utcnow(), error=None)
+    if not _end(lease, heartbeat, status=JobStatus.SUCCEEDED, stage=None, finished_at=utcnow(), error=None):
+        return None
     job = ctx.job()
-    log.info("job %s published %s.mp4 (%s)", lease.job_id, job.slug, job.stage_seconds)
+    if "publish" in ran:
+        log.info("job %s published %s.mp4 to the outbox (%s)", lease.job_id, job.slug, job.stage_seconds)
+    elif ran:
+        log.info("job %s ran %s; nothing was published (publish %s)", lease.job_id, ", ".join(ran),
+                 "was not asked for" if only is not None and "publish" not in only else "had already run")
+    else:
+        log.info("job %s had nothing left to run", lease.job_id)
     return JobStatus.SUCCEEDED
 
 
 def _check_still_ours(lease: Lease, heartbeat: Heartbeat) -> None:
     if heartbeat.lost.is_set():
         raise LeaseLost(lease)
-    asked = db.session.execute(sa.select(Job.cancel_requested).where(Job.id == lease.job_id)).scalar()
-    if asked or heartbeat.cancel_requested.is_set():
+    if heartbeat.cancel_requested.is_set():
+        raise _Canceled()
+    with db.session.no_autoflush:  # a read: the stage's pending writes wait for their commit
+        asked = db.session.execute(sa.select(Job.cancel_requested).where(Job.id == lease.job_id)).scalar()
+    if asked:
         raise _Canceled()
 
 

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.pipeline.cancel import carry
 from server.renderer import audio, mux
 from server.renderer.model import VideoPlan
 from server.renderer.segments import render_segments
@@ -34,7 +35,7 @@ def render_video(plan: VideoPlan, out: Path, cache_dir: Path, work_dir: Path, wo
     soundtrack = work_dir / "soundtrack.m4a"
     # The soundtrack is one light ffmpeg process: it runs beside the segments, not after them.
     with ThreadPoolExecutor(max_workers=1) as side:
-        sound = side.submit(_timed, audio.render_audio, plan.audio, soundtrack)
+        sound = side.submit(carry(_timed), audio.render_audio, plan.audio, soundtrack)
         segments, rendered = render_segments(plan.segments, cache_dir, plan.fonts_dir, workers)
         t_video = time.perf_counter() - clock
         loudness, t_audio = sound.result()

@@ -11,6 +11,7 @@ import signal
 import subprocess
 from collections import deque
 
+from server.pipeline import cancel
 from server.pipeline.ffmpeg import ffmpeg_exe
 
 
@@ -40,7 +41,7 @@ def run(args: list[str], what: str, *, timeout: float = 3600, loglevel: str = "e
     """Run ffmpeg with ``args``; return its stderr (only the last 200 lines are kept)."""
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", loglevel, "-y", *args]
     with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True, errors="replace") as proc:
+                          text=True, errors="replace") as proc, cancel.watch(proc):
         # Read stderr as it comes (a long render must not fill the pipe), keeping a tail only.
         tail: deque[str] = deque(maxlen=200)
         assert proc.stderr is not None

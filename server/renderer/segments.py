@@ -20,6 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 from server.pipeline.cache import ResultCache
+from server.pipeline.cancel import carry
 from server.renderer import graph, process
 from server.renderer.model import Segment
 
@@ -79,5 +80,5 @@ def render_segments(segments: tuple[Segment, ...], cache_dir: Path, fonts_dir: P
     # Longest first, so a long segment does not start last and leave a core idle.
     order = sorted(range(len(segments)), key=lambda i: -segments[i].frames)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        done = dict(zip(order, pool.map(one, [segments[i] for i in order])))
+        done = dict(zip(order, pool.map(carry(one), [segments[i] for i in order])))
     return [done[i] for i in range(len(segments))], rendered

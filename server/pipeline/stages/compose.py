@@ -16,7 +16,7 @@ from pathlib import Path
 
 from server.errors import StageError
 from server.models import AssetKind, Scene
-from server.pipeline.context import StageContext, replace_asset, temp_beside
+from server.pipeline.context import StageContext, replace_asset
 from server.pipeline.srt import phrases_srt
 from server.providers.images.theme import PALETTES
 from server.renderer import render_video
@@ -66,7 +66,7 @@ def run(ctx: StageContext) -> None:
     plan, layout, counts = plan_video(scenes, job.title or "", job.language, house, font,
                                       fonts_folder(font, ctx.cache_dir), narration)
     lay_out([s.narration for s in scenes], counts, layout.title_ms * encoding.fps // 1000, encoding.fps, narration)
-    video = ctx.work_dir / "video.mp4"
+    video = ctx.work_dir / "video.rendering.mp4"  # stored as video.mp4 below, once whole
     try:
         try:
             result = render_video(plan, video, ctx.cache_dir, ctx.work_dir, settings.render_workers)
@@ -86,8 +86,8 @@ def run(ctx: StageContext) -> None:
         raise StageError("compose", str(error), retryable=error.retryable, hint=hint) from error
     log.info("job %s: %d segment(s) rendered, %d reused", job.id, result.segments_rendered, result.segments_reused)
 
-    captions = ctx.work_dir / "captions.srt"
-    captions.write_text(phrases_srt(layout.phrases, layout.joiner), encoding="utf-8")
+    video = ctx.put_asset_file("video.mp4", video)
+    captions = ctx.put_asset_text("captions.srt", phrases_srt(layout.phrases, layout.joiner))
     facts = {
         "width": encoding.width, "height": encoding.height, "fps": encoding.fps, "preset": encoding.preset,
         "crf": encoding.crf, "draft": draft, "duration_ms": layout.duration_ms, "title_card_ms": layout.title_ms,
@@ -101,10 +101,7 @@ def run(ctx: StageContext) -> None:
         "segments": {"rendered": result.segments_rendered, "reused": result.segments_reused},
         "render_seconds": result.seconds,
     }
-    manifest = ctx.work_dir / "render.json"
-    temp = temp_beside(manifest)
-    temp.write_text(json.dumps(facts, indent=2, ensure_ascii=False), encoding="utf-8")
-    temp.replace(manifest)
+    manifest = ctx.put_asset_text("render.json", json.dumps(facts, indent=2, ensure_ascii=False))
     job.notes = notes
     job.duration_ms = layout.duration_ms
     for kind, path in ((AssetKind.VIDEO, video), (AssetKind.CAPTIONS, captions), (AssetKind.MANIFEST, manifest)):

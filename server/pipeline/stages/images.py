@@ -9,6 +9,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from server.models import AssetKind
+from server.pipeline.cancel import carry
 from server.pipeline.context import StageContext, replace_asset
 from server.providers.types import ImageRequest, ImageStyle, SceneSpec
 
@@ -24,7 +25,7 @@ def run(ctx: StageContext) -> None:
     chain = ctx.providers("images")
     # Draw everything before writing anything: the ledger commits on its own connection.
     with ThreadPoolExecutor(max_workers=ctx.settings.render_workers) as pool:
-        made = list(pool.map(chain.make, requests))
+        made = list(pool.map(carry(chain.make), requests))
     ctx.record_providers(chain)
     for scene_id, picture in zip(scene_ids, made):
         replace_asset(job.id, scene_id, AssetKind.IMAGE, picture.value.path, picture.provider)

@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from server.models import AssetKind
+from server.pipeline import cancel
 from server.pipeline.context import StageContext, replace_asset
+from server.providers.registry import Made, ProviderChain
 from server.providers.types import NarrationRequest
 
 
@@ -22,14 +24,14 @@ def run(ctx: StageContext) -> None:
     # Speak everything before writing anything: the ledger commits on its own connection.
     requests = [(scene_id, NarrationRequest(text=text, language=language, voice=voice, pause_ms=pause))
                 for scene_id, text in texts]
-    clips = [(scene_id, chain.make(request)) for scene_id, request in requests]
+    clips = [(scene_id, _spoken(chain, request)) for scene_id, request in requests]
     notes = []
     used = {made.provider for _, made in clips}
     if len(used) > 1:
         # One voice reads the whole video (and one sample rate reaches compose): the scenes the
         # preferred narrator did speak are spoken again by the fallback it ended up on.
         fallback = max(used, key=chain.position)
-        clips = [(scene_id, chain.make(request, starting_with=fallback)) for scene_id, request in requests]
+        clips = [(scene_id, _spoken(chain, request, starting_with=fallback)) for scene_id, request in requests]
         notes.append(f"every scene is spoken by {fallback}, so the voice does not change mid-video")
     final = {made.provider for _, made in clips}
     robotic = {c.name for c in chain.candidates if getattr(c.provider, "last_resort", False)} & final
@@ -50,3 +52,9 @@ def run(ctx: StageContext) -> None:
         start += clip.duration_ms
         replace_asset(job.id, scene_id, AssetKind.NARRATION, clip.path, made.provider, clip.duration_ms)
     job.duration_ms = start
+
+
+def _spoken(chain: ProviderChain, request: NarrationRequest, **options: str) -> Made:
+    """One scene's speech; a cancel of the job stops the stage before the next scene (speech runs in-process)."""
+    cancel.check()
+    return chain.make(request, **options)

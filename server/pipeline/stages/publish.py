@@ -1,9 +1,8 @@
-"""Publish: <slug>.mp4, .srt, .json, .jpg (and .chapters.txt) into the outbox, each renamed into place."""
+"""Publish: <slug>.mp4, .srt, .json, .jpg (and .chapters.txt) into the outbox store, each stored whole."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,52 +13,46 @@ from sqlalchemy.orm import object_session
 
 from server.models import AssetKind, Job
 from server.pipeline.ledger import job_cost
-from server.pipeline.context import StageContext, temp_beside
+from server.pipeline import cancel
+from server.pipeline.context import StageContext
 from server.pipeline.ffmpeg import run_ffmpeg
 from server.renderer.model import Chapter
 from server.renderer.mux import description_list
+from server.storage import FileStore, outbox_store
 
 
 def run(ctx: StageContext) -> None:
     job = ctx.job()
-    outbox = ctx.settings.outbox_dir
-    outbox.mkdir(parents=True, exist_ok=True)
-    publish_job(job, outbox / job.slug)
+    publish_job(job, outbox_store(ctx.settings), job.slug)
 
 
-def publish_job(job: Job, stem: Path) -> None:
-    """Write the job's artefacts beside ``stem`` (``stem.mp4``, ``.srt``, ``.json``, ``.jpg``)."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
+def publish_job(job: Job, store: FileStore, name: str) -> None:
+    """Write the job's artefacts to ``store`` as ``<name>.mp4``, ``.srt``, ``.json``, ``.jpg`` (and
+    ``.chapters.txt``), each stored whole. ``name`` is used as it is ("release-1.2" gives
+    "release-1.2.mp4"): a dot in it is part of the name, never taken for a suffix."""
+    if not name or "/" in name or "\\" in name:
+        raise ValueError(f"refusing to publish as {name!r}: a plain file name is expected")
     by_kind = {a.kind: Path(a.path) for a in job.assets if a.scene_id is None}
     render = _render_facts(by_kind.get(AssetKind.MANIFEST))
-
-    thumbnail = temp_beside(stem.with_suffix(".jpg"))
-    _thumbnail(by_kind[AssetKind.VIDEO], render, thumbnail)
-    chapter_list = temp_beside(stem.with_suffix(".chapters.txt"))
     chapters = tuple(Chapter(int(c["start_ms"]), str(c["title"])) for c in render.get("chapters") or [])
-    manifest = temp_beside(stem.with_suffix(".json"))
-    manifest.write_text(json.dumps(manifest_for(job, stem.name, render), indent=2, ensure_ascii=False),
-                        encoding="utf-8")
 
-    # The video goes last: a watcher that sees <slug>.mp4 finds its companions already there.
-    _place(by_kind[AssetKind.CAPTIONS], stem.with_suffix(".srt"))
-    os.replace(thumbnail, stem.with_suffix(".jpg"))
-    if chapters:
-        chapter_list.write_text(description_list(chapters), encoding="utf-8")
-        os.replace(chapter_list, stem.with_suffix(".chapters.txt"))
-    else:
-        stem.with_suffix(".chapters.txt").unlink(missing_ok=True)
-    os.replace(manifest, stem.with_suffix(".json"))
-    _place(by_kind[AssetKind.VIDEO], stem.with_suffix(".mp4"))
-    stem.with_suffix(".error.txt").unlink(missing_ok=True)
-
-
-def _place(source: Path, target: Path) -> None:
-    temp = temp_beside(target)
-    shutil.copyfile(source, temp)
-    with temp.open("rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temp, target)
+    scratch = store.scratch(f"{name}.mp4")
+    try:
+        thumbnail = scratch / "thumbnail.jpg"
+        _thumbnail(by_kind[AssetKind.VIDEO], render, thumbnail)
+        cancel.check()  # the last moment a cancel can stop it: from here the files go out together
+        # The video goes last: a watcher that sees <name>.mp4 finds its companions already there.
+        store.put_file(f"{name}.srt", by_kind[AssetKind.CAPTIONS])
+        store.put_file(f"{name}.jpg", thumbnail, move=True)
+        if chapters:
+            store.put_text(f"{name}.chapters.txt", description_list(chapters))
+        else:
+            store.delete(f"{name}.chapters.txt")
+        store.put_text(f"{name}.json", json.dumps(manifest_for(job, name, render), indent=2, ensure_ascii=False))
+        store.put_file(f"{name}.mp4", by_kind[AssetKind.VIDEO])
+        store.delete(f"{name}.error.txt")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _render_facts(path: Path | None) -> dict[str, Any]:
