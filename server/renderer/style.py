@@ -37,6 +37,26 @@ def motion_for(index: int, width: int, height: int) -> Motion:
     return Motion(dx * speed, dy * speed)
 
 
+def pan_hidden_margins(width: int, height: int) -> tuple[float, float]:
+    """The fraction of a picture's width and of its height that some frame of a pan may
+    leave out at each edge, for the longest pans ``motion_for`` makes (over every
+    direction it uses at this aspect). A picture that keeps its text inside these
+    margins shows that text on every frame.
+
+    The still is scaled by (frame + travel) / frame along the pan and cropped to the
+    frame: along the pan a frame can miss up to travel / (frame + travel) at either end;
+    across it, the uniform scale leaves half the surplus out at each side.
+    """
+    travel = Motion(0, 0).max_travel
+    along = travel / (1 + travel)
+    across = (1 - 1 / (1 + travel)) / 2
+    if height > width:
+        return across, along
+    if width > height:
+        return along, across
+    return along, along   # square: the pans turn through all four directions
+
+
 def caption_look(width: int, height: int, family: str, text_rgb: tuple[int, int, int],
                  highlight_rgb: tuple[int, int, int], box_opacity: float) -> CaptionLook:
     unit = min(width, height)
