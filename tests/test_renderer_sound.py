@@ -121,3 +121,30 @@ def test_speech_with_high_peaks_reaches_the_target_through_the_limiter(tmp_path:
     assert -14.5 <= integrated <= -13.5
     assert float(re.findall(r"Peak:\s+(-?[\d.]+) dBFS", log)[-1]) <= -1.0
     assert abs(measured["output_i"] - integrated) < 0.15
+
+
+
+def _onsets_after_pauses(samples: np.ndarray, rate: int) -> list[int]:
+    """Samples where the voice resumes after at least 40 ms below the noise floor."""
+    loud = np.abs(samples.astype(np.int32)) > 300
+    voiced = np.flatnonzero(loud)
+    return [int(voiced[k + 1]) for k in np.flatnonzero(np.diff(voiced) >= rate * 0.04)]
+
+
+def test_espeak_times_words_from_its_own_word_events(tmp_path: Path) -> None:
+    """espeak-ng's synth callback carries a WORD event with its sample position per word.
+    Before, words shared the voiced span by length, which put "green" 230 ms early and
+    "internationalisation" 270 ms early here. A word after a comma starts where the voice
+    resumes after the pause: that onset is the reference."""
+    narrator = EspeakNarrator()
+    sentence = "Red, green, internationalisation, blue, and a cat."
+    samples, rate, spans = narrator.speak_timed(sentence)
+    assert spans is not None and len(spans) == len(sentence.split())
+    assert all(a < b <= c for (a, b), (c, _) in zip(spans, spans[1:])) and spans[-1][1] <= len(samples)
+    onsets = _onsets_after_pauses(samples, rate)
+    after_comma = [spans[i][0] for i in (1, 2, 3, 4)]   # green, internationalisation, blue, and
+    for start in after_comma:
+        nearest = min(onsets, key=lambda onset: abs(onset - start))
+        assert abs(start - nearest) * 1000 / rate < 40, (start * 1000 // rate, nearest * 1000 // rate)
+    # Through the narrator: every word, in order, each caption cue carrying its words.
+    _check_words(narrate(narrator, TEXT, tmp_path / "espeak.wav", 350), TEXT)
