@@ -253,3 +253,13 @@ def test_readability_audit_reads_the_rendered_frames_and_boxes_only_short_phrase
     bare = drawer.frames(mid)[0].astype(np.float64)[top_y // 2:bottom // 2, left // 2:right // 2]
     assert np.median(luminance(burned)) < np.median(luminance(bare)) / 2
 
+
+
+def test_title_card_has_the_title_and_an_accent_rule_under_it(rendered) -> None:  # noqa: ANN001
+    folder, cache, plan, layout, result = rendered
+    frame = _frames(result.video, layout.title_ms * 0.6 / 1000)[0]
+    middle = frame[int(H * 0.4):int(H * 0.5)]
+    below = frame[int(H * 0.5):int(H * 0.62)]
+    white = int(((middle > 220).all(axis=2)).sum())
+    accent = int((np.abs(below - np.array([255, 200, 40])).max(axis=2) < 45).sum())
+    assert white > 100 and accent > 40, (white, accent)

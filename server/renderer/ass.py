@@ -50,6 +50,16 @@ def header(width: int, height: int, look: CaptionLook | None, title: TitleCard |
             "\n\n[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n")
 
 
+def _title_rule(width: int, height: int, title: TitleCard) -> str:
+    """A short bar in the accent colour under the title (an ASS drawing), fading with it."""
+    count = title.title.count("\n") + 1
+    below = height // 2 + round(count * 1.25 * title.font_size / 2) + round(title.font_size * 0.35)
+    bar_w, bar_h = round(width * 0.16), max(4, round(title.font_size * 0.09))
+    accent = _colour(title.accent_rgb)
+    return (f"{{\\fad(250,300)\\an8\\pos({width // 2},{below})\\bord0\\shad0\\1c{accent}\\p1}}"
+            f"m 0 0 l {bar_w} 0 l {bar_w} {bar_h} l 0 {bar_h}{{\\p0}}")
+
+
 def box_style(opacity: float) -> str:
     return f"CaptionBox{round(opacity * 100)}" if opacity > 0 else "Caption"
 
@@ -96,6 +106,7 @@ def document(width: int, height: int, look: CaptionLook | None, phrases: tuple[P
         end = min(hi, title.end_ms) - lo
         lines.append(f"Dialogue: 1,{_time(0)},{_time(end)},Title,,0,0,0,,{{\\fad(250,300)}}"
                      + "\\N".join(_text(line) for line in title.title.split("\n")))
+        lines.append(f"Dialogue: 1,{_time(0)},{_time(end)},Title,,0,0,0,,{_title_rule(width, height, title)}")
     if look is not None:
         for phrase in phrases:
             if phrase.end_ms <= lo or phrase.start_ms >= hi:
