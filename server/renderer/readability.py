@@ -17,6 +17,7 @@ every sampled frame, and only that phrase: a box is a fix, not the look. The fig
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ WCAG_MIN = 4.5
 BOX_RGB = (8, 10, 20)
 BOX_OPACITIES = (0.0, 0.55, 0.7, 0.85, 0.95)
 LINE_HEIGHT = 1.25      # libass's line advance for Source Sans / Noto CJK, in font sizes
+KEPT_PICTURES = 3
 AUDIT_SCALE = 2         # frames are drawn at half size for the audit: percentiles do not need every pixel
 
 
@@ -97,21 +99,26 @@ class FrameDrawer:
     def __init__(self, placed: list[Placed], encoding: Encoding):
         self.placed = placed
         self.encoding = encoding
-        self._scaled: dict[tuple[str, int, float], tuple[Image.Image, tuple[int, int]]] = {}
+        # Phrases come in time order and a frame shows at most two cuts: a few scaled pictures
+        # are kept, never the whole video's (memory must not grow with its length).
+        self._scaled: OrderedDict[tuple[str, int, float], tuple[Image.Image, tuple[int, int]]] = OrderedDict()
 
-    def _picture(self, cut: Cut) -> np.ndarray | Image.Image:
+    def _picture(self, cut: Cut) -> tuple[Image.Image, tuple[int, int]]:
         key = (cut.still.sha256, cut.still.blur, cut.still.dim)
         if key not in self._scaled:
             with Image.open(cut.still.path) as source:
                 size = source.size
                 path = pan_path(cut, self.encoding, size)
                 picture = source.convert("RGB").resize(
-                    (path.scaled_width // AUDIT_SCALE, path.scaled_height // AUDIT_SCALE), Image.Resampling.LANCZOS)
+                    (path.scaled_width // AUDIT_SCALE, path.scaled_height // AUDIT_SCALE), Image.Resampling.BOX)
             if cut.still.blur:
                 picture = picture.filter(ImageFilter.GaussianBlur(cut.still.blur / AUDIT_SCALE))
             if cut.still.dim:
                 picture = Image.fromarray((np.asarray(picture) * (1 - cut.still.dim)).astype(np.uint8))
             self._scaled[key] = (picture, size)
+            while len(self._scaled) > KEPT_PICTURES:
+                self._scaled.popitem(last=False)
+        self._scaled.move_to_end(key)
         return self._scaled[key]
 
     def _cut_frame(self, cut: Cut, n: int) -> np.ndarray:
@@ -183,10 +190,15 @@ def audit(phrases: tuple[Phrase, ...], placed: list[Placed], encoding: Encoding,
     return Audit(tuple(cues), sampled), tuple(boxes)
 
 
+_LINEAR = _linear(np.arange(256, dtype=np.float64))   # sRGB byte -> linear light
+
+
 def _ratio_behind(pixels: np.ndarray, text_l: float, opacity: float) -> float:
-    """Contrast of a caption colour against the area behind a box of ``opacity`` (libass blends in sRGB)."""
-    blended = pixels.astype(np.float64) * (1 - opacity) + np.array(BOX_RGB, dtype=np.float64) * opacity
-    lum = luminance(blended)
+    """Contrast of a caption colour against the area behind a box of ``opacity`` (libass blends
+    in sRGB, and the frame is 8-bit, so the blend is rounded and linearised by table)."""
+    blended = np.rint(pixels.astype(np.float32) * (1 - opacity) + np.array(BOX_RGB, np.float32) * opacity)
+    lin = _LINEAR[blended.astype(np.uint8)]
+    lum = lin[..., 0] * 0.2126 + lin[..., 1] * 0.7152 + lin[..., 2] * 0.0722
     # The worse side: bright patches hurt light text, dark patches hurt dark text.
     worst = np.percentile(lum, 90) if text_l > 0.5 else np.percentile(lum, 10)
     return ratio(text_l, float(worst))
