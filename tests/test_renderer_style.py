@@ -69,6 +69,12 @@ def test_phrases_are_balanced_and_never_a_lone_word() -> None:
     assert [len(p.words) for p in phrases(paused, 2500, look, font.path, 1080)] == [3]
     paused.append(Word(1900, 2100, "Go!"))
     assert [p.text for p in phrases(paused, 2500, look, font.path, 1080)] == ["Look here.", "Now. Go!"]
+    # French articles do not dangle either.
+    french = ("Lors de la mise en page d'un document, le moteur de rendu du navigateur représente chaque "
+              "élément sous la forme d'une boîte rectangulaire selon le modèle de boîte CSS de base.").split()
+    cut = phrases([Word(i * 300, i * 300 + 250, w) for i, w in enumerate(french)], len(french) * 300, look,
+                  font.path, 1080)
+    assert not any(p.words[-1].text in ("la", "le", "de", "du", "d'une") for p in cut[:-1]), [p.text for p in cut]
     # A scene that says one word still shows it.
     assert [p.text for p in phrases([Word(0, 300, "Hello.")], 900, look, font.path, 1080)] == ["Hello."]
 

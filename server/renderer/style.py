@@ -134,8 +134,15 @@ def _runs(words: list[Word]) -> list[list[Word]]:
 PIECE_COST = 25        # each extra phrase on screen: about seven words at most unless a comma or the room says less
 CLAUSE_BONUS = 12      # a phrase that ends where the voice pauses at a comma
 WEAK_END_COST = 10     # a phrase that leaves an article or preposition hanging ("such as CORS and the")
+# Articles, conjunctions and prepositions that lean on the next word (English, French,
+# Spanish, German, Portuguese, Italian): a phrase ending on one reads as cut short.
 _WEAK_ENDS = frozenset("a an the and or but nor of to for with in on at as by from into than that this "
-                       "its their our your my is are was were be".split())
+                       "its their our your my is are was were be "
+                       "le la les l' un une d'un d'une des du de d' et ou au aux à pour par sur sous dans avec que qui "
+                       "el los las una del y o en con por para "
+                       "der die das dem den des ein eine einen und oder mit von zu im auf für "
+                       "os as um uma do da dos das e em com "
+                       "il lo gli di il che per".split())
 
 
 def _pieces(run: list[Word], most: int, fits) -> list[list[Word]]:  # noqa: ANN001
