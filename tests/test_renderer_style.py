@@ -108,3 +108,16 @@ def test_music_choice(tmp_path: Path) -> None:
         choose_music(tmp_path, "../secret", "a")
     with pytest.raises(MusicProblem, match="MEDIABUDDY_MUSIC_DIR is not set"):
         choose_music(None, "calm", "a")
+
+
+def test_title_lines_are_balanced() -> None:
+    """The greedy wrap left "CSS" alone on the title card's last line (seen in the French render)."""
+    from server.renderer.style import wrap_title
+
+    font = caption_font("fr")
+    lines = wrap_title("Introduction au modèle de boîte CSS", font.path, 108, 864).split("\n")
+    assert len(lines) == 3 and all(len(line.split()) >= 2 for line in lines[1:]), lines
+    assert wrap_title("Fetch API", font.path, 108, 864) == "Fetch API"
+    long = wrap_title("A very long title about the things that matter most in software engineering today and "
+                      "tomorrow and beyond", font.path, 108, 864)
+    assert long.count("\n") == 3 and long.endswith("…")
