@@ -221,6 +221,7 @@ def test_readability_audit_reads_the_rendered_frames_and_boxes_only_short_phrase
     report = layout.audit
     assert report is not None and len(report.cues) == len(layout.phrases) and report.frames_sampled >= len(layout.phrases)
     assert report.min_ratio >= WCAG_MIN
+    assert report.title_ratio is not None and report.title_ratio >= WCAG_MIN   # white on the dimmed, blurred card
     scene_of = [max(i for i, start in enumerate(layout.scene_starts_ms) if start <= p.start_ms) for p in layout.phrases]
     boxes = [p.box_opacity for p in layout.phrases]
     assert all(b > 0 for b, s in zip(boxes, scene_of) if s == 1)     # the light picture: boxed

@@ -109,7 +109,8 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
         for i, cut in enumerate(cuts):
             placed.append(Placed(cut, frame, fade if i else 0))
             frame += cut.frames
-        report, boxes = audit(phrases, placed, enc, look, font.path, joiner, (house.text_rgb, house.highlight_rgb))
+        report, boxes = audit(phrases, placed, enc, look, font.path, joiner, (house.text_rgb, house.highlight_rgb),
+                              card)
         phrases = tuple(replace(p, box_opacity=b) for p, b in zip(phrases, boxes))
     track = CaptionTrack(phrases, look) if house.captions else None
 

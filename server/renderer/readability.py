@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageFont
 
 from server.renderer.graph import pan_path
-from server.renderer.model import CaptionLook, Cut, Encoding, Phrase
+from server.renderer.model import CaptionLook, Cut, Encoding, Phrase, TitleCard
 
 WCAG_MIN = 4.5
 BOX_RGB = (8, 10, 20)
@@ -48,6 +48,7 @@ class CueContrast:
 class Audit:
     cues: tuple[CueContrast, ...]
     frames_sampled: int
+    title_ratio: float | None = None   # the title card's white title on the middle frame of the card
 
     @property
     def min_ratio(self) -> float:
@@ -63,6 +64,7 @@ class Audit:
                 "frames_sampled": self.frames_sampled, "min_ratio": round(self.min_ratio, 2),
                 "min_plain_ratio": round(min((c.plain_ratio for c in self.cues), default=21.0), 2),
                 "cues_boxed": self.boxed,
+                "title_ratio": round(self.title_ratio, 2) if self.title_ratio is not None else None,
                 "cues": [{"index": c.index, "start_ms": c.start_ms, "plain_ratio": round(c.plain_ratio, 2),
                           "final_ratio": round(c.final_ratio, 2), "box_opacity": c.box_opacity}
                          for c in self.cues]}
@@ -164,11 +166,24 @@ def caption_area(phrase: Phrase, look: CaptionLook, face: ImageFont.FreeTypeFont
 
 
 def audit(phrases: tuple[Phrase, ...], placed: list[Placed], encoding: Encoding, look: CaptionLook,
-          font_path: Path, joiner: str,
-          colours: tuple[tuple[int, int, int], ...]) -> tuple[Audit, tuple[float, ...]]:
-    """Each phrase's contrast on its sampled frames, and the box opacity each phrase needs."""
+          font_path: Path, joiner: str, colours: tuple[tuple[int, int, int], ...],
+          title: TitleCard | None = None) -> tuple[Audit, tuple[float, ...]]:
+    """Each phrase's contrast on its sampled frames, the box opacity each phrase needs, and
+    the title's contrast on the title card's middle frame."""
     face = ImageFont.truetype(str(font_path), look.font_size)
     drawer = FrameDrawer(placed, encoding)
+    title_ratio = None
+    if title is not None and title.frames:
+        title_face = ImageFont.truetype(str(font_path), title.font_size)
+        lines = title.title.split("\n")
+        widest = max(title_face.getlength(line) for line in lines)
+        tall = len(lines) * LINE_HEIGHT * title.font_size
+        w, h = encoding.width, encoding.height
+        left, top = round((w - widest) / 2) // AUDIT_SCALE, round((h - tall) / 2) // AUDIT_SCALE
+        right, bottom = round((w + widest) / 2) // AUDIT_SCALE, round((h + tall) / 2) // AUDIT_SCALE
+        white = float(luminance(np.array((255, 255, 255), dtype=np.float64)))
+        title_ratio = min(_ratio_behind(shown[top:bottom, left:right], white, 0.0)
+                          for shown in drawer.frames(title.frames // 2))
     text_l = [float(luminance(np.array(c, dtype=np.float64))) for c in colours]
     fps = encoding.fps
     cues, boxes, sampled = [], [], 0
@@ -187,7 +202,7 @@ def audit(phrases: tuple[Phrase, ...], placed: list[Placed], encoding: Encoding,
         chosen = next((o for o in BOX_OPACITIES if worst(o) >= WCAG_MIN), BOX_OPACITIES[-1])
         cues.append(CueContrast(index, phrase.start_ms, worst(0.0), worst(chosen), chosen))
         boxes.append(chosen)
-    return Audit(tuple(cues), sampled), tuple(boxes)
+    return Audit(tuple(cues), sampled, title_ratio), tuple(boxes)
 
 
 _LINEAR = _linear(np.arange(256, dtype=np.float64))   # sRGB byte -> linear light
