@@ -130,3 +130,47 @@ def test_landscape_cards_keep_the_picture_above_the_captions(tmp_path: Path) -> 
     pixels = _render(tmp_path, "rocket launch", "The rocket lifted off at dawn.", size=(960, 540))
     h = pixels.shape[0]
     assert np.abs(np.diff(pixels[int(h * 0.72):], axis=1)).max() < 12
+
+
+def _always_shown(width: int, height: int) -> tuple[float, float, float, float]:
+    """The part of a card (pixels: left, top, right, bottom) that every frame of every pan
+    the renderer makes at this size shows, from the renderer's own crop paths."""
+    from server.renderer.graph import pan_path
+    from server.renderer.model import Cut, Encoding, Still
+    from server.renderer.style import motion_for
+
+    box = [0.0, 0.0, float(width), float(height)]
+    for index in range(4):
+        for frames in (90, 400, 1200):   # short, one full travel, long enough to turn back
+            cut = Cut(Still(Path("card.png"), "0" * 64), motion_for(index, width, height), frames, 10)
+            path = pan_path(cut, Encoding(width, height, 30), (width, height))
+            sx, sy = path.scaled_width / width, path.scaled_height / height
+            for n in range(0, frames + 10, 7):
+                x = eval(path.x.replace("n", str(n)), {"abs": abs, "mod": lambda a, b: a % b})  # noqa: S307
+                y = eval(path.y.replace("n", str(n)), {"abs": abs, "mod": lambda a, b: a % b})  # noqa: S307
+                box = [max(box[0], x / sx), max(box[1], y / sy),
+                       min(box[2], (x + width) / sx), min(box[3], (y + height) / sy)]
+    return box[0], box[1], box[2], box[3]
+
+
+@pytest.mark.parametrize("size", [(540, 960), (960, 540), (720, 720)])
+def test_masthead_and_counter_stay_inside_every_pan_frame(tmp_path: Path, size: tuple[int, int]) -> None:
+    """The pan used to cut the masthead and the counter at the top edge (seen on the
+    first and last frames of scenes): they were drawn at 7% of the height, the pan hides
+    up to 9%."""
+    w, h = size
+    scene = SceneSpec(index=0, text="The keeper climbed.", concept="lighthouse", visual="A picture.")
+    cards = {}
+    for name, title, count in (("full", "A field guide to lighthouses", 12), ("bare", "", 12),
+                               ("count", "A field guide to lighthouses", 98)):
+        out = tmp_path / f"{name}.png"
+        pillow_card.render(scene, ImageStyle(width=w, height=h, theme="midnight", title=title, scene_count=count), out)
+        with Image.open(out) as image:
+            cards[name] = np.asarray(image).astype(np.int16)
+    left, top, right, bottom = _always_shown(w, h)
+    assert top > 0.05 * h or left > 0.05 * w   # the pans do hide an edge
+    for other in ("bare", "count"):   # where the masthead (then the counter) is drawn
+        ys, xs = np.nonzero(np.abs(cards["full"] - cards[other]).max(axis=2) > 24)
+        assert len(ys) > 50
+        assert ys.min() >= top and ys.max() < bottom and xs.min() >= left and xs.max() < right, \
+            (other, (xs.min(), ys.min(), xs.max(), ys.max()), (left, top, right, bottom))

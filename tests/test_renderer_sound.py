@@ -92,8 +92,8 @@ def test_music_is_ducked_under_the_voice_and_the_mix_is_normalised(tmp_path: Pat
     assert fading < between / 2       # and faded out at the end
     log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(out), "-af", "ebur128=peak=true",
                           "-f", "null", "-"], capture_output=True, text=True, timeout=60).stderr
-    assert -15.5 <= float(re.findall(r"I:\s+(-?[\d.]+) LUFS", log)[-1]) <= -12.5
-    assert float(re.findall(r"Peak:\s+(-?[\d.]+) dBFS", log)[-1]) <= -0.9
+    assert -14.5 <= float(re.findall(r"I:\s+(-?[\d.]+) LUFS", log)[-1]) <= -13.5
+    assert float(re.findall(r"Peak:\s+(-?[\d.]+) dBFS", log)[-1]) <= -1.0
 
 
 @pytest.mark.utils
@@ -103,3 +103,48 @@ def test_chapter_list_and_marks() -> None:
     meta = ffmetadata(chapters, 4_000_000, "A title")
     assert "title=Why \\= how\\; \\#1" in meta and meta.count("[CHAPTER]") == 3
     assert "START=65000\nEND=3725000" in meta and meta.rstrip().endswith("title=Late")
+
+
+def test_speech_with_high_peaks_reaches_the_target_through_the_limiter(tmp_path: Path) -> None:
+    """Piper's voice peaks about 18 dB over its loudness: one gain and a limiter left the
+    mix at -15.4 LUFS (measured on rendered videos). The limiter passes make up for it."""
+    from server.providers.narration.piper_voice import PiperNarrator, bundled_voice
+
+    clip = narrate(PiperNarrator(bundled_voice()), TEXT + " Plosives pop; the peaks stand proud of the speech.",
+                   tmp_path / "piper.wav", 350)
+    out = tmp_path / "voice.m4a"
+    measured = render_audio(AudioMix(clip.path, clip.duration_ms), out)
+    assert measured["limited"] and measured["input_tp"] - measured["input_i"] > 13   # a real crest, not a tone
+    log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(out), "-af", "ebur128=peak=true",
+                          "-f", "null", "-"], capture_output=True, text=True, timeout=60).stderr
+    integrated = float(re.findall(r"I:\s+(-?[\d.]+) LUFS", log)[-1])
+    assert -14.5 <= integrated <= -13.5
+    assert float(re.findall(r"Peak:\s+(-?[\d.]+) dBFS", log)[-1]) <= -1.0
+    assert abs(measured["output_i"] - integrated) < 0.15
+
+
+
+def _onsets_after_pauses(samples: np.ndarray, rate: int) -> list[int]:
+    """Samples where the voice resumes after at least 40 ms below the noise floor."""
+    loud = np.abs(samples.astype(np.int32)) > 300
+    voiced = np.flatnonzero(loud)
+    return [int(voiced[k + 1]) for k in np.flatnonzero(np.diff(voiced) >= rate * 0.04)]
+
+
+def test_espeak_times_words_from_its_own_word_events(tmp_path: Path) -> None:
+    """espeak-ng's synth callback carries a WORD event with its sample position per word.
+    Before, words shared the voiced span by length, which put "green" 230 ms early and
+    "internationalisation" 270 ms early here. A word after a comma starts where the voice
+    resumes after the pause: that onset is the reference."""
+    narrator = EspeakNarrator()
+    sentence = "Red, green, internationalisation, blue, and a cat."
+    samples, rate, spans = narrator.speak_timed(sentence)
+    assert spans is not None and len(spans) == len(sentence.split())
+    assert all(a < b <= c for (a, b), (c, _) in zip(spans, spans[1:])) and spans[-1][1] <= len(samples)
+    onsets = _onsets_after_pauses(samples, rate)
+    after_comma = [spans[i][0] for i in (1, 2, 3, 4)]   # green, internationalisation, blue, and
+    for start in after_comma:
+        nearest = min(onsets, key=lambda onset: abs(onset - start))
+        assert abs(start - nearest) * 1000 / rate < 40, (start * 1000 // rate, nearest * 1000 // rate)
+    # Through the narrator: every word, in order, each caption cue carrying its words.
+    _check_words(narrate(narrator, TEXT, tmp_path / "espeak.wav", 350), TEXT)

@@ -46,7 +46,37 @@ def test_phrases_have_at_most_two_lines_that_fit() -> None:
             assert face.getlength(" ".join(w.text for w in line)) <= width - 2 * look.margin_h
         assert phrase.start_ms == phrase.words[0].start_ms and phrase.end_ms >= phrase.words[-1].end_ms
     assert all(a.end_ms <= b.start_ms for a, b in zip(cut, cut[1:]))
-    assert not any(len(p.words) == 1 and not p.words[0].text.endswith(".") for p in cut)
+    assert all(len(p.words) >= 2 for p in cut)
+
+
+def test_phrases_are_balanced_and_never_a_lone_word() -> None:
+    """The previous cut closed a phrase when its second line was full, so a sentence's last
+    word ("code.") flashed alone; a one-word sentence did too."""
+    font = caption_font("en")
+    look = caption_look(1080, 1920, font.family, (255, 255, 255), (255, 200, 40), 0)
+    text = ("It is a more powerful and flexible replacement for the old request object in your code. "
+            "Why? The reason is simple, and it shows in every line you write.").split()
+    words = [Word(i * 300, i * 300 + 250, w) for i, w in enumerate(text)]
+    cut = phrases(words, len(words) * 300, look, font.path, 1080)
+    assert [w.text for p in cut for w in p.words] == text
+    assert all(2 <= len(p.words) <= 8 for p in cut)
+    sizes = [len(p.words) for p in cut]
+    assert max(sizes) - min(sizes) <= 3          # balanced, not 8 words then 1
+    assert any(p.words[-1].text == "simple," for p in cut)   # a comma is a natural break
+    assert not any(p.words[-1].text in ("the", "a", "and") for p in cut[:-1])
+    # A pause of a second starts a new phrase, unless it would leave one word alone.
+    paused = [Word(0, 250, "Look"), Word(300, 550, "here."), Word(1600, 1850, "Now.")]
+    assert [len(p.words) for p in phrases(paused, 2500, look, font.path, 1080)] == [3]
+    paused.append(Word(1900, 2100, "Go!"))
+    assert [p.text for p in phrases(paused, 2500, look, font.path, 1080)] == ["Look here.", "Now. Go!"]
+    # French articles do not dangle either.
+    french = ("Lors de la mise en page d'un document, le moteur de rendu du navigateur représente chaque "
+              "élément sous la forme d'une boîte rectangulaire selon le modèle de boîte CSS de base.").split()
+    cut = phrases([Word(i * 300, i * 300 + 250, w) for i, w in enumerate(french)], len(french) * 300, look,
+                  font.path, 1080)
+    assert not any(p.words[-1].text in ("la", "le", "de", "du", "d'une") for p in cut[:-1]), [p.text for p in cut]
+    # A scene that says one word still shows it.
+    assert [p.text for p in phrases([Word(0, 300, "Hello.")], 900, look, font.path, 1080)] == ["Hello."]
 
 
 def test_pans_run_along_the_long_side_and_stay_inside_the_picture() -> None:
@@ -78,3 +108,16 @@ def test_music_choice(tmp_path: Path) -> None:
         choose_music(tmp_path, "../secret", "a")
     with pytest.raises(MusicProblem, match="MEDIABUDDY_MUSIC_DIR is not set"):
         choose_music(None, "calm", "a")
+
+
+def test_title_lines_are_balanced() -> None:
+    """The greedy wrap left "CSS" alone on the title card's last line (seen in the French render)."""
+    from server.renderer.style import wrap_title
+
+    font = caption_font("fr")
+    lines = wrap_title("Introduction au modèle de boîte CSS", font.path, 108, 864).split("\n")
+    assert len(lines) == 3 and all(len(line.split()) >= 2 for line in lines[1:]), lines
+    assert wrap_title("Fetch API", font.path, 108, 864) == "Fetch API"
+    long = wrap_title("A very long title about the things that matter most in software engineering today and "
+                      "tomorrow and beyond", font.path, 108, 864)
+    assert long.count("\n") == 3 and long.endswith("…")

@@ -89,6 +89,7 @@ class Phrase:
     lines: tuple[tuple[Word, ...], ...]
     start_ms: int
     end_ms: int
+    box_opacity: float = 0.0   # a dark box behind this phrase, where the readability audit asked for one
 
     @property
     def words(self) -> tuple[Word, ...]:

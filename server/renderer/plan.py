@@ -8,7 +8,7 @@ the .srt can only agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from server.renderer import ass, style
@@ -16,7 +16,7 @@ from server.renderer.audio import frames_for
 from server.renderer.fonts import NO_SPACES, CaptionFont, primary_language
 from server.renderer.model import (AudioMix, CaptionTrack, Chapter, Cut, Encoding, Phrase, Segment, Still,
                                    TitleCard, Transition, VideoPlan, Word)
-from server.renderer.readability import Audit, audit
+from server.renderer.readability import Audit, Placed, audit
 
 
 @dataclass(frozen=True)
@@ -84,14 +84,11 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
         offset = ms(start, fps)
         per_scene.append([Word(offset + w.start_ms, offset + w.end_ms, w.text) for w in scene.words])
 
-    report = audit([s.image for s in scenes], _caption_band(width, height), house.text_rgb) if house.captions else None
-    look = style.caption_look(width, height, font.family, house.text_rgb, house.highlight_rgb,
-                              report.box_opacity if report else 0.0)
+    look = style.caption_look(width, height, font.family, house.text_rgb, house.highlight_rgb, 0.0)
     phrases: tuple[Phrase, ...] = ()
     if house.captions:
         for words, start, count in zip(per_scene, starts, counts):
             phrases += style.phrases(words, ms(start + count, fps), look, font.path, width, joiner)
-    track = CaptionTrack(phrases, look) if house.captions else None
 
     card = None
     cuts: list[Cut] = []
@@ -105,6 +102,17 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
     for i, (scene, count) in enumerate(zip(scenes, counts)):
         cuts.append(Cut(Still(scene.image, scene.image_sha256), style.motion_for(i, width, height), count))
     cuts = [Cut(c.still, c.motion, c.frames, fade if i + 1 < len(cuts) else 0) for i, c in enumerate(cuts)]
+
+    report = None
+    if house.captions and phrases:   # contrast on the frames each phrase is burned into; boxes where short
+        placed, frame = [], 0
+        for i, cut in enumerate(cuts):
+            placed.append(Placed(cut, frame, fade if i else 0))
+            frame += cut.frames
+        report, boxes = audit(phrases, placed, enc, look, font.path, joiner, (house.text_rgb, house.highlight_rgb),
+                              card)
+        phrases = tuple(replace(p, box_opacity=b) for p, b in zip(phrases, boxes))
+    track = CaptionTrack(phrases, look) if house.captions else None
 
     segments = []
     frame = 0
@@ -130,11 +138,3 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
                     phrases, report, ms(title_frames, fps), ms(total, fps), joiner)
     return video, layout, counts
 
-
-def _caption_band(width: int, height: int) -> tuple[float, float, float, float]:
-    """The part of the picture behind captions (fractions), widened for the pan's travel."""
-    look = style.caption_look(width, height, "", (255, 255, 255), (255, 255, 255), 0)
-    bottom = 1 - look.margin_v / height
-    top = bottom - 2.6 * look.font_size / height
-    side = look.margin_h / width
-    return (max(0.0, side - 0.05), max(0.0, top - 0.06), min(1.0, 1 - side + 0.05), min(1.0, bottom + 0.06))

@@ -1,48 +1,73 @@
-"""Readability audit: caption contrast against what lies behind it (WCAG 2 ratio).
+"""Readability audit: each caption's contrast against the frames it is burned into (WCAG 2 ratio).
 
-Measured once per scene on the picture's caption band (widened by the pan's travel), at
-the 90th percentile of luminance, since a bright patch behind white letters is what makes
-them hard to read. When the plain outlined text falls short of 4.5:1 on any scene, every
-caption gets a dark backing box, the lightest that reaches 4.5:1 everywhere (one look for
-the whole video, not a box that comes and goes). The figures go into the manifest.
+For every phrase, the frames at its start, middle and end are drawn for the audit exactly
+where the video puts them: the cut (or both cuts, inside a crossfade) that is on screen
+at that frame, scaled as the segment scales it and cropped where the pan's own crop
+expression puts it on that frame number (``graph.pan_path``), blurred and dimmed as the
+title card is. Only the area the phrase's lines cover (its measured line widths, two
+lines at most, the outline around them) is read, never the whole picture. Both caption
+colours (the text and the highlighted word) are held to 4.5:1 against the 90th
+percentile of the luminance there, since a bright patch behind light letters is what
+makes them hard to read.
+
+A phrase that falls short gets a dark backing box, the lightest that reaches 4.5:1 on
+every sampled frame, and only that phrase: a box is a fix, not the look. The figures
+(each phrase's plain and final minimum ratio, its box) go into the manifest.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter, ImageFont
+
+from server.renderer.graph import pan_path
+from server.renderer.model import CaptionLook, Cut, Encoding, Phrase, TitleCard
 
 WCAG_MIN = 4.5
 BOX_RGB = (8, 10, 20)
 BOX_OPACITIES = (0.0, 0.55, 0.7, 0.85, 0.95)
+LINE_HEIGHT = 1.25      # libass's line advance for Source Sans / Noto CJK, in font sizes
+KEPT_PICTURES = 3
+AUDIT_SCALE = 2         # frames are drawn at half size for the audit: percentiles do not need every pixel
 
 
 @dataclass(frozen=True)
-class SceneContrast:
-    scene: int
-    background_luminance: float   # 90th percentile of the band's relative luminance
-    plain_ratio: float            # caption colour against the bare picture
-    final_ratio: float            # against the picture behind the chosen backing
+class CueContrast:
+    index: int
+    start_ms: int
+    plain_ratio: float       # the worst of the sampled frames, caption colours on the bare frame
+    final_ratio: float       # the same with the chosen backing
+    box_opacity: float
 
 
 @dataclass(frozen=True)
 class Audit:
-    box_opacity: float
-    scenes: tuple[SceneContrast, ...]
+    cues: tuple[CueContrast, ...]
+    frames_sampled: int
+    title_ratio: float | None = None   # the title card's white title on the middle frame of the card
 
     @property
     def min_ratio(self) -> float:
-        return min((s.final_ratio for s in self.scenes), default=21.0)
+        return min((c.final_ratio for c in self.cues), default=21.0)
+
+    @property
+    def boxed(self) -> int:
+        return sum(1 for c in self.cues if c.box_opacity > 0)
 
     def as_dict(self) -> dict[str, object]:
-        return {"standard": f"WCAG 2 contrast >= {WCAG_MIN}", "backing_box_opacity": self.box_opacity,
-                "min_ratio": round(self.min_ratio, 2),
-                "scenes": [{"index": s.scene, "background_luminance": round(s.background_luminance, 4),
-                            "plain_ratio": round(s.plain_ratio, 2), "final_ratio": round(s.final_ratio, 2)}
-                           for s in self.scenes]}
+        return {"standard": f"WCAG 2 contrast >= {WCAG_MIN}",
+                "method": "caption area of the frames at each phrase's start, middle and end",
+                "frames_sampled": self.frames_sampled, "min_ratio": round(self.min_ratio, 2),
+                "min_plain_ratio": round(min((c.plain_ratio for c in self.cues), default=21.0), 2),
+                "cues_boxed": self.boxed,
+                "title_ratio": round(self.title_ratio, 2) if self.title_ratio is not None else None,
+                "cues": [{"index": c.index, "start_ms": c.start_ms, "plain_ratio": round(c.plain_ratio, 2),
+                          "final_ratio": round(c.final_ratio, 2), "box_opacity": c.box_opacity}
+                         for c in self.cues]}
 
 
 def _linear(srgb: np.ndarray) -> np.ndarray:
@@ -60,35 +85,135 @@ def ratio(a: float, b: float) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
-def band_pixels(image: Path, box: tuple[float, float, float, float]) -> np.ndarray:
-    """The picture's pixels inside ``box`` (fractions of width and height: left, top, right, bottom)."""
-    with Image.open(image) as picture:
-        rgb = picture.convert("RGB")
-        w, h = rgb.size
-        left, top, right, bottom = box
-        crop = rgb.crop((int(left * w), int(top * h), int(right * w), int(bottom * h)))
-        crop.thumbnail((400, 400))   # enough samples for a percentile, a fraction of the work
-        return np.asarray(crop)
+@dataclass(frozen=True)
+class Placed:
+    """A cut where the video shows it: its first frame in video time, and the crossfade
+    (frames) that enters it from the cut before."""
+
+    cut: Cut
+    start: int
+    fade: int
 
 
-def audit(images: list[Path], band: tuple[float, float, float, float], text_rgb: tuple[int, int, int]) -> Audit:
-    text_l = float(luminance(np.array(text_rgb, dtype=np.float64)))
-    bands = [band_pixels(path, band) for path in images]
-    chosen = BOX_OPACITIES[-1]
-    for opacity in BOX_OPACITIES:
-        if all(_ratio_behind(pixels, text_l, opacity) >= WCAG_MIN for pixels in bands):
-            chosen = opacity
-            break
-    scenes = tuple(SceneContrast(i, float(np.percentile(luminance(pixels), 90)),
-                                 _ratio_behind(pixels, text_l, 0.0), _ratio_behind(pixels, text_l, chosen))
-                   for i, pixels in enumerate(bands))
-    return Audit(chosen, scenes)
+class FrameDrawer:
+    """Frames of the video without captions, drawn for the audit at the frames asked for."""
+
+    def __init__(self, placed: list[Placed], encoding: Encoding):
+        self.placed = placed
+        self.encoding = encoding
+        # Phrases come in time order and a frame shows at most two cuts: a few scaled pictures
+        # are kept, never the whole video's (memory must not grow with its length).
+        self._scaled: OrderedDict[tuple[str, int, float], tuple[Image.Image, tuple[int, int]]] = OrderedDict()
+
+    def _picture(self, cut: Cut) -> tuple[Image.Image, tuple[int, int]]:
+        key = (cut.still.sha256, cut.still.blur, cut.still.dim)
+        if key not in self._scaled:
+            with Image.open(cut.still.path) as source:
+                size = source.size
+                path = pan_path(cut, self.encoding, size)
+                picture = source.convert("RGB").resize(
+                    (path.scaled_width // AUDIT_SCALE, path.scaled_height // AUDIT_SCALE), Image.Resampling.BOX)
+            if cut.still.blur:
+                picture = picture.filter(ImageFilter.GaussianBlur(cut.still.blur / AUDIT_SCALE))
+            if cut.still.dim:
+                picture = Image.fromarray((np.asarray(picture) * (1 - cut.still.dim)).astype(np.uint8))
+            self._scaled[key] = (picture, size)
+            while len(self._scaled) > KEPT_PICTURES:
+                self._scaled.popitem(last=False)
+        self._scaled.move_to_end(key)
+        return self._scaled[key]
+
+    def _cut_frame(self, cut: Cut, n: int) -> np.ndarray:
+        picture, size = self._picture(cut)
+        path = pan_path(cut, self.encoding, size)
+        x, y = _at(path.x, n), _at(path.y, n)
+        w, h = self.encoding.width // AUDIT_SCALE, self.encoding.height // AUDIT_SCALE
+        return np.asarray(picture.crop((x // AUDIT_SCALE, y // AUDIT_SCALE, x // AUDIT_SCALE + w,
+                                        y // AUDIT_SCALE + h)))
+
+    def frames(self, frame: int) -> list[np.ndarray]:
+        """What is on screen at video frame ``frame``: one picture, or both sides of a crossfade
+        (the audit takes the worse, so it holds at every step of the fade)."""
+        for i, placed in enumerate(self.placed):
+            if placed.start <= frame < placed.start + placed.cut.frames or i + 1 == len(self.placed):
+                n = min(frame - placed.start, placed.cut.frames - 1)
+                shown = [self._cut_frame(placed.cut, n)]
+                if i and n < placed.fade:
+                    before = self.placed[i - 1]
+                    shown.append(self._cut_frame(before.cut, before.cut.frames + n))
+                return shown
+        raise ValueError(f"frame {frame} is outside the video")
+
+
+def _at(expression: str, n: int) -> int:
+    """A crop position from ``graph.pan_path``'s expression (digits, n, + - *, abs, mod: our own text)."""
+    allowed = set("0123456789n+-*(), ") | set("absmod")
+    if not set(expression) <= allowed:
+        raise ValueError(f"unexpected pan expression {expression!r}")
+    return int(eval(expression, {"__builtins__": {}}, {"n": n, "abs": abs,  # noqa: S307 - checked above
+                                                        "mod": lambda a, b: a % b}))
+
+
+def caption_area(phrase: Phrase, look: CaptionLook, face: ImageFont.FreeTypeFont, width: int, height: int,
+                 joiner: str) -> tuple[int, int, int, int]:
+    """The box (pixels: left, top, right, bottom) the phrase's lines and outline cover."""
+    widest = max(face.getlength(joiner.join(w.text for w in line)) for line in phrase.lines)
+    pad = look.outline * 2
+    bottom = height - look.margin_v + pad
+    top = bottom - round(len(phrase.lines) * LINE_HEIGHT * look.font_size) - 2 * pad
+    left = max(0, round((width - widest) / 2) - pad)
+    return left, max(0, top), min(width, round((width + widest) / 2) + pad), min(height, bottom)
+
+
+def audit(phrases: tuple[Phrase, ...], placed: list[Placed], encoding: Encoding, look: CaptionLook,
+          font_path: Path, joiner: str, colours: tuple[tuple[int, int, int], ...],
+          title: TitleCard | None = None) -> tuple[Audit, tuple[float, ...]]:
+    """Each phrase's contrast on its sampled frames, the box opacity each phrase needs, and
+    the title's contrast on the title card's middle frame."""
+    face = ImageFont.truetype(str(font_path), look.font_size)
+    drawer = FrameDrawer(placed, encoding)
+    title_ratio = None
+    if title is not None and title.frames:
+        title_face = ImageFont.truetype(str(font_path), title.font_size)
+        lines = title.title.split("\n")
+        widest = max(title_face.getlength(line) for line in lines)
+        tall = len(lines) * LINE_HEIGHT * title.font_size
+        w, h = encoding.width, encoding.height
+        left, top = round((w - widest) / 2) // AUDIT_SCALE, round((h - tall) / 2) // AUDIT_SCALE
+        right, bottom = round((w + widest) / 2) // AUDIT_SCALE, round((h + tall) / 2) // AUDIT_SCALE
+        white = float(luminance(np.array((255, 255, 255), dtype=np.float64)))
+        title_ratio = min(_ratio_behind(shown[top:bottom, left:right], white, 0.0)
+                          for shown in drawer.frames(title.frames // 2))
+    text_l = [float(luminance(np.array(c, dtype=np.float64))) for c in colours]
+    fps = encoding.fps
+    cues, boxes, sampled = [], [], 0
+    for index, phrase in enumerate(phrases):
+        left, top, right, bottom = (v // AUDIT_SCALE for v in caption_area(phrase, look, face, encoding.width,
+                                                                             encoding.height, joiner))
+        first, last = phrase.start_ms * fps // 1000, max(phrase.start_ms, phrase.end_ms - 1) * fps // 1000
+        areas = []
+        for frame in sorted({first, (first + last) // 2, last}):
+            areas += [shown[top:bottom, left:right] for shown in drawer.frames(frame)]
+            sampled += 1
+
+        def worst(opacity: float) -> float:
+            return min(_ratio_behind(area, lum, opacity) for area in areas for lum in text_l)
+
+        chosen = next((o for o in BOX_OPACITIES if worst(o) >= WCAG_MIN), BOX_OPACITIES[-1])
+        cues.append(CueContrast(index, phrase.start_ms, worst(0.0), worst(chosen), chosen))
+        boxes.append(chosen)
+    return Audit(tuple(cues), sampled, title_ratio), tuple(boxes)
+
+
+_LINEAR = _linear(np.arange(256, dtype=np.float64))   # sRGB byte -> linear light
 
 
 def _ratio_behind(pixels: np.ndarray, text_l: float, opacity: float) -> float:
-    """Contrast of the text against the band behind a box of ``opacity`` (libass blends in sRGB)."""
-    blended = pixels.astype(np.float64) * (1 - opacity) + np.array(BOX_RGB, dtype=np.float64) * opacity
-    lum = luminance(blended)
+    """Contrast of a caption colour against the area behind a box of ``opacity`` (libass blends
+    in sRGB, and the frame is 8-bit, so the blend is rounded and linearised by table)."""
+    blended = np.rint(pixels.astype(np.float32) * (1 - opacity) + np.array(BOX_RGB, np.float32) * opacity)
+    lin = _LINEAR[blended.astype(np.uint8)]
+    lum = lin[..., 0] * 0.2126 + lin[..., 1] * 0.7152 + lin[..., 2] * 0.0722
     # The worse side: bright patches hurt light text, dark patches hurt dark text.
     worst = np.percentile(lum, 90) if text_l > 0.5 else np.percentile(lum, 10)
     return ratio(text_l, float(worst))

@@ -95,7 +95,9 @@ def run(ctx: StageContext) -> None:
         "scenes": [{"index": s.index, "start_ms": start, "duration_ms": length}
                    for s, start, length in zip(job.scenes, layout.scene_starts_ms, layout.scene_durations_ms)],
         "readability": layout.audit.as_dict() if layout.audit else None,
-        "loudness": {"integrated_lufs_before": result.loudness.get("input_i"), "target_lufs": plan.audio.loudness_lufs,
+        "loudness": {"integrated_lufs": result.loudness.get("output_i"), "true_peak_dbtp": result.loudness.get("output_tp"),
+                     "integrated_lufs_before": result.loudness.get("input_i"), "gain_db": result.loudness.get("gain_db"),
+                     "limited": result.loudness.get("limited"), "target_lufs": plan.audio.loudness_lufs,
                      "true_peak_target_dbtp": plan.audio.true_peak_db},
         "music": music.name if music else None,
         "segments": {"rendered": result.segments_rendered, "reused": result.segments_reused},

@@ -22,11 +22,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from server.providers.images import icons
+from server.renderer.style import pan_hidden_margins
 from server.providers.images.theme import PALETTES, Palette, font, wrap
 from server.providers.types import ImageStyle, SceneSpec
 
 NAME = "pillow-card"
-VERSION = "3"  # 3: weather, lighthouse and logbook tags; 2: an icon picture instead of the concept set as a word; bump when the look changes
+VERSION = "4"  # 4: masthead and counter inside the pan-safe area; 3: weather, lighthouse and logbook tags; 2: an icon picture instead of the concept set as a word; bump when the look changes
 
 FALLBACK_ICON = icons.FALLBACK      # an idea, for a concept no icon pictures
 _CAPTION_ZONE = 0.64                # below this fraction of the height, captions are burned in
@@ -44,21 +45,25 @@ def render(scene: SceneSpec, style: ImageStyle, out: Path) -> None:
 
     draw = ImageDraw.Draw(canvas)
     unit = min(w, h)
-    margin = int(unit * 0.09)
+    # The video pans across the card and some frames leave its edges out: the masthead and
+    # the counter sit inside what every frame of the longest pan shows, with room to spare.
+    hidden_x, hidden_y = pan_hidden_margins(w, h)
+    margin = max(int(unit * 0.09), math.ceil(hidden_x * w + unit * 0.03))
+    top = max(int(h * 0.07), math.ceil(hidden_y * h + unit * 0.03))
 
     label = font("bold", max(12, int(unit * 0.03)))
     counter = f"{scene.index + 1:02d} / {style.scene_count:02d}"
-    draw.text((w - margin, int(h * 0.07)), counter, font=label, fill=palette.accent, anchor="ra")
+    draw.text((w - margin, top), counter, font=label, fill=palette.accent, anchor="ra")
 
     masthead = face_for(style.title, "semibold", max(14, int(unit * 0.034)))
     title_width = w - 2 * margin - int(label.getlength(counter)) - margin // 2
     title_lines = wrap_any(style.title.upper(), masthead, title_width)[:2]
-    y = int(h * 0.07)
+    y = top
     for line in title_lines:
         draw.text((margin, y), line, font=masthead, fill=palette.muted)
         y += int(masthead.size * 1.25)
 
-    _draw_picture(canvas, scene, palette, top=max(y, int(h * 0.07)) + int(unit * 0.05))
+    _draw_picture(canvas, scene, palette, top=max(y, top) + int(unit * 0.05))
     canvas.convert("RGB").save(out, format="PNG", optimize=False, compress_level=3)
 
 

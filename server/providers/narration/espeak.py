@@ -7,6 +7,7 @@ when no piper voice is usable; the job then says so.
 from __future__ import annotations
 
 import ctypes
+import re
 import threading
 from pathlib import Path
 from typing import ClassVar
@@ -16,13 +17,25 @@ import numpy as np
 from config import Settings
 from server.errors import ProviderUnavailable
 from server.providers.base import Meter
-from server.providers.narration.base import narrate
+from server.providers.narration.base import SILENCE_LEVEL, narrate
 from server.providers.types import NarrationClip, NarrationRequest
 
 NAME = "espeak-ng"
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _CHARS_UTF8 = 1
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+_EVENT_END_OF_LIST, _EVENT_WORD = 0, 1
+
+
+class _Event(ctypes.Structure):
+    """``espeak_EVENT`` from speak_lib.h: ``text_position`` counts characters from 1, ``sample``
+    is the event's position in the synthesised samples."""
+
+    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
+                ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+                ("user_data", ctypes.c_void_p), ("id", ctypes.c_char * 8)]
+
+
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
 _lock = threading.Lock()
 _library: tuple[ctypes.CDLL, int] | None = None
 
@@ -78,14 +91,26 @@ class EspeakNarrator:
         self._lib, self._rate = _initialise()
         self.language = language.replace("_", "-").split("-")[0].lower()
         self._voice = _VOICE_NAMES.get(self.language, self.language).encode()
-        self.identity = f"espeak-ng:{self._voice.decode()}:1"
+        self.identity = f"espeak-ng:{self._voice.decode()}:2"   # 2: word timings from its own events
 
     def speak(self, sentence: str) -> tuple[np.ndarray, int]:
-        collected: list[np.ndarray] = []
+        samples, rate, _ = self.speak_timed(sentence)
+        return samples, rate
 
-        def on_audio(wav, count, _events):  # noqa: ANN001 - ctypes callback signature
+    def speak_timed(self, sentence: str) -> tuple[np.ndarray, int, list[tuple[int, int]] | None]:
+        """Samples, rate and each written word's (start, end) sample, from espeak-ng's own word
+        events (``espeakEVENT_WORD``, delivered to the synth callback with their sample position)."""
+        collected: list[np.ndarray] = []
+        starts: list[tuple[int, int]] = []   # (character position from 1, sample)
+
+        def on_audio(wav, count, events):  # noqa: ANN001 - ctypes callback signature
             if count > 0 and wav:
                 collected.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
+            i = 0
+            while events and events[i].type != _EVENT_END_OF_LIST:
+                if events[i].type == _EVENT_WORD:
+                    starts.append((events[i].text_position, events[i].sample))
+                i += 1
             return 0
 
         callback = _CALLBACK(on_audio)
@@ -98,8 +123,36 @@ class EspeakNarrator:
             self._lib.espeak_Synchronize()
         if status != 0:
             raise ProviderUnavailable(NAME, f"espeak_Synth failed with status {status}")
-        samples = np.concatenate(collected) if collected else np.zeros(0, np.int16)
-        return samples.astype(np.int16), self._rate
+        samples = (np.concatenate(collected) if collected else np.zeros(0, np.int16)).astype(np.int16)
+        return samples, self._rate, word_spans(sentence, starts, samples)
+
+
+def word_spans(sentence: str, starts: list[tuple[int, int]], samples: np.ndarray) -> list[tuple[int, int]] | None:
+    """Each whitespace-separated word's (start, end) sample from espeak's word events.
+
+    A written word starts at its first event (espeak gives "25" two, "twenty" and "five");
+    it ends where the next word starts, less the silence before it (or at the last sample
+    above the noise floor, for the sentence's last word). None when a word has no event
+    (the caller then shares the voiced span by length).
+    """
+    tokens = [(m.start() + 1, m.end()) for m in re.finditer(r"\S+", sentence)]   # 1-based, inclusive end
+    if not tokens or not starts:
+        return None
+    firsts: list[int] = []
+    for first, last in tokens:
+        inside = [sample for position, sample in starts if first <= position <= last]
+        if not inside:
+            return None
+        firsts.append(min(inside))
+    if any(b < a for a, b in zip(firsts, firsts[1:])):
+        return None
+    loud = np.abs(samples.astype(np.int32)) > SILENCE_LEVEL
+    bounds = firsts[1:] + [len(samples)]
+    spans = []
+    for start, limit in zip(firsts, bounds):
+        voiced = np.flatnonzero(loud[start:limit])
+        spans.append((start, start + int(voiced[-1]) + 1 if len(voiced) else max(start + 1, limit)))
+    return spans
 
 
 class EspeakProvider:
@@ -116,7 +169,7 @@ class EspeakProvider:
         self._languages = espeak_languages()
 
     def fingerprint(self) -> str:
-        return "espeak-ng:1"  # the voice (per language) is part of the request's key
+        return "espeak-ng:2"  # 2: word timings from its events; the voice (per language) is in the request's key
 
     def speaks(self, language: str) -> bool:
         return language.replace("_", "-").split("-")[0].lower() in self._languages
