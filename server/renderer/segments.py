@@ -23,7 +23,7 @@ from server.pipeline.cache import ResultCache
 from server.renderer import graph, process
 from server.renderer.model import Segment
 
-RENDERER_VERSION = "4"
+RENDERER_VERSION = "5"
 
 
 def segment_key(segment: Segment) -> str:
