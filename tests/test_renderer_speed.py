@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from server.pipeline.ffmpeg import ffmpeg_exe
-from server.renderer.graph import pan_path, segment_graph
+from server.renderer import process
+from server.renderer.graph import pan_path, prepare_command, prepared_still, segment_graph
 from server.renderer.model import Cut, Encoding, Motion, Segment, Still, Transition
 
 pytestmark = pytest.mark.pipeline
@@ -44,6 +45,22 @@ def _planes(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return y, u, v
 
 
+def _prepared(segment: Segment, sizes: dict[str, tuple[int, int]], folder: Path) -> dict:
+    """Each cut's still prepared the way ``segments`` does (without the cache)."""
+    made = {}
+    for cut in (segment.cut, segment.enter_from):
+        if cut is not None:
+            still = prepared_still(cut, segment.encoding, sizes[cut.still.sha256])
+            out = folder / f"prepared-{len(made)}.mkv"
+            process.run(prepare_command(cut.still.path, still, out), "a test still")
+            made[still] = out
+    return made
+
+
+def _graph(segment: Segment, sizes: dict[str, tuple[int, int]], folder: Path) -> tuple[list[str], str, str]:
+    return segment_graph(segment, sizes, _prepared(segment, sizes, folder), None, folder)
+
+
 def _reference(still: Still, cut: Cut, enc: Encoding, size: tuple[int, int], frames: int, offset: int = 0) -> str:
     """The plain way: crop the scaled still in 4:4:4 on every frame, then convert to 4:2:0."""
     path = pan_path(cut, enc, size, offset)
@@ -59,9 +76,9 @@ def test_pan_from_phase_copies_moves_the_colour_planes_exactly(tmp_path: Path, m
     still = _still(tmp_path / "still.png", 1)
     cut = Cut(still, motion, 24)
     segment = Segment(cut, None, Transition(), "", enc, ())
-    inputs, graph, label = segment_graph(segment, {still.sha256: (W + 36, H + 36)}, None, tmp_path)
-    ours = _raw(inputs, graph, label, cut.frames)
-    plain = _raw(inputs, f"[0:v]{_reference(still, cut, enc, (W + 36, H + 36), cut.frames)}[v]", "v", cut.frames)
+    ours = _raw(*_graph(segment, {still.sha256: (W + 36, H + 36)}, tmp_path), cut.frames)
+    plain = _raw(["-i", str(still.path)], f"[0:v]{_reference(still, cut, enc, (W + 36, H + 36), cut.frames)}[v]", "v",
+                 cut.frames)
     for n in range(cut.frames):
         for mine, theirs in zip(_planes(ours[n]), _planes(plain[n])):
             inner = (slice(2, -2), slice(2, -2))   # the conversion's filter sees past the edge in one of them
@@ -75,12 +92,10 @@ def test_overlay_crossfade_is_a_linear_fade_from_the_previous_cut(tmp_path: Path
     before = Cut(a, Motion(0, -1), 20, tail=fade)
     cut = Cut(b, Motion(0, 1), 30)
     sizes = {a.sha256: (W + 36, H + 36), b.sha256: (W + 36, H + 36)}
-    inputs, graph, label = segment_graph(Segment(cut, before, Transition("fade", fade), "", enc, ()), sizes, None,
-                                         tmp_path)
-    ours = _raw(inputs, graph, label, cut.frames)
+    ours = _raw(*_graph(Segment(cut, before, Transition("fade", fade), "", enc, ()), sizes, tmp_path), cut.frames)
     # The two pictures alone, drawn the plain way: the previous cut's tail and this cut.
-    prev = _raw(inputs[4:], f"[0:v]{_reference(a, before, enc, sizes[a.sha256], fade, before.frames)}[v]", "v", fade)
-    this = _raw(inputs[:4], f"[0:v]{_reference(b, cut, enc, sizes[b.sha256], cut.frames)}[v]", "v", cut.frames)
+    prev = _raw(["-i", str(a.path)], f"[0:v]{_reference(a, before, enc, sizes[a.sha256], fade, before.frames)}[v]", "v", fade)
+    this = _raw(["-i", str(b.path)], f"[0:v]{_reference(b, cut, enc, sizes[b.sha256], cut.frames)}[v]", "v", cut.frames)
     assert np.abs(ours[0] - prev[0]).mean() < 0.5              # the fade starts on the previous picture, in motion
     assert np.abs(ours[fade:] - this[fade:]).mean() < 0.5      # and ends on this one, untouched by the blend
     for n in range(1, fade):

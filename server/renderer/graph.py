@@ -3,8 +3,10 @@
 Every per-frame operation happens inside ffmpeg, and as little as possible per frame
 (measured with ``bench/profile_segment.py``; figures in the README's "The video"):
 
-- the still is decoded, scaled, blurred and dimmed once, converted once to yuv420p,
-  then looped;
+- the still is decoded, scaled, blurred and dimmed once, converted once to yuv420p and
+  kept in the cache (``PreparedStill``): both segments that show it (its own and the
+  next one's crossfade) read that, and an ffmpeg that only loops a frame needs about
+  50 MB less than one that also holds the scaler's buffers;
 - the pan is an exact whole-pixel crop whose position is an expression of the frame
   number. A crop of a yuv420p picture can only start on an even pixel without moving the
   colour planes by half a step, so an odd-speed pan is cut from *two* yuv420p copies of
@@ -74,56 +76,88 @@ def pan_path(cut: Cut, encoding: Encoding, image_size: tuple[int, int], offset: 
     return PanPath(sw, sh, axis(dx, sw, w), axis(dy, sh, h))
 
 
-def _cut_chain(label_in: str, cut: Cut, encoding: Encoding, image_size: tuple[int, int], frames: int,
-               offset: int, label_out: str, fade_out: int = 0) -> str:
-    """The filters that turn input ``label_in`` into ``frames`` frames of ``cut`` in motion;
-    with ``fade_out``, the frames carry an alpha plane fading from opaque to clear."""
-    path = pan_path(cut, encoding, image_size, offset)
-    sw, sh = path.scaled_width, path.scaled_height
-    odd_x, odd_y = cut.motion.dx % 2 == 1, cut.motion.dy % 2 == 1   # Python's % is 0 or 1 for negatives too
-    once = [f"scale={sw + odd_x}:{sh + odd_y}:flags=lanczos"]
-    if cut.still.blur:
-        once.append(f"gblur=sigma={cut.still.blur}")
-    if cut.still.dim:
-        keep = 1 - cut.still.dim
+@dataclass(frozen=True)
+class PreparedStill:
+    """A still made ready to pan, once for both segments that show it (its own, and the
+    next one's crossfade): scaled to ``width`` x ``height``, blurred and dimmed, converted
+    to yuv420p, with its phase copies stacked beside (``odd_y``) and below (``odd_x``) it.
+    Its fields are its cache key; the file is a one-frame lossless video (MagicYUV: no
+    colour conversion, a few MB, decoded in milliseconds)."""
+
+    sha256: str
+    blur: int
+    dim: float
+    width: int
+    height: int
+    odd_x: bool
+    odd_y: bool
+
+
+def prepared_still(cut: Cut, encoding: Encoding, image_size: tuple[int, int]) -> PreparedStill:
+    path = pan_path(cut, encoding, image_size)
+    return PreparedStill(cut.still.sha256, cut.still.blur, cut.still.dim, path.scaled_width, path.scaled_height,
+                         cut.motion.dx % 2 == 1, cut.motion.dy % 2 == 1)   # Python's % is 0 or 1 for negatives too
+
+
+def prepare_command(source: Path, still: PreparedStill, out: Path) -> list[str]:
+    """ffmpeg arguments (after the binary) that write ``still`` made from ``source`` to ``out`` (.mkv)."""
+    sw, sh = still.width, still.height
+    once = [f"scale={sw + still.odd_x}:{sh + still.odd_y}:flags=lanczos"]
+    if still.blur:
+        once.append(f"gblur=sigma={still.blur}")
+    if still.dim:
+        keep = 1 - still.dim
         once.append(f"colorchannelmixer=rr={keep:.3f}:gg={keep:.3f}:bb={keep:.3f}")
     once.append("format=yuv444p")
-    # The phase copies: (shift x, shift y) of each, and where it sits in the stacked still.
-    shifts = [(sx, sy) for sy in range(1 + odd_y) for sx in range(1 + odd_x)]
-    tag = f"{label_out}s"
-    chain = f"[{label_in}]{','.join(once)}"
+    # The phase copies: (shift x, shift y) of each; copy (sx, sy) sits at (sw * sy, sh * sx),
+    # a y-phase to the right, an x-phase below.
+    shifts = [(sx, sy) for sy in range(1 + still.odd_y) for sx in range(1 + still.odd_x)]
+    graph = f"[0:v]{','.join(once)}"
     if len(shifts) > 1:
-        chain += f",split={len(shifts)}" + "".join(f"[{tag}{i}]" for i in range(len(shifts)))
+        graph += f",split={len(shifts)}" + "".join(f"[s{i}]" for i in range(len(shifts)))
         for i, (sx, sy) in enumerate(shifts):
-            chain += f";[{tag}{i}]crop={sw}:{sh}:{sx}:{sy},format=yuv420p[{tag}{i}c]"
-        # copy (sx, sy) sits at (sw * sy, sh * sx): a y-phase to the right, an x-phase below
-        layout = "|".join(f"{sw * sy}_{sh * sx}" for sx, sy in shifts)
-        chain += ";" + "".join(f"[{tag}{i}c]" for i in range(len(shifts))) + \
-            f"xstack=inputs={len(shifts)}:layout={layout}"
+            graph += f";[s{i}]crop={sw}:{sh}:{sx}:{sy},format=yuv420p[c{i}]"
+        graph += ";" + "".join(f"[c{i}]" for i in range(len(shifts))) + \
+            f"xstack=inputs={len(shifts)}:layout={'|'.join(f'{sw * sy}_{sh * sx}' for sx, sy in shifts)}[out]"
     else:
-        chain += f",crop={sw}:{sh}:0:0,format=yuv420p"
+        graph += f",crop={sw}:{sh}:0:0,format=yuv420p[out]"
+    return ["-i", str(source), "-filter_complex", graph, "-filter_complex_threads", "1", "-map", "[out]",
+            "-frames:v", "1", "-c:v", "magicyuv", "-threads", "1", "-f", "matroska", str(out)]
+
+
+def _cut_chain(label_in: str, cut: Cut, encoding: Encoding, image_size: tuple[int, int], frames: int,
+               offset: int, label_out: str, fade_out: int = 0) -> str:
+    """The filters that turn the prepared still at ``label_in`` into ``frames`` frames of
+    ``cut`` in motion; with ``fade_out``, the frames carry an alpha plane fading from
+    opaque to clear."""
+    path = pan_path(cut, encoding, image_size, offset)
+    sw, sh = path.scaled_width, path.scaled_height
+    odd_x, odd_y = cut.motion.dx % 2 == 1, cut.motion.dy % 2 == 1
     px, py = f"({path.x})", f"({path.y})"
     x = f"{px}-mod({px},2)" + (f"+{sw}*mod({py},2)" if odd_y else "")
     y = f"{py}-mod({py},2)" + (f"+{sh}*mod({px},2)" if odd_x else "")
-    steps = ["loop=loop=-1:size=1:start=0", "setpts=N",
+    steps = ["loop=loop=-1:size=1:start=0", f"settb=1/{encoding.fps}", "setpts=N",
              f"crop={encoding.width}:{encoding.height}:x='{x}':y='{y}':exact=1", f"trim=end_frame={frames}"]
     if fade_out:
         steps += ["format=yuva420p", f"fade=t=out:s=0:n={fade_out}:alpha=1"]
-    return f"{chain},{','.join(steps)}[{label_out}]"
+    return f"[{label_in}]{','.join(steps)}[{label_out}]"
 
 
-def segment_graph(segment: Segment, image_sizes: dict[str, tuple[int, int]], ass_file: Path | None,
-                  fonts_dir: Path) -> tuple[list[str], str, str]:
-    """(input arguments, filtergraph, output label) that draw ``segment``'s frames."""
+def segment_graph(segment: Segment, image_sizes: dict[str, tuple[int, int]], prepared: dict[PreparedStill, Path],
+                  ass_file: Path | None, fonts_dir: Path) -> tuple[list[str], str, str]:
+    """(input arguments, filtergraph, output label) that draw ``segment``'s frames from
+    its cuts' prepared stills (``prepared``: file of each ``prepared_still``)."""
     enc = segment.encoding
     cut, before = segment.cut, segment.enter_from
-    args = ["-framerate", str(enc.fps), "-i", str(cut.still.path)]
-    chains = [_cut_chain("0:v", cut, enc, image_sizes[cut.still.sha256], cut.frames, 0, "cur")]
+    size = image_sizes[cut.still.sha256]
+    # -r: the prepared still is one frame with no rate of its own; the output's rate is this.
+    args = ["-r", str(enc.fps), "-i", str(prepared[prepared_still(cut, enc, size)])]
+    chains = [_cut_chain("0:v", cut, enc, size, cut.frames, 0, "cur")]
     last = "cur"
     fade = segment.transition.frames if before is not None else 0
     if fade:
-        args += ["-framerate", str(enc.fps), "-i", str(before.still.path)]
         size = image_sizes[before.still.sha256]
+        args += ["-r", str(enc.fps), "-i", str(prepared[prepared_still(before, enc, size)])]
         if segment.transition.kind == "fade":
             chains.append(_cut_chain("1:v", before, enc, size, fade, before.frames, "prev", fade_out=fade))
             chains.append("[cur][prev]overlay=eof_action=pass:format=yuv420[x]")
@@ -138,10 +172,10 @@ def segment_graph(segment: Segment, image_sizes: dict[str, tuple[int, int]], ass
     return args, ";".join(chains), last
 
 
-def segment_command(segment: Segment, image_sizes: dict[str, tuple[int, int]], ass_file: Path | None,
-                    fonts_dir: Path, out: Path, threads: int) -> list[str]:
+def segment_command(segment: Segment, image_sizes: dict[str, tuple[int, int]], prepared: dict[PreparedStill, Path],
+                    ass_file: Path | None, fonts_dir: Path, out: Path, threads: int) -> list[str]:
     """ffmpeg arguments (after the binary) that render ``segment`` into ``out``."""
-    inputs, filters, last = segment_graph(segment, image_sizes, ass_file, fonts_dir)
+    inputs, filters, last = segment_graph(segment, image_sizes, prepared, ass_file, fonts_dir)
     return [*inputs, "-filter_complex", filters, "-map", f"[{last}]", "-frames:v", str(segment.frames),
             "-filter_complex_threads", "1", *encoder_args(segment.encoding, threads), "-an", "-f", "mp4", str(out)]
 
