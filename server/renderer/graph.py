@@ -152,7 +152,7 @@ def segment_graph(segment: Segment, image_sizes: dict[str, tuple[int, int]], pre
     size = image_sizes[cut.still.sha256]
     # -r: the prepared still is one frame with no rate of its own; the output's rate is this.
     args = ["-r", str(enc.fps), "-i", str(prepared[prepared_still(cut, enc, size)])]
-    chains = [_cut_chain("0:v", cut, enc, size, cut.frames, 0, "cur")]
+    chains = [_cut_chain("0:v", cut, enc, size, segment.frames, segment.start, "cur")]
     last = "cur"
     fade = segment.transition.frames if before is not None else 0
     if fade:

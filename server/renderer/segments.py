@@ -24,7 +24,7 @@ from server.pipeline.cache import ResultCache, cached_file, digest
 from server.renderer import graph, process
 from server.renderer.model import Segment
 
-RENDERER_VERSION = "6"
+RENDERER_VERSION = "7"
 
 
 def render_segments(segments: tuple[Segment, ...], cache_dir: Path, fonts_dir: Path, workers: int,
