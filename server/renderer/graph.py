@@ -183,8 +183,10 @@ def segment_command(segment: Segment, image_sizes: dict[str, tuple[int, int]], p
 def encoder_args(enc: Encoding, threads: int) -> list[str]:
     """x264 settings shared by every segment: High profile, yuv420p, a keyframe at each
     segment's start (a fresh encode), so the concat demuxer can join them by copying."""
-    # A short lookahead and one B-frame keep a 1080x1920 segment's ffmpeg near 207 MB instead
-    # of 265 MB (measured), a little faster, files about 8% larger: two run side by side.
+    # A short lookahead and one B-frame keep a 1080x1920 segment's ffmpeg near 200 MB instead
+    # of about 240 MB (x264's veryfast defaults), 20% faster, files about 14% smaller on
+    # a pan, 0.6 dB less SSIM (bench/encoder_presets.py, README "Encoder defaults"): two
+    # run side by side.
     return ["-c:v", "libx264", "-preset", enc.preset, "-crf", str(enc.crf), "-profile:v", "high",
             "-x264-params", "rc-lookahead=5:sync-lookahead=0:bframes=1",
             "-pix_fmt", "yuv420p", "-threads", str(threads), "-g", str(enc.fps * 4),
