@@ -107,7 +107,8 @@ def encode(inputs: list[str], filters: str, label: str, enc: Encoding, frames: i
 
 def ssim(inputs: list[str], filters: str, label: str, encoded: Path, frames: int) -> float:
     log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *inputs, "-i", str(encoded), "-filter_complex",
-                          f"{filters};[{label}][{len(inputs) // 4}:v]ssim", "-frames:v", str(frames), "-f", "null", "-"],
+                          f"{filters};[{label}][{len(inputs) // 4}:v]ssim", "-frames:v", str(frames),
+                          "-f", "null", "-"],
                          capture_output=True, text=True, check=True).stderr
     return float(re.findall(r"All:([\d.]+)", log)[-1])
 

@@ -94,7 +94,8 @@ def test_overlay_crossfade_is_a_linear_fade_from_the_previous_cut(tmp_path: Path
     sizes = {a.sha256: (W + 36, H + 36), b.sha256: (W + 36, H + 36)}
     ours = _raw(*_graph(Segment(cut, before, Transition("fade", fade), "", enc, ()), sizes, tmp_path), cut.frames)
     # The two pictures alone, drawn the plain way: the previous cut's tail and this cut.
-    prev = _raw(["-i", str(a.path)], f"[0:v]{_reference(a, before, enc, sizes[a.sha256], fade, before.frames)}[v]", "v", fade)
+    prev = _raw(["-i", str(a.path)], f"[0:v]{_reference(a, before, enc, sizes[a.sha256], fade, before.frames)}[v]",
+                "v", fade)
     this = _raw(["-i", str(b.path)], f"[0:v]{_reference(b, cut, enc, sizes[b.sha256], cut.frames)}[v]", "v", cut.frames)
     assert np.abs(ours[0] - prev[0]).mean() < 0.5              # the fade starts on the previous picture, in motion
     assert np.abs(ours[fade:] - this[fade:]).mean() < 0.5      # and ends on this one, untouched by the blend
