@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 from PIL import Image
@@ -28,8 +29,11 @@ RENDERER_VERSION = "7"
 
 
 def render_segments(segments: tuple[Segment, ...], cache_dir: Path, fonts_dir: Path, workers: int,
-                    cpus: int | None = None) -> tuple[list[Path], int]:
-    """Render (or reuse) every segment; return their files in order and how many were rendered."""
+                    cpus: int | None = None, pool: Executor | None = None) -> tuple[list[Path], int]:
+    """Render (or reuse) every segment; return their files in order and how many were rendered.
+
+    ``pool``: the caller's pool of ``workers`` threads (shared with its other ffmpeg work),
+    else one of its own."""
     sizes: dict[str, tuple[int, int]] = {}
     sources: dict[str, Path] = {}
     for segment in segments:
@@ -73,7 +77,9 @@ def render_segments(segments: tuple[Segment, ...], cache_dir: Path, fonts_dir: P
 
     # Longest first, so a long segment does not start last and leave a core idle.
     order = sorted(range(len(segments)), key=lambda i: -segments[i].frames)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=max(1, workers)))
         prepared = dict(zip(stills, pool.map(prepare, stills)))
         done = dict(zip(order, pool.map(lambda i: one(segments[i], prepared), order)))
     return [done[i] for i in range(len(segments))], rendered
