@@ -104,3 +104,41 @@ def test_overlay_crossfade_is_a_linear_fade_from_the_previous_cut(tmp_path: Path
         differ = np.abs(apart) > 20
         weight = float(((ours[n] - this[n])[differ] / apart[differ]).mean())
         assert abs(weight - (1 - n / fade)) < 0.03, (n, weight)   # linear, frame by frame, like xfade's fade
+
+
+def _wav(path: Path, ms: int, rate: int = 22050) -> Path:
+    import wave
+
+    with wave.open(str(path), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(b"\0\0" * (rate * ms // 1000))
+    return path
+
+
+@pytest.mark.parametrize("extra_ms", [0, 17, 33, 50, 71, 100, 133])
+def test_a_scene_that_only_moved_keeps_its_segments(tmp_path: Path, extra_ms: int) -> None:
+    """However far an edit before it moves a scene, its body (and the crossfade out of an
+    unchanged scene) are the same values, so the cache reuses them: captions included."""
+    from server.renderer.fonts import caption_font
+    from server.renderer.model import Word
+    from server.renderer.plan import HouseStyle, SceneInput, plan_video
+
+    font = caption_font("en")
+    # Word times 5 ms past a centisecond after the 333 ms crossfade: where a 1 ms slip would show.
+    words = tuple(Word(338 + 170 * i, 338 + 170 * i + 150, w) for i, w in
+                  enumerate("Each result was written down so the next person could check it.".split()))
+    pictures = [_still(tmp_path / f"p{i}.png", 10 + i) for i in range(3)]
+
+    def plan(first_ms: int):  # noqa: ANN202
+        lengths = [first_ms, 2900, 3200]
+        scenes = [SceneInput(p.path, p.sha256, _wav(tmp_path / f"s{i}-{first_ms}.wav", lengths[i]), words)
+                  for i, p in enumerate(pictures)]
+        return plan_video(scenes, "Moved", "en", HouseStyle(Encoding(W, H, FPS)), font, tmp_path,
+                          tmp_path / "n.wav")[0]
+
+    before, after = plan(2400), plan(2400 + 1000 + extra_ms)
+    changed = [s for s in after.segments if s not in before.segments]
+    assert len(changed) == 3                                   # the edited scene's two pieces, the fade out of it
+    assert all(s.cut.still == pictures[0] or s.enter_from.still == pictures[0] for s in changed)

@@ -90,7 +90,10 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
     phrases: tuple[Phrase, ...] = ()
     if house.captions:
         for words, start, count in zip(per_scene, starts, counts):
-            phrases += style.phrases(words, ms(start + count, fps), look, font.path, width, joiner)
+            # Scene-relative times are counted from the scene's own start (``ms(start)``, the
+            # offset its words got), so a scene that only moved gets the same captions, to the
+            # centisecond, and its segments are reused.
+            phrases += style.phrases(words, ms(start, fps) + ms(count, fps), look, font.path, width, joiner)
     track = CaptionTrack(phrases, look) if house.captions else None
 
     card = None
@@ -113,7 +116,7 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
         # the rest of the cut does not depend on the cut before it (see model.Segment).
         pieces = [(0, fade, cuts[i - 1]), (fade, cut.frames - fade, None)] if i and fade else [(0, cut.frames, None)]
         for start, length, before in pieces:
-            window = (ms(frame + start, fps), ms(frame + start + length, fps))
+            window = (ms(frame, fps) + ms(start, fps), ms(frame, fps) + ms(start + length, fps))
             text = ass.document(width, height, track.look if track else None, track.phrases if track else (),
                                 card, window, joiner)
             segments.append(Segment(cut=cut, enter_from=before, transition=Transition("fade", fade if before else 0),
