@@ -264,7 +264,8 @@ class Settings(BaseSettings):
 
     # --- renderer: house style, encoder, music, captions (render) ---
     render_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
-        default="veryfast", description="x264 preset for the final video (draft: ultrafast).")
+        default="veryfast", description="x264 preset for the final video (draft: ultrafast); the default is "
+                                        "the knee of bench/encoder_presets.py's speed/size/SSIM table.")
     render_crf: int = Field(default=23, ge=10, le=40, description="x264 quality (lower: better, larger).")
     render_draft: bool = Field(default=False, description="Half resolution and the fastest preset, for previews.")
     music_dir: Path | None = Field(default=None, description="Folder of background music (front matter `music` "

@@ -171,8 +171,11 @@ def test_edit_re_renders_only_touched_segments(rendered, tmp_path) -> None:  # n
     assert result.segments_rendered == len(plan.segments)
     texts = [TEXTS[0], "The second scene now says something shorter.", TEXTS[2]]
     plan2, layout2, again = _render(tmp_path, cache, texts, "edited")
-    # The edited scene and the one after it (its crossfade starts from the edited scene's tail).
-    assert again.segments_rendered == 2 and again.segments_reused == len(plan2.segments) - 2
+    # The edited scene (its crossfade in and its body) and the crossfade out of it, which
+    # starts from the edited scene's tail; the next scene's body is reused.
+    assert again.segments_rendered == 3 and again.segments_reused == len(plan2.segments) - 3
+    fresh = {i for i, s in enumerate(plan2.segments) if s not in plan.segments}
+    assert [plan2.segments[i].frames for i in sorted(fresh)][2] == plan2.segments[max(fresh)].transition.frames
     assert layout2.duration_ms != layout.duration_ms
 
 

@@ -154,8 +154,13 @@ class AudioMix:
 
 @dataclass(frozen=True)
 class Segment:
-    """One independently rendered, cached piece of the video: a cut entered by a
-    transition from the previous cut's tail, with captions in segment-local time."""
+    """One independently rendered, cached piece of the video: ``length`` frames of a cut
+    from its frame ``start`` (0: to the cut's end), entered by a transition from the
+    previous cut's tail when it has one, with captions in segment-local time.
+
+    A crossfade is its own short segment and the rest of the cut another, so the body of
+    a scene does not depend on the scene before it: an edit re-renders its own scene and
+    the two short crossfades around it, not the whole next scene."""
 
     cut: Cut
     enter_from: Cut | None
@@ -163,10 +168,12 @@ class Segment:
     ass: str                 # the ASS document burned into this segment ("" for none)
     encoding: Encoding
     fonts: tuple[str, ...]   # font files' digests: a font update re-renders
+    start: int = 0
+    length: int = 0
 
     @property
     def frames(self) -> int:
-        return self.cut.frames
+        return self.length or self.cut.frames - self.start
 
 
 @dataclass(frozen=True)

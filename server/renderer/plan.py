@@ -88,7 +88,10 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
     phrases: tuple[Phrase, ...] = ()
     if house.captions:
         for words, start, count in zip(per_scene, starts, counts):
-            phrases += style.phrases(words, ms(start + count, fps), look, font.path, width, joiner)
+            # Scene-relative times are counted from the scene's own start (``ms(start)``, the
+            # offset its words got), so a scene that only moved gets the same captions, to the
+            # centisecond, and its segments are reused.
+            phrases += style.phrases(words, ms(start, fps) + ms(count, fps), look, font.path, width, joiner)
 
     card = None
     cuts: list[Cut] = []
@@ -117,12 +120,16 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
     segments = []
     frame = 0
     for i, cut in enumerate(cuts):
-        window = (ms(frame, fps), ms(frame + cut.frames, fps))
-        text = ass.document(width, height, track.look if track else None, track.phrases if track else (),
-                            card, window, joiner)
-        segments.append(Segment(cut=cut, enter_from=cuts[i - 1] if i else None,
-                                transition=Transition("fade", fade if i else 0), ass=text, encoding=enc,
-                                fonts=(font.sha256,) if text else ()))
+        # (start, length, entered from): the crossfade into a cut is a segment of its own, so
+        # the rest of the cut does not depend on the cut before it (see model.Segment).
+        pieces = [(0, fade, cuts[i - 1]), (fade, cut.frames - fade, None)] if i and fade else [(0, cut.frames, None)]
+        for start, length, before in pieces:
+            window = (ms(frame, fps) + ms(start, fps), ms(frame, fps) + ms(start + length, fps))
+            text = ass.document(width, height, track.look if track else None, track.phrases if track else (),
+                                card, window, joiner)
+            segments.append(Segment(cut=cut, enter_from=before, transition=Transition("fade", fade if before else 0),
+                                    ass=text, encoding=enc, fonts=(font.sha256,) if text else (), start=start,
+                                    length=length))
         frame += cut.frames
 
     chapters = [Chapter(ms(start, fps) if i else 0, s.chapter.strip())   # the title card opens the first one
