@@ -67,6 +67,7 @@ def _close_worker_apps():
 @pytest.fixture
 def app(settings: Settings):
     from server import create_app, upgrade_database
+    from server.api.status import close_status_reader
     from server.extensions import db
 
     application = create_app(settings)
@@ -75,6 +76,7 @@ def app(settings: Settings):
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+    close_status_reader(application)
 
 
 @pytest.fixture

@@ -137,3 +137,62 @@ def test_the_fast_status_read_matches_the_orm_view_of_the_job(client, auth, app)
     assert [s["state"] for s in body["stages"]][:3] == ["done", "done", "running"]
     without = post(client, ARTICLE + b"\nMore words here.\n", auth, filename="b.md").json["job"]["id"]
     assert client.get(f"/api/v1/jobs/{without}", headers=auth).json["job"]["scenes"] == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_polled_job_is_fresh_after_each_change_and_304_only_while_unchanged(client, auth, app) -> None:
+    from server.models import ProviderCall
+
+    created = post(client, ARTICLE, auth).json["job"]["id"]
+    url = f"/api/v1/jobs/{created}"
+    first = client.get(url, headers=auth)
+    etag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "no-cache" and etag.startswith('"')
+    unchanged = client.get(url, headers={**auth, "If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.data == b"" and unchanged.headers["ETag"] == etag
+    assert client.get(url, headers={**auth, "If-None-Match": '"another"'}).status_code == 200
+
+    seen = {etag}
+    changes = [lambda job: setattr(job, "status", JobStatus.RUNNING),  # what a worker commits, stage by stage
+               lambda job: setattr(job, "stage", "voice"),
+               lambda job: setattr(job, "completed_stages", ["extract"]),
+               lambda job: db.session.add(ProviderCall(job_id=job.id, stage="voice", provider="p", model="m",
+                                                       outcome="ok", price_usd=0.25))]
+    for change in changes:
+        with app.app_context():
+            change(db.session.get(Job, created))
+            db.session.commit()
+        after = client.get(url, headers={**auth, "If-None-Match": etag})
+        assert after.status_code == 200, "a changed job must not be answered 304"
+        etag = after.headers["ETag"]
+        assert etag not in seen
+        seen.add(etag)
+    body = after.json["job"]
+    assert (body["status"], body["stage"], body["stages"][0]["state"]) == ("running", "voice", "done")
+    assert body["cost"]["total_usd"] == 0.25 and body["cost"]["paid_calls"] == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_status_read_is_one_sql_statement_on_its_own_pool(client, auth, app) -> None:
+    from sqlalchemy import event
+
+    from server.api.status import status_reader
+
+    created = post(client, ARTICLE, auth).json["job"]["id"]
+    client.get(f"/api/v1/jobs/{created}", headers=auth)  # the reader's pool now exists
+    statements: dict[str, list[str]] = {"status": [], "orm": []}
+    with app.app_context():
+        engines = {"status": status_reader(app).engine, "orm": db.engine}
+    listeners = {name: (lambda name: lambda conn, cursor, sql, *rest: statements[name].append(sql))(name)
+                 for name in engines}
+    for name, engine in engines.items():
+        event.listen(engine, "before_cursor_execute", listeners[name])
+    try:
+        for _ in range(3):
+            assert client.get(f"/api/v1/jobs/{created}", headers=auth).status_code == 200
+        assert client.get(f"/api/v1/jobs/{created + 1000}", headers=auth).status_code == 404
+    finally:
+        for name, engine in engines.items():
+            event.remove(engine, "before_cursor_execute", listeners[name])
+    assert len(statements["status"]) == 4 and statements["orm"] == []  # one each, none through the ORM pool
+    assert all(sql.lstrip().upper().startswith("SELECT") for sql in statements["status"])

@@ -28,6 +28,7 @@ def post(client, auth, filename: str, body: bytes = ARTICLE, content_type: str =
 @pytest.fixture
 def throttled_app(settings):
     from server import create_app, upgrade_database
+    from server.api.status import close_status_reader
 
     application = create_app(settings.model_copy(update={"rate_limit_per_second": 2.0, "rate_limit_burst": 3}))
     upgrade_database(application)
@@ -35,6 +36,7 @@ def throttled_app(settings):
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+    close_status_reader(application)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
