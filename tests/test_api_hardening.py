@@ -53,6 +53,32 @@ def test_a_flood_gets_429_with_retry_after_per_client(throttled_app, auth) -> No
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
+def test_status_polls_are_throttled_too_and_each_request_counts_once(settings, auth) -> None:
+    from server import create_app, upgrade_database
+    from server.api.status import close_status_reader
+
+    # a token every 20 s: nothing refills during the test, so the count is exact
+    slow = create_app(settings.model_copy(update={"rate_limit_per_second": 0.05, "rate_limit_burst": 4}))
+    upgrade_database(slow)
+    try:
+        client = slow.test_client()
+        created = post(client, auth, "a.md").json["job"]["id"]  # the first of the burst's four
+        # a found job (answered before Flask), a missing one and a bad token (both handed on to
+        # Flask) must each take one token, not two
+        answers = [client.get(f"/api/v1/jobs/{created + 50}", headers=auth),
+                   client.get(f"/api/v1/jobs/{created}", headers={"Authorization": "Bearer wrong"}),
+                   client.get(f"/api/v1/jobs/{created}", headers=auth),
+                   client.get(f"/api/v1/jobs/{created}", headers=auth)]
+    finally:
+        with slow.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        close_status_reader(slow)
+    assert [r.status_code for r in answers] == [404, 401, 200, 429]
+    assert answers[-1].json["error"]["code"] == "rate_limited" and int(answers[-1].headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
 def test_the_rate_limit_is_enforced_by_the_real_server(throttled_app, auth) -> None:
     from tests.conftest import start_waitress
 

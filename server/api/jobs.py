@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 from flask import current_app, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer, joinedload
@@ -13,14 +10,13 @@ from server import jobs as operations, settings_of
 from server.api import api_blueprint
 from server.api.paging import cut, parse_instant, read_page
 from server.api.serialize import job_json
-from server.api.status import status_reader
+from server.api.status import MAX_ID, status_answer
 from server.errors import ApiError
 from server.extensions import db
 from server.models import Document, Job, JobStatus, ProviderCall
 from server.pipeline.ledger import JobCost
 
 JOB_FILTERS = ("status", "since", "until")
-MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns: a larger one cannot exist (and PostgreSQL would refuse it)
 # Columns a job's JSON never shows: the article and its rewritten text can be megabytes.
 _UNSHOWN = (defer(Job.narration_text), defer(Job.spoken_text))
 _SOURCE_ONLY = joinedload(Job.document).load_only(Document.source_path)
@@ -48,21 +44,12 @@ def list_jobs():
 
 @api_blueprint.get("/jobs/<int:job_id>")
 def get_job(job_id: int):
-    """One job, read fresh (server/api/status.py); with an ETag, so a poller's unchanged job is a bodiless 304."""
-    found = status_reader(current_app).read(job_id) if job_id <= MAX_ID else None
-    if found is None:
+    """One job, read fresh, with an ETag (server/api/status.py, whose StatusRoute usually answers first)."""
+    answer = status_answer(current_app, job_id, request.headers.get("If-None-Match"))
+    if answer is None:
         raise ApiError(404, "not_found", f"there is no job {job_id}")
-    job, cost = found
-    body = json.dumps({"job": job_json(job, detail=True, cost=cost)}, separators=(",", ":")).encode()
-    # The ETag is a digest of the body, so it changes exactly when the answer does. no-cache: a
-    # client or proxy may keep the body but must ask again each time; an unchanged job is then
-    # answered with 304 and no body. (Werkzeug's make_conditional would do this too, at ~4x the
-    # CPU: it also formats a Date header and handles ranges, neither of which applies here.)
-    etag = hashlib.blake2b(body, digest_size=16).hexdigest()
-    headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache"}
-    if "If-None-Match" in request.headers and request.if_none_match.contains_weak(etag):
-        return current_app.response_class(status=304, headers=headers)
-    return current_app.response_class(body, headers=headers, mimetype="application/json")
+    status, headers, body = answer
+    return current_app.response_class(body, status=status, headers=headers)
 
 
 @api_blueprint.get("/jobs/<int:job_id>/storyboard")
