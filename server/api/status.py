@@ -5,7 +5,7 @@ carries. Measured per read in-process (CPU), the ORM's three statements plus the
 sum cost ~230 us on SQLite and ~560 us on PostgreSQL; this one statement costs ~50 us
 and ~130 us. What it does differently:
 
-* one statement: the job's shown columns, its document's path, its cost (the ledger's
+* one statement: the job's shown columns, its document's, its cost (the ledger's
   tally as a grouped sub-select) and its scenes (left-joined, one row per scene), built
   once at import so SQLAlchemy's compiled cache always hits;
 * its own small connection pool in autocommit mode and without a ping per checkout: on
@@ -67,7 +67,9 @@ _COSTS = (select(_CALL.c.job_id,
           .group_by(_CALL.c.job_id)
           .subquery("costs"))
 _COST_FIELDS = ("total_usd", "paid_calls", "failed_calls", "cached_calls")
-_STATUS = (select(*(_JOB.c[name] for name in _JOB_FIELDS), _DOCUMENT.c.source_path,
+_DOCUMENT_FIELDS = ("sha256", "source_path", "size_bytes", "created_at")  # serialize.document_json's, with the id
+_STATUS = (select(*(_JOB.c[name] for name in _JOB_FIELDS),
+                  *(_DOCUMENT.c[name].label(f"document_{name}") for name in _DOCUMENT_FIELDS),
                   *(_COSTS.c[name] for name in _COST_FIELDS),
                   _SCENE.c.id.label("scene_id"), *(_SCENE.c[name].label(f"scene_{name}") for name in _SCENE_FIELDS))
            .join_from(_JOB, _DOCUMENT, _JOB.c.document_id == _DOCUMENT.c.id)
@@ -87,7 +89,10 @@ class StatusReader:
                                        pool_reset_on_return=None, connect_args=connect_args)
 
     def read(self, job_id: int) -> tuple[SimpleNamespace, JobCost] | None:
-        """The job as plain values (the attributes ``job_json`` reads) and its cost; None if there is none."""
+        """The job as plain values and its cost; None if there is none.
+
+        The job has the attributes ``job_json`` reads, and ``job.document`` those ``document_json`` reads.
+        """
         try:
             rows = self._rows(job_id)
         except sa.exc.DBAPIError as error:
@@ -102,8 +107,9 @@ class StatusReader:
         first = rows[0]._mapping
         scenes = [SimpleNamespace(**{name: row._mapping[f"scene_{name}"] for name in _SCENE_FIELDS})
                   for row in rows if row._mapping["scene_id"] is not None]
-        job = SimpleNamespace(**{name: first[name] for name in _JOB_FIELDS},
-                              document=SimpleNamespace(source_path=first["source_path"]), scenes=scenes)
+        document = SimpleNamespace(id=first["document_id"],
+                                   **{name: first[f"document_{name}"] for name in _DOCUMENT_FIELDS})
+        job = SimpleNamespace(**{name: first[name] for name in _JOB_FIELDS}, document=document, scenes=scenes)
         cost = JobCost(float(first["total_usd"] or 0.0), int(first["paid_calls"] or 0),
                        int(first["failed_calls"] or 0), int(first["cached_calls"] or 0))
         return job, cost
