@@ -185,3 +185,65 @@ def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "MEDIABUDDY_HOST=0.0.0.0 is not a loopback address" in result.stderr
     assert not (tmp_path / "var").exists()  # refused before anything was created
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_hostile_client_of_the_real_server_gets_clean_4xx_and_changes_nothing(settings, auth) -> None:
+    """The issue's list, over real HTTP: no token, wrong token, huge body, traversal names,
+    wrong content types, a flood. Every answer is a JSON 4xx, and the database, outbox and
+    inbox are as they were."""
+    from server import create_app, upgrade_database
+    from server.api.status import close_status_reader
+    from tests.conftest import start_waitress
+
+    app = create_app(settings.model_copy(update={"rate_limit_per_second": 1.0, "rate_limit_burst": 40}))
+    upgrade_database(app)
+    url, stop = start_waitress(app)
+    try:
+        with requests.Session() as session:
+            def send(method: str, path: str, body: bytes | None = None, **headers: str) -> requests.Response:
+                return session.request(method, f"{url}/api/v1{path}", data=body, headers=headers, timeout=30)
+
+            good = {**auth, "Content-Type": "text/markdown"}
+            job = send("POST", "/documents?filename=mine.md", ARTICLE, **good).json()["job"]["id"]
+            with app.app_context():
+                before = (db.session.query(Document).count(), db.session.query(Job).count(),
+                          db.session.get(Job, job).status, db.session.get(Job, job).attempts)
+            answers = [
+                send("POST", "/documents?filename=a.md", ARTICLE, **{"Content-Type": "text/markdown"}),  # no token
+                send("POST", "/documents?filename=a.md", ARTICLE, Authorization="Bearer not-the-token",
+                     **{"Content-Type": "text/markdown"}),
+                send("POST", f"/jobs/{job}/cancel", Authorization="Basic dXNlcjpwYXNz"),
+                send("POST", f"/jobs/{job}/retry"),
+                send("GET", f"/jobs/{job}", Authorization="Bearer " + auth["Authorization"][7:-1]),  # one char short
+                send("POST", "/documents?filename=big.md", b"word " * (settings.max_document_bytes // 2), **good),
+                send("POST", "/documents?filename=../../escape.md", ARTICLE, **good),
+                send("POST", "/documents?filename=%2Fetc%2Fcron.d%2Fx.md", ARTICLE, **good),
+                send("POST", "/documents?filename=a%5C..%5C..%5Cx.md", ARTICLE, **good),
+                send("POST", "/documents?filename=a.md", ARTICLE, **{**auth, "Content-Type": "application/json"}),
+                send("POST", "/documents?filename=a.md", "# Titre\n\nÉté.".encode("latin-1"),
+                     **{**auth, "Content-Type": "text/markdown; charset=latin-1"}),
+                send("POST", "/documents?filename=a.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", **good),
+            ]
+            flood = [send("GET", f"/jobs/{job}") for _ in range(60)]  # no token, and far past the burst
+    finally:
+        stop()
+    statuses = [r.status_code for r in answers]
+    assert statuses == [401, 401, 401, 401, 401, 413, 400, 400, 400, 415, 415, 422], statuses
+    assert {r.status_code for r in flood} == {401, 429}
+    throttled = [r for r in flood if r.status_code == 429]
+    assert all(int(r.headers["Retry-After"]) >= 1 for r in throttled)
+    for response in answers + flood:
+        assert response.headers["Content-Type"] == "application/json" and response.json()["error"]["code"]
+    try:
+        with app.app_context():
+            after = (db.session.query(Document).count(), db.session.query(Job).count(),
+                     db.session.get(Job, job).status, db.session.get(Job, job).attempts)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        close_status_reader(app)
+    assert after == before
+    assert [p.name for p in settings.outbox_dir.iterdir()] == []
+    assert not any(settings.inbox_dir.rglob("*")) and not (settings.home / "escape.md").exists()
