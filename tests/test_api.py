@@ -221,3 +221,21 @@ def test_the_status_route_in_front_of_flask_answers_exactly_as_the_flask_view(cl
     finally:
         app.wsgi_app = route
     assert [status for status, _, _ in fast] == [200, 304, 304, 404, 404, 404, 401, 401, 200]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_status_read_survives_the_database_dropping_its_pooled_connection(client, auth, app, caplog) -> None:
+    import sqlalchemy as sa
+
+    from server.api.status import status_reader
+
+    created = post(client, ARTICLE, auth).json["job"]["id"]
+    assert client.get(f"/api/v1/jobs/{created}", headers=auth).status_code == 200  # a connection is now pooled
+    with status_reader(app).engine.connect() as pooled:  # the same connection goes back to the pool after
+        backend = pooled.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    with app.app_context():  # what a database restart does to every connection: the server ends it
+        db.session.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        db.session.commit()
+    answer = client.get(f"/api/v1/jobs/{created}", headers=auth)
+    assert answer.status_code == 200 and answer.json["job"]["id"] == created
+    assert "reading again on a new one" in caplog.text
