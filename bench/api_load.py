@@ -9,7 +9,8 @@ loopback port, seeded with ``--seed`` documents. N client processes (each one ke
 connection through http.client, the cheapest client in the standard library) then run
 for a fixed, common window: each request is an upload (``POST /documents`` of a new
 article) with probability ``--upload-share``, else a status read (``GET /jobs/<id>`` of a
-random job). ``--worker`` also runs ``mediabuddy worker``, which renders the uploaded
+random job). ``--uploads-per-second R`` adds one more client that only uploads, R per
+second (an inbox being filled while others poll). ``--worker`` also runs ``mediabuddy worker``, which renders the uploaded
 articles meanwhile (the floors run without it: they are what the machine can do at best).
 
 The floors get the same clients, the same request mix and the same waitress thread count,
@@ -118,15 +119,22 @@ def article(n: int) -> bytes:
 
 
 def client(port: int, job_ids: list[int], upload_share: float, start_at: float, stop_at: float, seed: int,
-           queue) -> None:  # noqa: ANN001 - a multiprocessing queue
-    """One client: a keep-alive connection, requests from ``start_at`` to ``stop_at``; results through ``queue``."""
+           queue, pace: float = 0.0) -> None:  # noqa: ANN001 - a multiprocessing queue
+    """One client: a keep-alive connection, requests from ``start_at`` to ``stop_at``; results through ``queue``.
+
+    ``pace``: seconds from one request's start to the next (0: as fast as answers come).
+    """
     rng = random.Random(seed)
     connection = http.client.HTTPConnection(HOST, port, timeout=30)
     auth = {"Authorization": f"Bearer {TOKEN}"}
     reads, uploads, errors, server_errors, n = [], [], 0, 0, 0
     time.sleep(max(0.0, start_at - time.perf_counter()))  # every client starts together, after all have spawned
     cpu_before = time.process_time()
+    next_at = time.perf_counter()
     while time.perf_counter() < stop_at:
+        if pace:
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+            next_at += pace
         n += 1
         upload = rng.random() < upload_share
         started = time.perf_counter()
@@ -172,6 +180,9 @@ def drive(port: int, job_ids: list[int], args: argparse.Namespace, watched: dict
     stop_at = start_at + args.seconds
     processes = [context.Process(target=client, args=(port, job_ids, args.upload_share, start_at, stop_at, i + 1, queue))
                  for i in range(args.clients)]
+    if args.uploads_per_second:  # one more client that only uploads, at a steady rate
+        processes.append(context.Process(target=client, args=(port, job_ids, 1.0, start_at, stop_at, args.clients + 1,
+                                                              queue, 1.0 / args.uploads_per_second)))
     for process in processes:
         process.start()
     time.sleep(max(0.0, start_at - time.perf_counter()))
@@ -300,14 +311,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, choices=range(1, 65), metavar="1-64")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--upload-share", type=float, default=0.1, help="Fraction of requests that upload (0-1).")
+    parser.add_argument("--uploads-per-second", type=float, default=0.0,
+                        help="Also run one client uploading at this steady rate (an inbox being filled), 0-50.")
     parser.add_argument("--seed", type=int, default=200, help="Documents uploaded before measuring.")
     parser.add_argument("--threads", type=int, default=6, help="Waitress threads, for the API and the floor.")
     parser.add_argument("--postgres-url", help="Also measure on this PostgreSQL database (its schema is emptied).")
     parser.add_argument("--worker", action="store_true", help="Run a worker rendering the uploads meanwhile.")
     parser.add_argument("--json", action="store_true", help="Print one JSON object instead of the table.")
     args = parser.parse_args()
-    if not 1 <= args.seconds <= 120 or not 0 <= args.upload_share <= 1 or not 1 <= args.seed <= 10_000:
-        parser.error("--seconds must be 1-120, --upload-share 0-1, --seed 1-10000")
+    if not 1 <= args.seconds <= 120 or not 0 <= args.upload_share <= 1 or not 1 <= args.seed <= 10_000 \
+            or not 0 <= args.uploads_per_second <= 50:
+        parser.error("--seconds must be 1-120, --upload-share 0-1, --seed 1-10000, --uploads-per-second 0-50")
     results = {kind: run_floor(kind, args) for kind in FLOORS}
     results["sqlite"] = run_server("sqlite", None, args, keep_home=True)
     home = Path(results["sqlite"].pop("home"))
@@ -321,7 +335,8 @@ def main() -> None:
     for result in results.values():
         result["reads_vs_floor"] = round(result["reads_per_s"] / floor_reads, 3)
     machine = {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2), "clients": args.clients,
-               "threads": args.threads, "upload_share": args.upload_share, "worker": args.worker,
+               "threads": args.threads, "upload_share": args.upload_share,
+               "uploads_per_second": args.uploads_per_second, "worker": args.worker,
                "seconds": args.seconds}
     if args.json:
         print(json.dumps({"machine": machine, "results": results}, indent=2))
