@@ -221,7 +221,8 @@ class StatusRoute:
             return self.wsgi_app(environ, start_response)  # Flask answers 401
         try:
             answer = status_answer(self.app, int(match.group(1)), environ.get("HTTP_IF_NONE_MATCH"))
-        except Exception:  # noqa: BLE001 - Flask's handlers log it and answer 500/503 as for any route
+        except Exception:  # noqa: BLE001 - handed on: Flask reads again, and answers (or logs) as for any route
+            log.warning("status read of %s failed here; handing it to Flask", match.group(1), exc_info=True)
             return self.wsgi_app(environ, start_response)
         if answer is None:
             return self.wsgi_app(environ, start_response)  # Flask answers 404
