@@ -49,7 +49,10 @@ def get_job(job_id: int):
     if answer is None:
         raise ApiError(404, "not_found", f"there is no job {job_id}")
     status, headers, body = answer
-    return current_app.response_class(body, status=status, headers=headers)
+    response = current_app.response_class(body, status=status, headers=headers)
+    if status == 304:
+        response.headers.remove("Content-Length")  # a 304 has no body; its length is not 0 (RFC 9110, 8.6)
+    return response
 
 
 @api_blueprint.get("/jobs/<int:job_id>/storyboard")
