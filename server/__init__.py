@@ -37,8 +37,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     _enable_sqlite_foreign_keys(app)
 
     from server.api import api_blueprint
+    from server.api.status import StatusRoute
 
     app.register_blueprint(api_blueprint, url_prefix="/api/v1")
+    app.wsgi_app = StatusRoute(app, app.wsgi_app)  # the status poll, answered before Flask's request setup
     logging.getLogger("mediabuddy").setLevel(settings.log_level)
     return app
 

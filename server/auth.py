@@ -44,3 +44,9 @@ def read_token_file(path: Path) -> str:
 def token_matches(presented: str, expected: str) -> bool:
     """Constant-time comparison, so timing does not leak the token."""
     return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def bearer_matches(authorization: str | None, expected: str) -> bool:
+    """Whether an ``Authorization`` header value is ``Bearer <the expected token>``."""
+    scheme, _, presented = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and bool(presented.strip()) and token_matches(presented.strip(), expected)

@@ -67,6 +67,7 @@ def _close_worker_apps():
 @pytest.fixture
 def app(settings: Settings):
     from server import create_app, upgrade_database
+    from server.api.status import close_status_reader
     from server.extensions import db
 
     application = create_app(settings)
@@ -75,6 +76,7 @@ def app(settings: Settings):
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+    close_status_reader(application)
 
 
 @pytest.fixture
@@ -88,22 +90,19 @@ def auth() -> dict[str, str]:
 
 
 def start_waitress(app, port: int | None = None):  # noqa: ANN001, ANN201 - a Flask app; returns (url, stop)
-    """The real app under a real waitress server on loopback; ``stop()`` closes every socket."""
+    """The real app under a real waitress server on loopback; ``stop()`` closes every socket.
+
+    The sockets are closed by the server's own thread: ``stop()`` hands waitress's trigger a
+    thunk, which its loop runs between two select() calls (what the trigger is for). Closing
+    them from the test's thread instead, while the loop's select() waits on those very file
+    descriptors, made select() fail now and then with EBADF.
+    """
     from waitress import wasyncore
     from waitress.server import create_server
 
     port = port or free_port()
     server = create_server(app, host="127.0.0.1", port=port, threads=4)
-    stopping = threading.Event()
-
-    def serve() -> None:
-        try:
-            server.run()
-        except OSError:
-            if not stopping.is_set():
-                raise  # closing the sockets under a select() in progress gives EBADF: only then it is expected
-
-    thread = threading.Thread(target=serve, name="waitress-test", daemon=True)
+    thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -114,10 +113,11 @@ def start_waitress(app, port: int | None = None):  # noqa: ANN001, ANN201 - a Fl
             time.sleep(0.05)
 
     def stop() -> None:
-        stopping.set()
-        wasyncore.close_all(server._map)  # listening socket, keep-alive channels and the trigger
-        server.task_dispatcher.shutdown(timeout=1)
+        server.task_dispatcher.shutdown(timeout=5)  # requests in progress finish first
+        # the listening socket, keep-alive channels and the trigger itself; an empty map ends the loop
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         thread.join(timeout=5)
+        assert not thread.is_alive(), "waitress's loop did not stop"
 
     return f"http://127.0.0.1:{port}", stop
 

@@ -97,6 +97,12 @@ def test_real_waitress_server_speaks_the_same_api(live_server, auth) -> None:
     assert response.status_code == 201
     assert response.headers["Content-Type"] == "application/json"
     assert requests.get(f"{live_server}/api/v1/nope", headers=auth, timeout=5).json()["error"]["code"] == "not_found"
+    with requests.Session() as poller:  # one keep-alive connection: a bodiless 304 must not desynchronise it
+        job = f"{live_server}/api/v1/jobs/{response.json()['job']['id']}"
+        first = poller.get(job, headers=auth, timeout=5)
+        again = poller.get(job, headers={**auth, "If-None-Match": first.headers["ETag"]}, timeout=5)
+        assert (again.status_code, again.content, "Content-Length" in again.headers) == (304, b"", False)
+        assert poller.get(job, headers=auth, timeout=5).json() == first.json()
 
 
 def test_cancel_and_retry_through_the_api(client, auth, app) -> None:
@@ -137,6 +143,116 @@ def test_the_fast_status_read_matches_the_orm_view_of_the_job(client, auth, app)
     assert [s["state"] for s in body["stages"]][:3] == ["done", "done", "running"]
     without = post(client, ARTICLE + b"\nMore words here.\n", auth, filename="b.md").json["job"]["id"]
     assert client.get(f"/api/v1/jobs/{without}", headers=auth).json["job"]["scenes"] == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_polled_job_is_fresh_after_each_change_and_304_only_while_unchanged(client, auth, app) -> None:
+    from server.models import ProviderCall
+
+    created = post(client, ARTICLE, auth).json["job"]["id"]
+    url = f"/api/v1/jobs/{created}"
+    first = client.get(url, headers=auth)
+    etag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "no-cache" and etag.startswith('"')
+    unchanged = client.get(url, headers={**auth, "If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.data == b"" and unchanged.headers["ETag"] == etag
+    assert client.get(url, headers={**auth, "If-None-Match": '"another"'}).status_code == 200
+
+    seen = {etag}
+    changes = [lambda job: setattr(job, "status", JobStatus.RUNNING),  # what a worker commits, stage by stage
+               lambda job: setattr(job, "stage", "voice"),
+               lambda job: setattr(job, "completed_stages", ["extract"]),
+               lambda job: db.session.add(ProviderCall(job_id=job.id, stage="voice", provider="p", model="m",
+                                                       outcome="ok", price_usd=0.25))]
+    for change in changes:
+        with app.app_context():
+            change(db.session.get(Job, created))
+            db.session.commit()
+        after = client.get(url, headers={**auth, "If-None-Match": etag})
+        assert after.status_code == 200, "a changed job must not be answered 304"
+        etag = after.headers["ETag"]
+        assert etag not in seen
+        seen.add(etag)
+    body = after.json["job"]
+    assert (body["status"], body["stage"], body["stages"][0]["state"]) == ("running", "voice", "done")
+    assert body["cost"]["total_usd"] == 0.25 and body["cost"]["paid_calls"] == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_status_read_is_one_sql_statement_on_its_own_pool(client, auth, app, database_url) -> None:
+    from sqlalchemy import event
+
+    from server.api.status import status_reader
+
+    created = post(client, ARTICLE, auth).json["job"]["id"]
+    with app.app_context():
+        pools = {"status": status_reader(app).engine, "orm": db.engine}
+    checkouts = {name: 0 for name in pools}
+    statements: list[str] = []
+
+    def count(name: str):  # noqa: ANN202
+        def checked_out(dbapi_connection, record, proxy) -> None:  # noqa: ANN001 - pool event arguments
+            checkouts[name] += 1
+            if database_url.startswith("sqlite"):  # every statement the driver runs, BEGIN and PRAGMA too
+                dbapi_connection.set_trace_callback(statements.append)
+        return checked_out
+
+    listeners = {name: count(name) for name in pools}
+    for name, engine in pools.items():
+        event.listen(engine, "checkout", listeners[name])
+    try:
+        for _ in range(3):
+            assert client.get(f"/api/v1/jobs/{created}", headers=auth).status_code == 200
+    finally:
+        for name, engine in pools.items():
+            event.remove(engine, "checkout", listeners[name])
+    assert checkouts == {"status": 3, "orm": 0}  # one connection per read, none from the ORM's pool
+    if database_url.startswith("sqlite"):
+        assert len(statements) == 3 and all(sql.lstrip().upper().startswith("SELECT") for sql in statements)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_the_status_route_in_front_of_flask_answers_exactly_as_the_flask_view(client, auth, app) -> None:
+    from server.api.status import StatusRoute
+
+    created = post(client, ARTICLE, auth).json["job"]["id"]
+    etag = client.get(f"/api/v1/jobs/{created}", headers=auth).headers["ETag"]
+    requests_ = [(f"/api/v1/jobs/{created}", auth), (f"/api/v1/jobs/{created}", {**auth, "If-None-Match": etag}),
+                 (f"/api/v1/jobs/{created}", {**auth, "If-None-Match": 'W/"old", ' + etag}),
+                 (f"/api/v1/jobs/{created + 7}", auth), (f"/api/v1/jobs/{2**31}", auth), (f"/api/v1/jobs/0", auth),
+                 (f"/api/v1/jobs/{created}", {}), (f"/api/v1/jobs/{created}", {"Authorization": "Bearer wrong"}),
+                 (f"/api/v1/jobs/{created}?unused=1", auth)]
+
+    def answers() -> list[tuple[int, dict[str, str], bytes]]:
+        return [(r.status_code, dict(r.headers.items()), r.data)
+                for r in (client.get(path, headers=headers) for path, headers in requests_)]
+
+    assert isinstance(app.wsgi_app, StatusRoute)
+    fast = answers()
+    route, app.wsgi_app = app.wsgi_app, app.wsgi_app.wsgi_app  # Flask alone
+    try:
+        assert answers() == fast
+    finally:
+        app.wsgi_app = route
+    assert [status for status, _, _ in fast] == [200, 304, 304, 404, 404, 404, 401, 401, 200]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_status_read_survives_the_database_dropping_its_pooled_connection(client, auth, app, caplog) -> None:
+    import sqlalchemy as sa
+
+    from server.api.status import status_reader
+
+    created = post(client, ARTICLE, auth).json["job"]["id"]
+    assert client.get(f"/api/v1/jobs/{created}", headers=auth).status_code == 200  # a connection is now pooled
+    with status_reader(app).engine.connect() as pooled:  # the same connection goes back to the pool after
+        backend = pooled.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    with app.app_context():  # what a database restart does to every connection: the server ends it
+        db.session.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        db.session.commit()
+    answer = client.get(f"/api/v1/jobs/{created}", headers=auth)
+    assert answer.status_code == 200 and answer.json["job"]["id"] == created
+    assert "reading again on a new one" in caplog.text
 
 
 def test_an_mdx_post_is_accepted_and_named_like_any_article(client, auth, tmp_path) -> None:

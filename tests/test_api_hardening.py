@@ -28,6 +28,7 @@ def post(client, auth, filename: str, body: bytes = ARTICLE, content_type: str =
 @pytest.fixture
 def throttled_app(settings):
     from server import create_app, upgrade_database
+    from server.api.status import close_status_reader
 
     application = create_app(settings.model_copy(update={"rate_limit_per_second": 2.0, "rate_limit_burst": 3}))
     upgrade_database(application)
@@ -35,6 +36,7 @@ def throttled_app(settings):
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+    close_status_reader(application)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
@@ -48,6 +50,32 @@ def test_a_flood_gets_429_with_retry_after_per_client(throttled_app, auth) -> No
     assert int(flooded.headers["Retry-After"]) >= 1
     other = client.get("/api/v1/jobs", headers=auth, environ_base={"REMOTE_ADDR": "127.0.0.2"})
     assert other.status_code == 200  # another client has its own bucket
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
+def test_status_polls_are_throttled_too_and_each_request_counts_once(settings, auth) -> None:
+    from server import create_app, upgrade_database
+    from server.api.status import close_status_reader
+
+    # a token every 20 s: nothing refills during the test, so the count is exact
+    slow = create_app(settings.model_copy(update={"rate_limit_per_second": 0.05, "rate_limit_burst": 4}))
+    upgrade_database(slow)
+    try:
+        client = slow.test_client()
+        created = post(client, auth, "a.md").json["job"]["id"]  # the first of the burst's four
+        # a found job (answered before Flask), a missing one and a bad token (both handed on to
+        # Flask) must each take one token, not two
+        answers = [client.get(f"/api/v1/jobs/{created + 50}", headers=auth),
+                   client.get(f"/api/v1/jobs/{created}", headers={"Authorization": "Bearer wrong"}),
+                   client.get(f"/api/v1/jobs/{created}", headers=auth),
+                   client.get(f"/api/v1/jobs/{created}", headers=auth)]
+    finally:
+        with slow.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        close_status_reader(slow)
+    assert [r.status_code for r in answers] == [404, 401, 200, 429]
+    assert answers[-1].json["error"]["code"] == "rate_limited" and int(answers[-1].headers["Retry-After"]) >= 1
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
@@ -157,3 +185,65 @@ def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "MEDIABUDDY_HOST=0.0.0.0 is not a loopback address" in result.stderr
     assert not (tmp_path / "var").exists()  # refused before anything was created
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_hostile_client_of_the_real_server_gets_clean_4xx_and_changes_nothing(settings, auth) -> None:
+    """The issue's list, over real HTTP: no token, wrong token, huge body, traversal names,
+    wrong content types, a flood. Every answer is a JSON 4xx, and the database, outbox and
+    inbox are as they were."""
+    from server import create_app, upgrade_database
+    from server.api.status import close_status_reader
+    from tests.conftest import start_waitress
+
+    app = create_app(settings.model_copy(update={"rate_limit_per_second": 1.0, "rate_limit_burst": 40}))
+    upgrade_database(app)
+    url, stop = start_waitress(app)
+    try:
+        with requests.Session() as session:
+            def send(method: str, path: str, body: bytes | None = None, **headers: str) -> requests.Response:
+                return session.request(method, f"{url}/api/v1{path}", data=body, headers=headers, timeout=30)
+
+            good = {**auth, "Content-Type": "text/markdown"}
+            job = send("POST", "/documents?filename=mine.md", ARTICLE, **good).json()["job"]["id"]
+            with app.app_context():
+                before = (db.session.query(Document).count(), db.session.query(Job).count(),
+                          db.session.get(Job, job).status, db.session.get(Job, job).attempts)
+            answers = [
+                send("POST", "/documents?filename=a.md", ARTICLE, **{"Content-Type": "text/markdown"}),  # no token
+                send("POST", "/documents?filename=a.md", ARTICLE, Authorization="Bearer not-the-token",
+                     **{"Content-Type": "text/markdown"}),
+                send("POST", f"/jobs/{job}/cancel", Authorization="Basic dXNlcjpwYXNz"),
+                send("POST", f"/jobs/{job}/retry"),
+                send("GET", f"/jobs/{job}", Authorization="Bearer " + auth["Authorization"][7:-1]),  # one char short
+                send("POST", "/documents?filename=big.md", b"word " * (settings.max_document_bytes // 2), **good),
+                send("POST", "/documents?filename=../../escape.md", ARTICLE, **good),
+                send("POST", "/documents?filename=%2Fetc%2Fcron.d%2Fx.md", ARTICLE, **good),
+                send("POST", "/documents?filename=a%5C..%5C..%5Cx.md", ARTICLE, **good),
+                send("POST", "/documents?filename=a.md", ARTICLE, **{**auth, "Content-Type": "application/json"}),
+                send("POST", "/documents?filename=a.md", "# Titre\n\nÉté.".encode("latin-1"),
+                     **{**auth, "Content-Type": "text/markdown; charset=latin-1"}),
+                send("POST", "/documents?filename=a.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", **good),
+            ]
+            flood = [send("GET", f"/jobs/{job}") for _ in range(60)]  # no token, and far past the burst
+    finally:
+        stop()
+    statuses = [r.status_code for r in answers]
+    assert statuses == [401, 401, 401, 401, 401, 413, 400, 400, 400, 415, 415, 422], statuses
+    assert {r.status_code for r in flood} == {401, 429}
+    throttled = [r for r in flood if r.status_code == 429]
+    assert all(int(r.headers["Retry-After"]) >= 1 for r in throttled)
+    for response in answers + flood:
+        assert response.headers["Content-Type"] == "application/json" and response.json()["error"]["code"]
+    try:
+        with app.app_context():
+            after = (db.session.query(Document).count(), db.session.query(Job).count(),
+                     db.session.get(Job, job).status, db.session.get(Job, job).attempts)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        close_status_reader(app)
+    assert after == before
+    assert [p.name for p in settings.outbox_dir.iterdir()] == []
+    assert not any(settings.inbox_dir.rglob("*")) and not (settings.home / "escape.md").exists()

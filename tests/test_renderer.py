@@ -235,6 +235,8 @@ def test_readability_audit_reads_the_rendered_frames_and_boxes_only_short_phrase
     # above the captions (a frame off by a few pan steps would differ far more).
     placed, frame = [], 0
     for segment in plan.segments:
+        if segment.start:   # the rest of a cut after its own crossfade segment: placed already
+            continue
         placed.append(Placed(segment.cut, frame, segment.transition.frames))
         frame += segment.cut.frames
     drawer = FrameDrawer(placed, plan.encoding)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from server.api.ratelimit import RateLimiter
-from server.auth import ensure_token, token_matches
+from server.auth import bearer_matches, ensure_token
 from server.errors import ApiError
 
 log = logging.getLogger("mediabuddy.api")
 
 api_blueprint = Blueprint("api", __name__)
 PUBLIC_ENDPOINTS = {"api.healthz", "api.openapi"}
+RATE_CHECKED = "mediabuddy.rate_checked"  # WSGI environ key: the limiter has counted this request
 
 
 @api_blueprint.record_once
@@ -27,27 +28,29 @@ def _json_as_built(state) -> None:  # noqa: ANN001 - Flask's BlueprintSetupState
 @api_blueprint.before_request
 def guard() -> None:
     """Rate limit first (a flood without a token is throttled too), then the bearer token."""
-    guards = current_app.extensions.get("mediabuddy.guards")
-    if guards is None:
-        guards = current_app.extensions["mediabuddy.guards"] = _make_guards()
-    limiter, expected = guards
-    wait = limiter.check(request.remote_addr or "unknown")
-    if wait is not None:
-        raise ApiError(429, "rate_limited", f"too many requests from this client; retry in {wait:.1f} s",
-                       headers={"Retry-After": limiter.retry_after_header(wait)})
+    limiter, expected = guards_of(current_app)
+    if not request.environ.get(RATE_CHECKED):  # server/api/status.py's route may have charged this request already
+        wait = limiter.check(request.remote_addr or "unknown")
+        if wait is not None:
+            raise ApiError(429, "rate_limited", f"too many requests from this client; retry in {wait:.1f} s",
+                           headers={"Retry-After": limiter.retry_after_header(wait)})
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not presented or not token_matches(presented.strip(), expected):
+    if not bearer_matches(request.headers.get("Authorization"), expected):
         raise ApiError(401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required",
                        headers={"WWW-Authenticate": 'Bearer realm="mediabuddy"'})
 
 
-def _make_guards() -> tuple[RateLimiter, str]:
-    from server import settings_of
+def guards_of(app: Flask) -> tuple[RateLimiter, str]:
+    """The app's rate limiter and API token, made on first use (the token file may be created then)."""
+    guards = app.extensions.get("mediabuddy.guards")
+    if guards is None:
+        from server import settings_of
 
-    settings = settings_of(current_app)
-    return RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst), ensure_token(settings)
+        settings = settings_of(app)
+        guards = app.extensions["mediabuddy.guards"] = (
+            RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst), ensure_token(settings))
+    return guards
 
 
 @api_blueprint.errorhandler(ApiError)

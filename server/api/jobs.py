@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-from flask import current_app, jsonify
-from sqlalchemy import bindparam, func, select
+from flask import current_app, jsonify, request
+from sqlalchemy import func, select
 from sqlalchemy.orm import defer, joinedload
 
 from server import jobs as operations, settings_of
 from server.api import api_blueprint
 from server.api.paging import cut, parse_instant, read_page
 from server.api.serialize import job_json
+from server.api.status import MAX_ID, status_answer
 from server.errors import ApiError
 from server.extensions import db
-from server.models import Document, Job, JobStatus, ProviderCall, Scene
-from server.pipeline.ledger import JobCost, job_cost
+from server.models import Document, Job, JobStatus, ProviderCall
+from server.pipeline.ledger import JobCost
 
 JOB_FILTERS = ("status", "since", "until")
-MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns: a larger one cannot exist (and PostgreSQL would refuse it)
 # Columns a job's JSON never shows: the article and its rewritten text can be megabytes.
 _UNSHOWN = (defer(Job.narration_text), defer(Job.spoken_text))
 _SOURCE_ONLY = joinedload(Job.document).load_only(Document.source_path)
@@ -46,43 +44,15 @@ def list_jobs():
 
 @api_blueprint.get("/jobs/<int:job_id>")
 def get_job(job_id: int):
-    found = read_job(job_id) if job_id <= MAX_ID else None
-    if found is None:
+    """One job, read fresh, with an ETag (server/api/status.py, whose StatusRoute usually answers first)."""
+    answer = status_answer(current_app, job_id, request.headers.get("If-None-Match"))
+    if answer is None:
         raise ApiError(404, "not_found", f"there is no job {job_id}")
-    job, cost = found
-    return jsonify({"job": job_json(job, detail=True, cost=cost)})
-
-
-def read_job(job_id: int) -> tuple[SimpleNamespace, JobCost] | None:
-    """The job as plain values and its cost, read fresh from the database in Core queries.
-
-    Status polling is the API's hottest read. Through the ORM (identity map, relationship
-    loaders, three statements) it cost ~2.5x the CPU of this one statement: the job and
-    its document's path, left-joined to its scenes (one row per scene). Nothing is cached,
-    so nothing stale is served. The result has the attributes ``job_json`` reads
-    (``document.source_path``, ``scenes``).
-    """
-    with db.engine.connect() as connection:  # no ORM session: nothing to track, flush or expire
-        rows = connection.execute(_JOB_ROWS, {"id": job_id}).all()
-        if not rows:
-            return None
-        cost = job_cost(connection, job_id)  # the ledger's own sum; a Connection executes like a Session
-    values = {name: rows[0]._mapping[column] for name, column in _JOB_FIELDS}
-    scenes = [SimpleNamespace(**{name: row._mapping[column] for name, column in _SCENE_FIELDS})
-              for row in rows if row._mapping[_SCENE.c.id] is not None]
-    job = SimpleNamespace(**values, document=SimpleNamespace(source_path=rows[0]._mapping[_DOCUMENT.c.source_path]),
-                          scenes=scenes)
-    return job, cost
-
-
-_JOB, _DOCUMENT, _SCENE = Job.__table__, Document.__table__, Scene.__table__
-_JOB_FIELDS = [(c.name, c) for c in _JOB.c if c.name not in ("narration_text", "spoken_text")]  # can be megabytes
-_SCENE_FIELDS = [(c.name, c) for c in _SCENE.c]
-_JOB_ROWS = (select(*(c for _, c in _JOB_FIELDS), _DOCUMENT.c.source_path, *(c for _, c in _SCENE_FIELDS))
-             .join_from(_JOB, _DOCUMENT, _JOB.c.document_id == _DOCUMENT.c.id)
-             .outerjoin(_SCENE, _SCENE.c.job_id == _JOB.c.id)
-             .where(_JOB.c.id == bindparam("id"))
-             .order_by(_SCENE.c.index))
+    status, headers, body = answer
+    response = current_app.response_class(body, status=status, headers=headers)
+    if status == 304:
+        response.headers.remove("Content-Length")  # a 304 has no body; its length is not 0 (RFC 9110, 8.6)
+    return response
 
 
 @api_blueprint.get("/jobs/<int:job_id>/storyboard")

@@ -47,6 +47,17 @@ def _op(summary: str, ok: dict[str, tuple[str, str]], errors: tuple[str, ...], *
     return operation
 
 
+def _conditional(operation: dict[str, object]) -> dict[str, object]:
+    """A read that answers with an ETag and, when If-None-Match still matches it, 304 and no body."""
+    etag = {"ETag": {"schema": {"type": "string"}, "description": "Changes whenever the body does"},
+            "Cache-Control": {"schema": {"type": "string"}, "description": "no-cache: revalidate every time"}}
+    operation["responses"]["200"]["headers"] = etag
+    operation["responses"]["304"] = {"description": "Unchanged since the ETag sent in If-None-Match", "headers": etag}
+    return operation
+
+
+_IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                  "description": "The ETag of the copy the client holds; 304 when the job still matches it"}
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 _PAGING = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
@@ -150,8 +161,9 @@ OPENAPI: dict[str, object] = {
         },
         "/jobs": {"get": _op("List jobs, newest first (paged, filtered)", {"200": ("Jobs", "JobList")}, ("400",),
                              parameters=[*_PAGING, *_JOB_FILTERS])},
-        "/jobs/{id}": {"get": _op("One job with its stages and scenes", {"200": ("The job", "JobDetailEnvelope")},
-                                  ("404",), parameters=[_ID])},
+        "/jobs/{id}": {"get": _conditional(_op("One job with its stages and scenes (poll it with If-None-Match)",
+                                               {"200": ("The job", "JobDetailEnvelope")}, ("404",),
+                                               parameters=[_ID, _IF_NONE_MATCH]))},
         "/jobs/{id}/storyboard": {"get": _op("Scenes, concepts, visuals, pictures and duration estimates so far",
                                              {"200": ("The storyboard", "StoryboardEnvelope")}, ("404", "409"),
                                              parameters=[_ID])},
