@@ -296,10 +296,17 @@ class Settings(BaseSettings):
 
     # --- API hardening: binding, rate limits, paging (api) ---
     _home_given: bool = PrivateAttr(default=False)
-    rate_limit_per_second: float = Field(default=200.0, ge=0, le=100_000,
-                                         description="Requests each client (address) may make per second; 0: no limit.")
-    rate_limit_burst: int = Field(default=400, ge=1, le=1_000_000,
-                                  description="Requests a client may make at once before the rate limit applies.")
+    rate_limit_per_second: float = Field(default=50.0, ge=0, le=100_000,
+                                         description="Requests per second each client (address) may make without the "
+                                                     "API token (a scan, a flood, a misconfigured client); 0: no limit.")
+    rate_limit_burst: int = Field(default=100, ge=1, le=1_000_000,
+                                  description="Requests a client without the token may make at once before the limit applies.")
+    token_rate_limit_per_second: float = Field(
+        default=5000.0, ge=0, le=1_000_000,
+        description="Requests per second each client (address) may make with the API token: above what one server "
+                    "answers, so the owner's own tools and pollers are never refused, but a runaway loop is; 0: no limit.")
+    token_rate_limit_burst: int = Field(default=10_000, ge=1, le=10_000_000,
+                                        description="Requests a client with the token may make at once.")
     page_size: int = Field(default=100, ge=1, le=1000, description="Items per page when a list is asked no ?limit=.")
     server_threads: int = Field(default=6, ge=1, le=64, description="Waitress threads answering API requests.")
     #

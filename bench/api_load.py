@@ -216,7 +216,7 @@ def run_server(database: str, url: str | None, args: argparse.Namespace, *, keep
     home = Path(tempfile.mkdtemp(prefix=f"mediabuddy-load-{database}-"))
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MEDIABUDDY_HOME": str(home), "MEDIABUDDY_PORT": str(port),
-           "MEDIABUDDY_API_TOKEN": TOKEN, "MEDIABUDDY_RATE_LIMIT_PER_SECOND": "0", "MEDIABUDDY_LOG_LEVEL": "WARNING",
+           "MEDIABUDDY_API_TOKEN": TOKEN, "MEDIABUDDY_LOG_LEVEL": "WARNING",
            "MEDIABUDDY_SERVER_THREADS": str(args.threads), "MEDIABUDDY_SHORT_SIDE": "240", "MEDIABUDDY_FPS": "10"}
     if url:
         import sqlalchemy as sa

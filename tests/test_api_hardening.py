@@ -30,7 +30,9 @@ def throttled_app(settings):
     from server import create_app, upgrade_database
     from server.api.status import close_status_reader
 
-    application = create_app(settings.model_copy(update={"rate_limit_per_second": 2.0, "rate_limit_burst": 3}))
+    application = create_app(settings.model_copy(update={"rate_limit_per_second": 2.0, "rate_limit_burst": 3,
+                                                         "token_rate_limit_per_second": 2.0,
+                                                         "token_rate_limit_burst": 3}))
     upgrade_database(application)
     yield application
     with application.app_context():
@@ -42,14 +44,41 @@ def throttled_app(settings):
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
 def test_a_flood_gets_429_with_retry_after_per_client(throttled_app, auth) -> None:
     client = throttled_app.test_client()
-    answers = [client.get("/api/v1/jobs", headers=auth).status_code for _ in range(3)]
-    assert answers == [200, 200, 200]  # the burst
-    flooded = client.get("/api/v1/jobs")  # no token: throttled before the token is even looked at
+    answers = [client.get("/api/v1/jobs").status_code for _ in range(3)]
+    assert answers == [401, 401, 401]  # the burst of a client without the token
+    flooded = client.get("/api/v1/jobs")  # throttled before the query is even looked at
     assert flooded.status_code == 429
     assert flooded.json["error"]["code"] == "rate_limited"
     assert int(flooded.headers["Retry-After"]) >= 1
-    other = client.get("/api/v1/jobs", headers=auth, environ_base={"REMOTE_ADDR": "127.0.0.2"})
-    assert other.status_code == 200  # another client has its own bucket
+    other = client.get("/api/v1/jobs", environ_base={"REMOTE_ADDR": "127.0.0.2"})
+    assert other.status_code == 401  # another client has its own bucket
+    # The owner's requests, from the same address, count against their own (higher) limit.
+    assert [client.get("/api/v1/jobs", headers=auth).status_code for _ in range(3)] == [200, 200, 200]
+    assert client.get("/api/v1/jobs", headers=auth).status_code == 429   # ... which holds too (here 3)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
+def test_the_owner_is_not_throttled_by_the_limit_for_clients_without_the_token(settings, auth) -> None:
+    """Defaults: a client without the token is refused after its burst; polling with the
+    token at a rate far above it (a dashboard, a load test, the daemon) is never refused."""
+    from server import create_app, upgrade_database
+    from server.api.status import close_status_reader
+
+    app = create_app(settings)
+    upgrade_database(app)
+    try:
+        client = app.test_client()
+        job = post(client, auth, "a.md").json["job"]["id"]
+        owner = {client.get(f"/api/v1/jobs/{job}", headers=auth).status_code
+                 for _ in range(settings.rate_limit_burst * 3)}
+        stranger = [client.get(f"/api/v1/jobs/{job}").status_code for _ in range(settings.rate_limit_burst + 20)]
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        close_status_reader(app)
+    assert owner == {200}
+    assert set(stranger) == {401, 429} and stranger[0] == 401 and stranger[-1] == 429
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
@@ -58,15 +87,18 @@ def test_status_polls_are_throttled_too_and_each_request_counts_once(settings, a
     from server.api.status import close_status_reader
 
     # a token every 20 s: nothing refills during the test, so the count is exact
-    slow = create_app(settings.model_copy(update={"rate_limit_per_second": 0.05, "rate_limit_burst": 4}))
+    slow = create_app(settings.model_copy(update={"rate_limit_per_second": 0.05, "rate_limit_burst": 4,
+                                                  "token_rate_limit_per_second": 0.05, "token_rate_limit_burst": 4}))
     upgrade_database(slow)
     try:
         client = slow.test_client()
         created = post(client, auth, "a.md").json["job"]["id"]  # the first of the burst's four
         # a found job (answered before Flask), a missing one and a bad token (both handed on to
-        # Flask) must each take one token, not two
+        # Flask) must each take one token, not two (a bad token from the bucket of clients without one)
+        wrong = {"Authorization": "Bearer wrong"}
         answers = [client.get(f"/api/v1/jobs/{created + 50}", headers=auth),
-                   client.get(f"/api/v1/jobs/{created}", headers={"Authorization": "Bearer wrong"}),
+                   *[client.get(f"/api/v1/jobs/{created}", headers=wrong) for _ in range(5)],
+                   client.get(f"/api/v1/jobs/{created}", headers=auth),
                    client.get(f"/api/v1/jobs/{created}", headers=auth),
                    client.get(f"/api/v1/jobs/{created}", headers=auth)]
     finally:
@@ -74,7 +106,7 @@ def test_status_polls_are_throttled_too_and_each_request_counts_once(settings, a
             db.session.remove()
             db.engine.dispose()
         close_status_reader(slow)
-    assert [r.status_code for r in answers] == [404, 401, 200, 429]
+    assert [r.status_code for r in answers] == [404, 401, 401, 401, 401, 429, 200, 200, 429]
     assert answers[-1].json["error"]["code"] == "rate_limited" and int(answers[-1].headers["Retry-After"]) >= 1
 
 

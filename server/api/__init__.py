@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -27,29 +28,51 @@ def _json_as_built(state) -> None:  # noqa: ANN001 - Flask's BlueprintSetupState
 
 @api_blueprint.before_request
 def guard() -> None:
-    """Rate limit first (a flood without a token is throttled too), then the bearer token."""
-    limiter, expected = guards_of(current_app)
+    """Rate limit first (a flood without a token is throttled too), then the bearer token.
+
+    A client presenting the token and one without it count against separate limits (see
+    ``Guards``), so a scan is refused early while the owner's tools are not."""
+    guards = guards_of(current_app)
+    authorized = bearer_matches(request.headers.get("Authorization"), guards.token)
     if not request.environ.get(RATE_CHECKED):  # server/api/status.py's route may have charged this request already
-        wait = limiter.check(request.remote_addr or "unknown")
+        wait = guards.check(request.remote_addr or "unknown", authorized)
         if wait is not None:
             raise ApiError(429, "rate_limited", f"too many requests from this client; retry in {wait:.1f} s",
-                           headers={"Retry-After": limiter.retry_after_header(wait)})
+                           headers={"Retry-After": RateLimiter.retry_after_header(wait)})
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
-    if not bearer_matches(request.headers.get("Authorization"), expected):
+    if not authorized:
         raise ApiError(401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required",
                        headers={"WWW-Authenticate": 'Bearer realm="mediabuddy"'})
 
 
-def guards_of(app: Flask) -> tuple[RateLimiter, str]:
-    """The app's rate limiter and API token, made on first use (the token file may be created then)."""
+@dataclass(frozen=True)
+class Guards:
+    """The API token and the two rate limits: per address for requests without the token (a
+    scan or a flood: a low limit, refused before it costs anything) and per address for
+    requests with it (the owner's daemon, CLI and pollers: a limit above what one server
+    answers, which stops only a runaway loop)."""
+
+    token: str
+    anonymous: RateLimiter
+    authorized: RateLimiter
+
+    def check(self, client: str, authorized: bool) -> float | None:
+        """None when ``client`` may go on, else the seconds it must wait."""
+        return (self.authorized if authorized else self.anonymous).check(client)
+
+
+def guards_of(app: Flask) -> Guards:
+    """The app's token and rate limits, made on first use (the token file may be created then)."""
     guards = app.extensions.get("mediabuddy.guards")
     if guards is None:
         from server import settings_of
 
         settings = settings_of(app)
-        guards = app.extensions["mediabuddy.guards"] = (
-            RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst), ensure_token(settings))
+        guards = app.extensions["mediabuddy.guards"] = Guards(
+            ensure_token(settings),
+            RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            RateLimiter(settings.token_rate_limit_per_second, settings.token_rate_limit_burst))
     return guards
 
 

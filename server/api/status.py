@@ -213,11 +213,12 @@ class StatusRoute:
         match = _STATUS_PATH.fullmatch(environ.get("PATH_INFO", "")) if environ["REQUEST_METHOD"] == "GET" else None
         if match is None:
             return self.wsgi_app(environ, start_response)
-        limiter, token = guards_of(self.app)
-        if limiter.check(environ.get("REMOTE_ADDR") or "unknown") is not None:
+        guards = guards_of(self.app)
+        authorized = bearer_matches(environ.get("HTTP_AUTHORIZATION"), guards.token)
+        if guards.check(environ.get("REMOTE_ADDR") or "unknown", authorized) is not None:
             return self.wsgi_app(environ, start_response)  # Flask answers 429 (a refusal takes no token)
         environ[RATE_CHECKED] = True
-        if not bearer_matches(environ.get("HTTP_AUTHORIZATION"), token):
+        if not authorized:
             return self.wsgi_app(environ, start_response)  # Flask answers 401
         try:
             answer = status_answer(self.app, int(match.group(1)), environ.get("HTTP_IF_NONE_MATCH"))
