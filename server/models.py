@@ -64,7 +64,7 @@ class Document(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    source_path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    source_path: Mapped[str] = mapped_column(String(1024), nullable=False, index=True)  # intake: outbox names
     size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
     content: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
@@ -91,7 +91,7 @@ class Job(db.Model):
     completed_stages: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
     stage_seconds: Mapped[dict[str, float]] = mapped_column(JSON, default=dict, nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    slug: Mapped[str] = mapped_column(String(200), nullable=False)
+    slug: Mapped[str] = mapped_column(String(200), nullable=False, index=True)  # intake: is a name taken
     title: Mapped[str | None] = mapped_column(String(500))
     language: Mapped[str | None] = mapped_column(String(16))  # BCP 47, detected or from front matter
     narration_text: Mapped[str | None] = mapped_column(Text)
