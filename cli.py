@@ -176,7 +176,21 @@ def worker(ctx: click.Context) -> None:
     from server.worker import run_consumer
 
     _refuse_bad_provider_lists(_settings(ctx))
+    _require_migrated(_settings(ctx))
     run_consumer(_settings(ctx))
+
+
+def _require_migrated(settings) -> None:  # noqa: ANN001 - Settings
+    """Stop with what to do when the database is not at this code's newest migration: a worker
+    does not migrate (several may start at once; `serve` and `up` do it), and without this it
+    died on its first query with a traceback ("no such table: jobs")."""
+    from server import create_app
+    from server.schema import diagnose
+
+    report = diagnose(create_app(settings))
+    if report.current != (report.head,):
+        raise click.ClickException(f"the database {report.url} is not ready for this worker: "
+                                   f"{'; '.join(report.findings)}. To fix: {'; '.join(report.advice)}.")
 
 
 @main.command()

@@ -289,6 +289,11 @@ class Settings(BaseSettings):
     cancel_poll_seconds: float = Field(default=1.0, ge=0.1, le=60,
                                        description="How often a running job's heartbeat looks for a cancel "
                                                    "request; a canceled render stops within about this long.")
+    worker_nice: int = Field(default=10, ge=0, le=19,
+                             description="How much a worker (and the ffmpeg and voices it runs) yields the CPU to "
+                                         "everything else on the machine, as POSIX nice: renders are background "
+                                         "work, the API and the inbox daemon stay quick. 0: no change. "
+                                         "Ignored on Windows.")
     worker_name: str | None = Field(default=None, max_length=80, pattern=r"^[A-Za-z0-9._-]+$",
                                     description="This worker's name in job leases, before its pid "
                                                 "(default: the host name). Letters, digits, '.', '_', '-'.")

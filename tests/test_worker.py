@@ -1,13 +1,20 @@
 """The job queue on both backends: SQLite (default) and the real Redis on this machine."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from server.extensions import db
 from server.models import Job, JobStatus
 from server.worker import enqueue_job, huey_for
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.pipeline
 ARTICLE = b"# Queue check\n\nThis short article only exists to travel through the job queue and back again.\n"
+ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = "redis://127.0.0.1:6379/10"  # its own db: flushing it empties no other test's queue
 
 
@@ -85,3 +92,33 @@ def test_a_starting_worker_requeues_only_stranded_jobs(settings, auth) -> None:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX priorities")
+def test_a_worker_yields_the_cpu_to_the_api_and_daemon(tmp_path) -> None:
+    """A real `mediabuddy worker` lowers its own priority, so the renders it runs (its
+    children inherit it) wait behind the API's requests instead of delaying them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIABUDDY_", "DATABASE_URL"))}
+    env.update(MEDIABUDDY_HOME=str(tmp_path), MEDIABUDDY_WORKER_NICE="7", PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-m", "cli", "db", "upgrade"], cwd=tmp_path, env=env, check=True,
+                   capture_output=True)
+    log = tmp_path / "worker.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "cli", "worker"], cwd=tmp_path, env=env, stdout=sink,
+                                   stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "worker started" in log.read_text(errors="replace"), timeout=60)
+        assert os.getpriority(os.PRIO_PROCESS, process.pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 7)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_a_worker_on_an_unmigrated_database_says_what_to_run(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIABUDDY_", "DATABASE_URL"))}
+    env.update(MEDIABUDDY_HOME=str(tmp_path), PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "cli", "worker"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1
+    assert "the database is empty" in done.stderr and "mediabuddy db upgrade" in done.stderr
+    assert "Traceback" not in done.stderr
