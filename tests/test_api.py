@@ -265,3 +265,23 @@ def test_an_mdx_post_is_accepted_and_named_like_any_article(client, auth, tmp_pa
     assert response.json["job"]["slug"] == "blog-shipping"
     (tmp_path / "shipping.mdx").write_bytes(mdx)
     assert is_article(tmp_path / "shipping.mdx", tmp_path)  # the daemon delivers what the server accepts
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_an_app_dropped_without_closing_closes_its_status_pool(settings) -> None:
+    """A short-lived app (a CLI command, a test) that served a status read and was simply
+    dropped must not leave pooled connections for the driver to find open (psycopg warns,
+    and with warnings as errors a whole run failed at exit)."""
+    import gc
+
+    from server import create_app, upgrade_database
+    from server.api.status import status_reader
+
+    app = create_app(settings)
+    upgrade_database(app)
+    assert status_reader(app).read(1) is None   # opens the reader's pool
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    del app
+    gc.collect()   # an open connection collected here is a ResourceWarning, an error in this suite

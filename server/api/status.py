@@ -35,6 +35,7 @@ import json
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 
@@ -169,6 +170,10 @@ def status_reader(app: Flask) -> StatusReader:
                 options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
                 reader = StatusReader(app.config["SQLALCHEMY_DATABASE_URI"], dict(options.get("connect_args", {})))
                 app.extensions["mediabuddy.status_reader"] = reader
+                # An app dropped without close_status_reader (a short-lived app in a CLI
+                # command or a test) still closes its pooled connections when it is collected,
+                # instead of leaving the database driver to find them open.
+                weakref.finalize(app, reader.close)
     return reader
 
 
