@@ -104,3 +104,17 @@ def test_repair_keeps_the_single_strongest_concept_and_rewrites_the_visual() -> 
     assert rules.visual_problem(fixed.visual) == ""
     assert "lighthouse" in fixed.visual and "deep navy" in fixed.visual
     assert fixed.text == broken.text and fixed.index == broken.index
+
+
+@pytest.mark.parametrize("sentence, idiom_noun", [
+    ("Of course, the compiler checks the syntax.", "course"),
+    ("Taking the budget into account, the team chose a server.", "account"),
+    ("Keep the files up-to-date with the remote repository.", "date"),
+    ("Node provides the function out of the box for every developer.", "box"),
+    ("With this in mind, the team wrote a proposal.", "mind"),
+])
+def test_a_noun_inside_a_set_phrase_is_never_a_concept(sentence: str, idiom_noun: str) -> None:
+    from server.providers.timeline import concepts, nlp
+
+    lemmas = {p.lemmas[-1] for p in concepts.noun_phrases(nlp.analyse(sentence), sentence)}
+    assert idiom_noun not in lemmas and lemmas, lemmas

@@ -47,6 +47,16 @@ _UNITS = frozenset("second seconds millisecond milliseconds minute minutes hour 
 # Time spans picture as a calendar, rarely a scene's idea ("the first hot day of the year"): they only win alone.
 _TIME_SPANS = frozenset("year years month months week weeks day days hour hours minute minutes second seconds "
                         "decade decades moment moments time année mois semaine jour heure".split())
+# Set phrases whose noun is no thing at all: "of course" is an adverb, "into account" a verb's
+# complement, "out of the box" means "ready made". Their noun would be pictured in the wrong sense
+# (a lecture for "course", a user for "account", a parcel for "box"). Words before the noun, then the noun.
+_IDIOMS = tuple(tuple(phrase.split()) for phrase in (
+    "of course", "into account", "in mind", "up to date", "out of date", "out of the box", "in fact", "in order",
+    "at least", "in short", "by default", "in general", "in particular", "in reality", "in the first place",
+    "on purpose", "in case", "in addition", "in the end", "at all", "in turn", "by far", "on the other hand",
+    "in the long run", "a great deal", "in a way", "at the same time", "at some point", "make sense",
+    "makes sense", "in charge", "take place", "takes place", "in place",
+))
 _ABSTRACT_SUFFIXES = (("ness", 0.9), ("ity", 0.8), ("ism", 0.8), ("ship", 0.6), ("hood", 0.6), ("ance", 0.5),
                       ("ence", 0.5), ("ment", 0.3), ("tion", 0.3), ("sion", 0.3))
 _BACKDROPS = {"midnight": ("deep navy", "amber"), "paper": ("warm cream", "burnt orange"),
@@ -148,7 +158,7 @@ def noun_phrases(tokens: tuple[nlp.Token, ...], text: str) -> list[Phrase]:
         while first < i and first > 0 and tokens[first].start == tokens[first - 1].end \
                 and tokens[first - 1].text not in _OPENING:
             first += 1
-        if _verb_opening(tokens, i):
+        if _verb_opening(tokens, i) or _in_idiom(text, token):
             continue
         if text[token.end:token.end + 1] == "-" and token.end + 1 < len(text) and text[token.end + 1].isalnum():
             continue   # "line" of "line-height": a piece of a hyphenated name, not a noun of its own
@@ -177,6 +187,16 @@ def _verb_opening(tokens: tuple[nlp.Token, ...], i: int) -> bool:
     after = tokens[i + 1] if i + 1 < len(tokens) else None
     return (opens and token.pos == "NOUN" and token.text[:1].isupper() and token.text.endswith("s")
             and not token.text.endswith("ss") and after is not None and after.pos in ("DET", "PRON"))
+
+
+def _in_idiom(text: str, token: nlp.Token) -> bool:
+    """The noun ends a set phrase ("of course", "up-to-date", "out of the box"): not a thing."""
+    noun = token.text.lower()
+    before = text[max(0, token.start - 40):token.start].lower().replace("-", " ").split()
+    for *lead, last in _IDIOMS:
+        if noun == last and before[-len(lead):] == lead:
+            return True
+    return False
 
 
 def _wordlike(text: str) -> bool:
