@@ -118,7 +118,8 @@ masks-theater: imposter impostor fraud fake pretense persona
 user-tag: role roles
 star: role-model role-models
 diagram-project: flow flows flowchart flowcharts control-flow diagram diagrams
-comments: conversation conversations discussion discussions feedback dialogue debate chat talk talks forum
+gears: service-worker service-workers web-worker web-workers
+comments: communication conversation conversations discussion discussions feedback dialogue debate chat talk talks forum
 comment: comment comments message messages reply question questions answer answers opinion
 bullhorn: announcement announcements news marketing campaign promotion publicity voice
 envelope: email emails mail letter letters newsletter inbox
@@ -326,6 +327,11 @@ _COMMON_BRANDS = frozenset("rust github gitlab git python docker node nodejs nod
                            "microsoft youtube wikipedia stack-overflow".split())
 
 
+def well_known_brand(word: str) -> bool:
+    """A word that, even in lower case, names a technology with a mark ("github", "docker")."""
+    return word.lower() in _COMMON_BRANDS
+
+
 @lru_cache(maxsize=1)
 def vocabulary() -> frozenset[str]:
     """Every English word some icon is found by: its tags and the words of its name."""
@@ -388,7 +394,10 @@ _SENSES: dict[str, frozenset[str]] = {head: frozenset(words.split()) for head, w
     "path": "garden forest mountain walking hiking",
     "policy": "government public state foreign",
     "course": "training online university college school",
-    "account": "bank user email social",
+    "account": "bank user email social service admin root",
+    "worker": "factory farm construction office health care social skilled",
+    "failure": "system network disk hardware software test build login server power",
+    "source": "open code program closed main data",
     "role": "",
     "value": "market price money",
 }.items()}
