@@ -101,15 +101,19 @@ def _fallback(scene: SceneSpec) -> list[tuple[float, str]]:
     # spaCy marks the concept's span in the scene: a person's name is no picture of anything.
     person = any(t.entity == "PERSON" and t.text.lower() in concept.split() for t in tokens)
     if not person:
-        own = [m for t in nlp.analyse(concept) if t.pos in ("NOUN", "VERB", "ADJ")
-               for m in icons.match([t.lemma.lower()])[:1] if m[0] >= icons.GOOD_MATCH]
+        # The concept's own word may be a well-known technology written in lower case ("github"):
+        # its mark; any other word is no brand ("stacked" is not Stack Exchange).
+        own = [m for t in nlp.analyse(concept) if t.pos in ("NOUN", "PROPN", "VERB", "ADJ")
+               for m in icons.match([t.lemma.lower()], proper=icons.well_known_brand(t.text))[:1]
+               if m[0] >= icons.GOOD_MATCH]
         if own:
             return sorted(own, key=lambda m: -m[0])[:1]
     best: tuple[float, str] = (0.0, "")
     for token in tokens:
         # Common nouns only: a proper noun or a name ("Windows" in a list of systems, "Forest
         # Anderson") is a brand or a person, not the scene's idea.
-        if token.pos == "NOUN" and not token.entity:
+        # And a head noun only: "error" in "error handling" is not what the scene talks about.
+        if token.pos == "NOUN" and not token.entity and token.dep != "compound":
             found = icons.match([token.lemma.lower()])
             if found and found[0][0] > best[0]:
                 best = found[0]
