@@ -184,6 +184,9 @@ def test_masthead_and_counter_stay_inside_every_pan_frame(tmp_path: Path, size: 
     (["language", "model"], False, "solid/robot"),        # the sense the robot does picture
     (["control", "flow"], False, "solid/diagram-project"),
     (["docker", "images"], False, "brands/docker"),       # the tool's mark, not a photograph
+    (["service", "workers"], False, "solid/gears"),       # a script in the browser, not a person at work
+    (["service", "account"], False, "solid/user"),        # an account, not a hotel bell
+    (["communication", "failure"], False, "solid/comments"),   # people talking past each other, not a bug
 ])
 def test_a_compound_is_pictured_in_the_sense_its_modifier_gives(words: list[str], proper: bool,
                                                                  expected: str) -> None:
@@ -215,9 +218,16 @@ def test_a_concept_without_an_icon_never_borrows_from_a_persons_name() -> None:
     # Nor from a proper noun that names something else in the scene ("Windows" in a list of systems).
     systems = SceneSpec(31, "On Windows. Hyperfine can be installed via Chocolatey, Scoop, or Winget.", "Winget", "x")
     assert pillow_card.choose_icon(systems) == pillow_card.FALLBACK_ICON
+    # Nor from a noun that only modifies another ("error" of "error handling" is not the scene's thing).
+    generics = SceneSpec(5, "For a while, the lack of generics surpassed complaints about error handling.",
+                         "generics", "x")
+    assert pillow_card.choose_icon(generics) == pillow_card.FALLBACK_ICON
 
 
 def test_a_concept_without_an_icon_is_pictured_by_its_own_words_first() -> None:
     # "stacked" → stack (layers), before any noun of the scene ("letter" → envelope).
     scene = SceneSpec(0, "A letter explained the stacked borrows model.", "stacked borrows", "x")
     assert pillow_card.choose_icon(scene) == "solid/layer-group"
+    # A concept that is a technology's name in lower case keeps its mark.
+    github = SceneSpec(40, "I respond to github or zulip notifications.", "github", "x")
+    assert pillow_card.choose_icon(github) == "brands/github"
