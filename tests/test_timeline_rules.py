@@ -113,6 +113,7 @@ def test_repair_keeps_the_single_strongest_concept_and_rewrites_the_visual() -> 
     ("Node provides the function out of the box for every developer.", "box"),
     ("With this in mind, the team wrote a proposal.", "mind"),
     ("Assignments come to mind when the compiler reads a variable.", "mind"),
+    ("Both assessments will give a clearer picture of the skill development.", "picture"),   # figurative
 ])
 def test_a_noun_inside_a_set_phrase_is_never_a_concept(sentence: str, idiom_noun: str) -> None:
     from server.providers.timeline import concepts, nlp

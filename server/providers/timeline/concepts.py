@@ -56,6 +56,7 @@ _IDIOMS = tuple(tuple(phrase.split()) for phrase in (
     "on purpose", "in case", "in addition", "in the end", "at all", "in turn", "by far", "on the other hand",
     "in the long run", "a great deal", "in a way", "at the same time", "at some point", "make sense",
     "makes sense", "in charge", "take place", "takes place", "in place", "to mind", "in reference", "with reference",
+    "clear picture", "clearer picture", "big picture", "bigger picture", "full picture", "whole picture",
 ))
 _ABSTRACT_SUFFIXES = (("ness", 0.9), ("ity", 0.8), ("ism", 0.8), ("ship", 0.6), ("hood", 0.6), ("ance", 0.5),
                       ("ence", 0.5), ("ment", 0.3), ("tion", 0.3), ("sion", 0.3))
