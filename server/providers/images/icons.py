@@ -24,7 +24,7 @@ from functools import lru_cache
 from server.providers.images import glossary
 
 # Bump when a concept may now get another picture (tags, glosses): cards drawn before are stale.
-VERSION = "3"   # 3: a head noun whose usual icon depends on its modifier ("box model" is not a robot); 2: French and Japanese concepts glossed into English icon words
+VERSION = "4"   # 4: senses for account, worker, failure, source; 3: a head noun whose usual icon depends on its modifier ("box model" is not a robot); 2: French and Japanese concepts glossed into English icon words
 
 # Everyday nouns each icon stands for (the icon first, then what it can picture).
 _TAG_LINES = """

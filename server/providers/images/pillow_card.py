@@ -27,7 +27,7 @@ from server.providers.images.theme import PALETTES, Palette, font, wrap
 from server.providers.types import ImageStyle, SceneSpec
 
 NAME = "pillow-card"
-VERSION = "5"  # 5: a repeated concept keeps its icon unless another is as good; no picture from a name; 4: masthead and counter inside the pan-safe area; 3: weather, lighthouse and logbook tags; 2: an icon picture instead of the concept set as a word; bump when the look changes
+VERSION = "6"  # 6: own words keep a technology mark, modifiers of a compound are not borrowed; 5: a repeated concept keeps its icon unless another is as good; no picture from a name; 4: masthead and counter inside the pan-safe area; 3: weather, lighthouse and logbook tags; 2: an icon picture instead of the concept set as a word; bump when the look changes
 
 FALLBACK_ICON = icons.FALLBACK      # an idea, for a concept no icon pictures
 _CAPTION_ZONE = 0.64                # below this fraction of the height, captions are burned in
