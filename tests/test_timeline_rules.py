@@ -120,3 +120,14 @@ def test_a_noun_inside_a_set_phrase_is_never_a_concept(sentence: str, idiom_noun
 
     lemmas = {p.lemmas[-1] for p in concepts.noun_phrases(nlp.analyse(sentence), sentence)}
     assert idiom_noun not in lemmas and lemmas, lemmas
+
+
+def test_an_imperative_opening_a_sentence_is_not_a_concept() -> None:
+    """"Group all services..." was pictured as a crowd of people: the tagger read the verb as a name."""
+    from server.providers.timeline import concepts, nlp
+
+    text = "Separate the network into segments. Group all services that need no internet access."
+    lemmas = {p.lemmas[-1] for p in concepts.noun_phrases(nlp.analyse(text), text)}
+    assert "group" not in lemmas and "service" in lemmas, lemmas
+    named = "GitHub is a platform. Rust gives the compiler a say."
+    assert {"github", "rust"} <= {p.lemmas[-1] for p in concepts.noun_phrases(nlp.analyse(named), named)}

@@ -186,8 +186,13 @@ def _verb_opening(tokens: tuple[nlp.Token, ...], i: int) -> bool:
     token = tokens[i]
     opens = i == 0 or tokens[i - 1].pos == "PUNCT" and tokens[i - 1].text in (".", "!", "?", ":", ";", "•")
     after = tokens[i + 1] if i + 1 < len(tokens) else None
-    return (opens and token.pos == "NOUN" and token.text[:1].isupper() and token.text.endswith("s")
-            and not token.text.endswith("ss") and after is not None and after.pos in ("DET", "PRON"))
+    if not opens or not token.text[:1].isupper() or after is None or after.pos not in ("DET", "PRON"):
+        return False
+    plural = token.pos == "NOUN" and token.text.endswith("s") and not token.text.endswith("ss")
+    # "Group all services...": an imperative the tagger calls a proper noun at the root of its
+    # sentence; a real name opening a sentence is followed by its verb, not by a determiner.
+    imperative = token.pos == "PROPN" and token.dep == "ROOT"
+    return plural or imperative
 
 
 def _in_idiom(text: str, token: nlp.Token) -> bool:
