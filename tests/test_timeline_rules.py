@@ -131,3 +131,12 @@ def test_an_imperative_opening_a_sentence_is_not_a_concept() -> None:
     assert "group" not in lemmas and "service" in lemmas, lemmas
     named = "GitHub is a platform. Rust gives the compiler a say."
     assert {"github", "rust"} <= {p.lemmas[-1] for p in concepts.noun_phrases(nlp.analyse(named), named)}
+
+
+def test_a_noun_that_measures_what_follows_of_is_not_a_concept() -> None:
+    """"the sheer volume of them" was drawn as a loudspeaker."""
+    from server.providers.timeline import concepts, nlp
+
+    text = "It's amazing to see the sheer volume of proposals. Turn the volume down on the speaker."
+    found = [p.lemmas[-1] for p in concepts.noun_phrases(nlp.analyse(text), text)]
+    assert found.count("volume") == 1 and "proposal" in found, found   # the loudness stays a thing

@@ -38,6 +38,10 @@ _OPENING = frozenset("\"“‘'([«「『")
 _QUANTITIES = frozenset("percent percentage percentages per cent pourcentage dozen dozens majority minority "
                         "plenty handful number numbers amount amounts quantity total half quarter "
                         "pour-cent".split())
+# Nouns that measure what follows "of" ("the sheer volume of proposals", "a variety of tools",
+# "the output of these outcomes"): the thing after "of" is the idea, these only say how much of it.
+_AMOUNT_OF = frozenset("volume volumes variety range series bunch multitude plethora proliferation output "
+                       "wealth host flood stream".split())
 # Units: not a concept when a number counts them ("five seconds"); a thing otherwise ("the clock's seconds").
 _UNITS = frozenset("second seconds millisecond milliseconds minute minutes hour hours day days week weeks month "
                    "months year years decade decades time times byte bytes kilobyte kilobytes megabyte megabytes "
@@ -166,6 +170,8 @@ def noun_phrases(tokens: tuple[nlp.Token, ...], text: str) -> list[Phrase]:
         span = tokens[first:i + 1]
         lemmas = tuple(t.lemma.lower() if t.pos != "PROPN" else t.text.lower() for t in span)
         if lemmas[-1] in _VAGUE or len(lemmas[-1]) < 2 or lemmas[-1] in _QUANTITIES:
+            continue
+        if lemmas[-1] in _AMOUNT_OF and follower is not None and follower.text.lower() == "of":
             continue
         # "five seconds", "ten years", "one hundred people": a measure, not a thing to picture.
         if lemmas[-1] in _UNITS and first > 0 and tokens[first - 1].pos == "NUM":
