@@ -140,3 +140,14 @@ def test_a_noun_that_measures_what_follows_of_is_not_a_concept() -> None:
     text = "It's amazing to see the sheer volume of proposals. Turn the volume down on the speaker."
     found = [p.lemmas[-1] for p in concepts.noun_phrases(nlp.analyse(text), text)]
     assert found.count("volume") == 1 and "proposal" in found, found   # the loudness stays a thing
+
+
+def test_the_concept_chosen_is_one_the_validator_reads_as_a_noun_in_its_scene() -> None:
+    """A heading that tags as a verb ("Parameterized benchmarks.") before the noun the planner
+    found ("a series of benchmarks") made the storyboard report a non-noun concept."""
+    from server.providers.timeline import concepts
+
+    text = ("Parameterized benchmarks. If you want to run a series of benchmarks where a single parameter "
+            "is varied (say, the number of threads),")
+    scene = concepts.assign([concepts.Draft(0, text, 0, len(text))], text, theme="midnight", language="en")[0]
+    assert rules.concept_problem(scene.concept, context=scene.text) == "", scene.concept
