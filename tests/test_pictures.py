@@ -174,3 +174,60 @@ def test_masthead_and_counter_stay_inside_every_pan_frame(tmp_path: Path, size: 
         assert len(ys) > 50
         assert ys.min() >= top and ys.max() < bottom and xs.min() >= left and xs.max() < right, \
             (other, (xs.min(), ys.min(), xs.max(), ys.max()), (left, top, right, bottom))
+
+
+@pytest.mark.parametrize("words, proper, expected", [
+    (["box", "model"], False, "solid/box"),               # CSS: the modifier settles what "model" means
+    (["data", "model"], False, "solid/database"),
+    (["business", "model"], False, "solid/briefcase"),
+    (["role", "model"], False, "solid/star"),             # a phrase tag names the whole compound
+    (["language", "model"], False, "solid/robot"),        # the sense the robot does picture
+    (["control", "flow"], False, "solid/diagram-project"),
+    (["docker", "images"], False, "brands/docker"),       # the tool's mark, not a photograph
+    (["service", "workers"], False, "solid/gears"),       # a script in the browser, not a person at work
+    (["service", "account"], False, "solid/user"),        # an account, not a hotel bell
+    (["communication", "failure"], False, "solid/comments"),   # people talking past each other, not a bug
+])
+def test_a_compound_is_pictured_in_the_sense_its_modifier_gives(words: list[str], proper: bool,
+                                                                 expected: str) -> None:
+    found = icons.match(words, proper=proper)
+    assert found and found[0][1] == expected and found[0][0] >= icons.GOOD_MATCH, found[:3]
+
+
+@pytest.mark.parametrize("words", [["execution", "order"], ["box", "model"], ["comparison", "operator"]])
+def test_an_unsettled_ambiguous_head_never_draws_its_other_sense(words: list[str]) -> None:
+    keys = {key for _, key in icons.match(words)}
+    assert not keys & {"solid/cart-shopping", "solid/robot", "solid/user-gear"}
+
+
+def test_a_repeated_concept_keeps_its_icon_when_the_second_is_weaker() -> None:
+    """"GitHub Flow" drew the GitHub mark on even scenes and water (a tag of "flow") on odd ones."""
+    icons_drawn = {pillow_card.choose_icon(SceneSpec(i, "Learn the GitHub Flow.", "GitHub Flow", "x"))
+                   for i in range(6)}
+    assert icons_drawn == {"brands/github"}
+    # Equally good candidates (two tags of one word) may still alternate.
+    assert len({pillow_card.choose_icon(SceneSpec(i, "The maintenance.", "maintenance", "x"))
+                for i in range(4)}) == 2
+
+
+def test_a_concept_without_an_icon_never_borrows_from_a_persons_name() -> None:
+    """"Stacked Borrows" was drawn as a tree taken from "Forest Anderson" in the same scene."""
+    scene = SceneSpec(44, 'Ralf Jung: "I am still surprised anyone is taking Miri and Stacked Borrows seriously." '
+                          'Forest Anderson: "As someone', "Stacked Borrows", "x")
+    assert pillow_card.choose_icon(scene) == pillow_card.FALLBACK_ICON
+    # Nor from a proper noun that names something else in the scene ("Windows" in a list of systems).
+    systems = SceneSpec(31, "On Windows. Hyperfine can be installed via Chocolatey, Scoop, or Winget.", "Winget", "x")
+    assert pillow_card.choose_icon(systems) == pillow_card.FALLBACK_ICON
+    # Nor from a noun that only modifies another ("error" of "error handling" is not the scene's thing).
+    generics = SceneSpec(5, "For a while, the lack of generics surpassed complaints about error handling.",
+                         "generics", "x")
+    assert pillow_card.choose_icon(generics) == pillow_card.FALLBACK_ICON
+
+
+def test_a_concept_without_an_icon_is_pictured_by_its_own_words_first() -> None:
+    # "stacked" → stack (layers), before any noun of the scene ("letter" → envelope).
+    scene = SceneSpec(0, "A letter explained the stacked borrows model.", "stacked borrows", "x")
+    assert pillow_card.choose_icon(scene) == "solid/layer-group"
+    # A concept that is a technology's name in lower case keeps its mark.
+    github = SceneSpec(40, "I respond to github or zulip notifications.", "github", "x")
+    assert pillow_card.choose_icon(github) == "brands/github"

@@ -104,3 +104,50 @@ def test_repair_keeps_the_single_strongest_concept_and_rewrites_the_visual() -> 
     assert rules.visual_problem(fixed.visual) == ""
     assert "lighthouse" in fixed.visual and "deep navy" in fixed.visual
     assert fixed.text == broken.text and fixed.index == broken.index
+
+
+@pytest.mark.parametrize("sentence, idiom_noun", [
+    ("Of course, the compiler checks the syntax.", "course"),
+    ("Taking the budget into account, the team chose a server.", "account"),
+    ("Keep the files up-to-date with the remote repository.", "date"),
+    ("Node provides the function out of the box for every developer.", "box"),
+    ("With this in mind, the team wrote a proposal.", "mind"),
+    ("Assignments come to mind when the compiler reads a variable.", "mind"),
+    ("Both assessments will give a clearer picture of the skill development.", "picture"),   # figurative
+])
+def test_a_noun_inside_a_set_phrase_is_never_a_concept(sentence: str, idiom_noun: str) -> None:
+    from server.providers.timeline import concepts, nlp
+
+    lemmas = {p.lemmas[-1] for p in concepts.noun_phrases(nlp.analyse(sentence), sentence)}
+    assert idiom_noun not in lemmas and lemmas, lemmas
+
+
+def test_an_imperative_opening_a_sentence_is_not_a_concept() -> None:
+    """"Group all services..." was pictured as a crowd of people: the tagger read the verb as a name."""
+    from server.providers.timeline import concepts, nlp
+
+    text = "Separate the network into segments. Group all services that need no internet access."
+    lemmas = {p.lemmas[-1] for p in concepts.noun_phrases(nlp.analyse(text), text)}
+    assert "group" not in lemmas and "service" in lemmas, lemmas
+    named = "GitHub is a platform. Rust gives the compiler a say."
+    assert {"github", "rust"} <= {p.lemmas[-1] for p in concepts.noun_phrases(nlp.analyse(named), named)}
+
+
+def test_a_noun_that_measures_what_follows_of_is_not_a_concept() -> None:
+    """"the sheer volume of them" was drawn as a loudspeaker."""
+    from server.providers.timeline import concepts, nlp
+
+    text = "It's amazing to see the sheer volume of proposals. Turn the volume down on the speaker."
+    found = [p.lemmas[-1] for p in concepts.noun_phrases(nlp.analyse(text), text)]
+    assert found.count("volume") == 1 and "proposal" in found, found   # the loudness stays a thing
+
+
+def test_the_concept_chosen_is_one_the_validator_reads_as_a_noun_in_its_scene() -> None:
+    """A heading that tags as a verb ("Parameterized benchmarks.") before the noun the planner
+    found ("a series of benchmarks") made the storyboard report a non-noun concept."""
+    from server.providers.timeline import concepts
+
+    text = ("Parameterized benchmarks. If you want to run a series of benchmarks where a single parameter "
+            "is varied (say, the number of threads),")
+    scene = concepts.assign([concepts.Draft(0, text, 0, len(text))], text, theme="midnight", language="en")[0]
+    assert rules.concept_problem(scene.concept, context=scene.text) == "", scene.concept

@@ -24,7 +24,7 @@ from functools import lru_cache
 from server.providers.images import glossary
 
 # Bump when a concept may now get another picture (tags, glosses): cards drawn before are stale.
-VERSION = "2"   # 2: French and Japanese concepts glossed into English icon words
+VERSION = "4"   # 4: senses for account, worker, failure, source; 3: a head noun whose usual icon depends on its modifier ("box model" is not a robot); 2: French and Japanese concepts glossed into English icon words
 
 # Everyday nouns each icon stands for (the icon first, then what it can picture).
 _TAG_LINES = """
@@ -114,8 +114,12 @@ heart: love passion health care kindness empathy feeling feelings emotion emotio
 heart-pulse: mental heartbeat pulse vital
 face-frown: fear anxiety doubt sadness pain stress frustration worry
 face-smile: happiness joy satisfaction smile confidence
-masks-theater: imposter impostor fraud fake pretense persona role
-comments: conversation conversations discussion discussions feedback dialogue debate chat talk talks forum
+masks-theater: imposter impostor fraud fake pretense persona
+user-tag: role roles
+star: role-model role-models
+diagram-project: flow flows flowchart flowcharts control-flow diagram diagrams
+gears: service-worker service-workers web-worker web-workers
+comments: communication conversation conversations discussion discussions feedback dialogue debate chat talk talks forum
 comment: comment comments message messages reply question questions answer answers opinion
 bullhorn: announcement announcements news marketing campaign promotion publicity voice
 envelope: email emails mail letter letters newsletter inbox
@@ -205,7 +209,7 @@ wind: wind winds breeze gust gusts
 snowflake: snow snowfall winter frost ice
 tower-observation: lighthouse lighthouses watchtower watchtowers beacon beacons
 moon: night evening moon
-water: water flow stream ocean sea
+water: water stream ocean sea
 scroll: history tradition legacy story narrative
 gavel: judge judgment verdict decision decisions court ruling lawsuit
 file-contract: contract contracts license licenses terms agreement
@@ -323,6 +327,11 @@ _COMMON_BRANDS = frozenset("rust github gitlab git python docker node nodejs nod
                            "microsoft youtube wikipedia stack-overflow".split())
 
 
+def well_known_brand(word: str) -> bool:
+    """A word that, even in lower case, names a technology with a mark ("github", "docker")."""
+    return word.lower() in _COMMON_BRANDS
+
+
 @lru_cache(maxsize=1)
 def vocabulary() -> frozenset[str]:
     """Every English word some icon is found by: its tags and the words of its name."""
@@ -370,6 +379,39 @@ def in_english(words: list[str], language: str | None = None) -> list[str]:
     return [w if w in known or _singular(w) in known else glossary.french(w, known) or w for w in ordered if w]
 
 
+# Head nouns whose usual icon pictures only one of their senses: "model" is a robot in "language
+# model" but not in "box model", "data model" or "business model"; "order" is a shopping cart in
+# "purchase order", not in "execution order". After a modifier outside the listed ones, the head
+# is not pictured by its own icon: the modifier is (as if it were the head), or a phrase tag is
+# ("role-model"), or nothing, so the card falls back rather than draw a wrong sense.
+_SENSES: dict[str, frozenset[str]] = {head: frozenset(words.split()) for head, words in {
+    "model": "language ai ml machine learning llm neural trained generative foundation diffusion",
+    "flow": "water river stream air lava",
+    "order": "purchase sales customer online shopping",
+    "operator": "machine crane radio telephone phone",
+    "image": "photo picture cover profile background header hero featured stock",
+    "volume": "sound audio speaker",
+    "path": "garden forest mountain walking hiking",
+    "policy": "government public state foreign",
+    "course": "training online university college school",
+    "account": "bank user email social service admin root",
+    "worker": "factory farm construction office health care social skilled",
+    "failure": "system network disk hardware software test build login server power",
+    "source": "open code program closed main data",
+    "role": "",
+    "value": "market price money",
+}.items()}
+
+
+def _ambiguous(words: list[str]) -> bool:
+    """The head's usual icon would picture the wrong sense given the modifier before it."""
+    if len(words) < 2:
+        return False
+    head = _singular(words[-1])
+    senses = _SENSES.get(head)
+    return senses is not None and _singular(words[-2]) not in senses and words[-2] not in senses
+
+
 def match(words: list[str], *, proper: bool = False, language: str | None = None) -> list[tuple[float, str]]:
     """Icons for a concept given as lemmas, head noun LAST; best first as (score, key).
 
@@ -399,8 +441,23 @@ def match(words: list[str], *, proper: bool = False, language: str | None = None
             if candidate and candidate in brands:
                 offer(brands[candidate], 9.5)
                 break
+    # A phrase tag names the whole compound ("role model", "control flow"): the best picture.
+    for size in range(min(3, len(cleaned)), 1, -1):
+        joined = "-".join(cleaned[-size:])
+        for form in dict.fromkeys((joined, _singular(joined))):
+            for rank, slug in enumerate(TAGS.get(form, ())):
+                offer(f"solid/{slug}", 10.0 - 0.3 * rank)
+    ambiguous = _ambiguous(cleaned)
+    if ambiguous and len(named) > 1 and named[-2] in _COMMON_BRANDS and not proper:
+        # "docker images": the tool's mark, not a photograph.
+        brand = _BRAND_NAMES.get(named[-2], named[-2])
+        if brand in brands:
+            offer(brands[brand], 9.0)
     for position, word in enumerate(reversed(cleaned)):
-        weight = 1.0 if position == 0 else 0.6   # the head noun counts more than a modifier
+        if ambiguous and position == 0:
+            continue   # "box model": the robot of "model" would mislead; the box stands for it
+        # The head noun counts more than a modifier; a modifier that settles an ambiguous head counts as one.
+        weight = 1.0 if position == 0 or ambiguous and position == 1 else 0.6
         for form in dict.fromkeys((word, _singular(word), word[:-1] if word.endswith("ies") else word)):
             for key in whole.get(form, []):
                 offer(key, 10.0 * weight)

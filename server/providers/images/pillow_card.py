@@ -27,7 +27,7 @@ from server.providers.images.theme import PALETTES, Palette, font, wrap
 from server.providers.types import ImageStyle, SceneSpec
 
 NAME = "pillow-card"
-VERSION = "4"  # 4: masthead and counter inside the pan-safe area; 3: weather, lighthouse and logbook tags; 2: an icon picture instead of the concept set as a word; bump when the look changes
+VERSION = "6"  # 6: own words keep a technology mark, modifiers of a compound are not borrowed; 5: a repeated concept keeps its icon unless another is as good; no picture from a name; 4: masthead and counter inside the pan-safe area; 3: weather, lighthouse and logbook tags; 2: an icon picture instead of the concept set as a word; bump when the look changes
 
 FALLBACK_ICON = icons.FALLBACK      # an idea, for a concept no icon pictures
 _CAPTION_ZONE = 0.64                # below this fraction of the height, captions are burned in
@@ -67,31 +67,57 @@ def render(scene: SceneSpec, style: ImageStyle, out: Path) -> None:
     canvas.convert("RGB").save(out, format="PNG", optimize=False, compress_level=3)
 
 
+# Candidates this close to the best are equally good pictures (one word's tags differ by 0.3):
+# a repeated concept may rotate among them. A weaker second would change the meaning ("GitHub
+# Flow" drawn as water), so beyond that the composition varies (the badge), never the icon.
+_TIE = 0.35
+
+
 def choose_icon(scene: SceneSpec) -> str:
-    """The icon for the scene: the best match for its concept; a close second on alternate scenes."""
+    """The icon for the scene: the best match for its concept, rotating only among equally good ones.
+
+    A concept with no icon is pictured by its own words' lemmas ("stacked" → a stack), then by a
+    common noun the scene says; never by a word of a person's name ("Forest Anderson" is not a
+    tree). When nothing fits, a neutral light bulb (an idea) rather than a misleading picture.
+    """
     words = scene.concept.replace("-", " ").split()
     found = [m for m in icons.match([w.lower() for w in words], proper=scene.concept[:1].isupper())
              if m[0] >= icons.GOOD_MATCH]
     if not found:
-        found = [(score, key) for score, key in (_best_in_text(scene.text),) if key and score >= icons.GOOD_MATCH]
+        found = _fallback(scene)
     if not found:
         return FALLBACK_ICON
     best = found[0][0]
-    close = [key for score, key in found[:3] if score >= best - 1.5]
-    return close[scene.index % len(close)]
+    equal = [key for score, key in found[:3] if score >= best - _TIE]
+    return equal[scene.index % len(equal)]
 
 
-def _best_in_text(text: str) -> tuple[float, str]:
-    """The best icon for any noun the scene says, for a concept with no icon of its own."""
+def _fallback(scene: SceneSpec) -> list[tuple[float, str]]:
+    """Icons for a concept no icon matches: its own words' lemmas, else the scene's common nouns."""
     from server.providers.timeline import nlp   # the tagger loads only when a concept needs help
 
+    tokens = nlp.analyse(scene.text)
+    concept = scene.concept.lower()
+    # spaCy marks the concept's span in the scene: a person's name is no picture of anything.
+    person = any(t.entity == "PERSON" and t.text.lower() in concept.split() for t in tokens)
+    if not person:
+        # The concept's own word may be a well-known technology written in lower case ("github"):
+        # its mark; any other word is no brand ("stacked" is not Stack Exchange).
+        own = [m for t in nlp.analyse(concept) if t.pos in ("NOUN", "PROPN", "VERB", "ADJ")
+               for m in icons.match([t.lemma.lower()], proper=icons.well_known_brand(t.text))[:1]
+               if m[0] >= icons.GOOD_MATCH]
+        if own:
+            return sorted(own, key=lambda m: -m[0])[:1]
     best: tuple[float, str] = (0.0, "")
-    for token in nlp.analyse(text):
-        if token.pos in nlp.NOUN_TAGS:
-            found = icons.match([token.lemma], proper=token.pos == "PROPN")
+    for token in tokens:
+        # Common nouns only: a proper noun or a name ("Windows" in a list of systems, "Forest
+        # Anderson") is a brand or a person, not the scene's idea.
+        # And a head noun only: "error" in "error handling" is not what the scene talks about.
+        if token.pos == "NOUN" and not token.entity and token.dep != "compound":
+            found = icons.match([token.lemma.lower()])
             if found and found[0][0] > best[0]:
                 best = found[0]
-    return best
+    return [best] if best[1] and best[0] >= icons.GOOD_MATCH else []
 
 
 def _draw_picture(canvas: Image.Image, scene: SceneSpec, palette: Palette, *, top: int) -> None:
