@@ -173,7 +173,8 @@ def status_reader(app: Flask) -> StatusReader:
                 # An app dropped without close_status_reader (a short-lived app in a CLI
                 # command or a test) still closes its pooled connections when it is collected,
                 # instead of leaving the database driver to find them open.
-                weakref.finalize(app, reader.close)
+                owner = app._get_current_object() if hasattr(app, "_get_current_object") else app  # not current_app's proxy
+                weakref.finalize(owner, reader.close)
     return reader
 
 
