@@ -142,3 +142,28 @@ def test_a_scene_that_only_moved_keeps_its_segments(tmp_path: Path, extra_ms: in
     changed = [s for s in after.segments if s not in before.segments]
     assert len(changed) == 3                                   # the edited scene's two pieces, the fade out of it
     assert all(s.cut.still == pictures[0] or s.enter_from.still == pictures[0] for s in changed)
+
+
+def test_a_paragraph_inserted_before_scenes_keeps_their_segments(tmp_path: Path) -> None:
+    """A new scene shifts the index of every scene after it; nothing of those scenes may
+    depend on the index (their pan among it), or an insert re-renders the whole rest."""
+    from server.renderer.fonts import caption_font
+    from server.renderer.model import Word
+    from server.renderer.plan import HouseStyle, SceneInput, plan_video
+
+    font = caption_font("en")
+    words = tuple(Word(338 + 170 * i, 338 + 170 * i + 150, w) for i, w in
+                  enumerate("Each result was written down so the next person could check it.".split()))
+    pictures = [_still(tmp_path / f"p{i}.png", 10 + i) for i in range(5)]
+    audio = {i: _wav(tmp_path / f"s{i}.wav", 2400 + 300 * i) for i in range(5)}
+
+    def plan(order: list[int]):  # noqa: ANN202
+        scenes = [SceneInput(pictures[i].path, pictures[i].sha256, audio[i], words) for i in order]
+        return plan_video(scenes, "Inserted", "en", HouseStyle(Encoding(W, H, FPS)), font, tmp_path,
+                          tmp_path / "n.wav")[0]
+
+    before, after = plan([0, 2, 3, 4]), plan([0, 1, 2, 3, 4])
+    changed = [s for s in after.segments if s not in before.segments]
+    # the new scene's crossfade and body, and the crossfade from it into the next scene
+    assert len(changed) == 3, [(s.cut.still.path.name, s.start) for s in changed]
+    assert all(s.cut.still == pictures[1] or s.enter_from.still == pictures[1] for s in changed)

@@ -102,8 +102,11 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
                          ms(title_frames, fps), font.family, size, house.highlight_rgb)
         cuts.append(Cut(Still(first.path, first.sha256, blur=max(2, width // 60), dim=0.6),
                         style.motion_for(5, width, height), title_frames))
-    for i, (scene, count) in enumerate(zip(scenes, counts)):
-        cuts.append(Cut(Still(scene.image, scene.image_sha256), style.motion_for(i, width, height), count))
+    for scene, count in zip(scenes, counts):
+        # The pan is chosen by the picture, not by the scene's place: an inserted paragraph
+        # shifts every later index, and would change (and re-render) every later scene.
+        cuts.append(Cut(Still(scene.image, scene.image_sha256),
+                        style.motion_for(int(scene.image_sha256[:8], 16), width, height), count))
     cuts = [Cut(c.still, c.motion, c.frames, fade if i + 1 < len(cuts) else 0) for i, c in enumerate(cuts)]
 
     report = None
