@@ -147,10 +147,15 @@ def storyboard_file(settings: Settings, source: Path, out_base: Path) -> tuple[P
     from server.extensions import db
     from server.intake import ALLOWED_SUFFIXES, accept
     from server.pipeline.runner import run_job
+    from server.render import work_home
 
     out_base = out_base.resolve()
+    # Like `mediabuddy render`: nothing in the current folder but the two files asked for (the
+    # caches, shared with render, in the user's cache folder unless MEDIABUDDY_HOME is set).
+    home = settings.home if settings.home_given else work_home()
     with tempfile.TemporaryDirectory(prefix="mediabuddy-storyboard-") as scratch:
-        local = settings.model_copy(update={"database_url": f"sqlite:///{Path(scratch) / 'storyboard.db'}"})
+        local = settings.model_copy(update={"home": home,
+                                            "database_url": f"sqlite:///{Path(scratch) / 'storyboard.db'}"})
         app = create_app(local)
         upgrade_database(app)
         with app.app_context():

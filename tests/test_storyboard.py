@@ -26,14 +26,17 @@ REPO = Path(__file__).resolve().parents[1]
 def test_the_command_writes_the_timeline_and_a_contact_sheet_and_nothing_else(tmp_path: Path) -> None:
     work = tmp_path / "here"
     work.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MEDIABUDDY_HOME": str(tmp_path / "home"),
-           "MEDIABUDDY_SHORT_SIDE": "240"}
+    # No MEDIABUDDY_HOME: the caches go to the user's cache folder (here a temporary one), never
+    # to inbox/, outbox/ and var/ in the current folder.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIABUDDY_")}
+    env.update(PYTHONPATH=str(REPO), XDG_CACHE_HOME=str(tmp_path / "cache"), MEDIABUDDY_SHORT_SIDE="240")
     env.pop("GEMINI_API_KEY", None), env.pop("GOOGLE_API_KEY", None), env.pop("REPLICATE_API_TOKEN", None)
     done = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "storyboard", str(ARTICLE)], cwd=work,
                           env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     assert sorted(p.name for p in work.iterdir()) == ["02-mdn-fetch-api.storyboard.json",
                                                        "02-mdn-fetch-api.storyboard.png"]
+    assert (tmp_path / "cache" / "mediabuddy").is_dir()
     board = json.loads((work / "02-mdn-fetch-api.storyboard.json").read_text(encoding="utf-8"))
     assert board["title"] == "Fetch API" and board["language"]
     scenes = board["scenes"]
