@@ -48,6 +48,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from config import default_server_threads  # noqa: E402 - the bench runs from a checkout, not an install
+
 TOKEN = "bench-token-0123456789abcdef0123"
 HOST = "127.0.0.1"
 FLOOR_APP = """
@@ -314,7 +317,8 @@ def main() -> None:
     parser.add_argument("--uploads-per-second", type=float, default=0.0,
                         help="Also run one client uploading at this steady rate (an inbox being filled), 0-50.")
     parser.add_argument("--seed", type=int, default=200, help="Documents uploaded before measuring.")
-    parser.add_argument("--threads", type=int, default=6, help="Waitress threads, for the API and the floor.")
+    parser.add_argument("--threads", type=int, default=default_server_threads(),
+                        help="Waitress threads, for the API and the floor (default: the server's, one per core).")
     parser.add_argument("--postgres-url", help="Also measure on this PostgreSQL database (its schema is emptied).")
     parser.add_argument("--worker", action="store_true", help="Run a worker rendering the uploads meanwhile.")
     parser.add_argument("--json", action="store_true", help="Print one JSON object instead of the table.")
