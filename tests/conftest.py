@@ -64,19 +64,35 @@ def _close_worker_apps():
     worker._apps.clear()
 
 
-@pytest.fixture
-def app(settings: Settings):
-    from server import create_app, upgrade_database
+@pytest.fixture(autouse=True)
+def fresh_breakers():
+    """Circuit breakers are process-wide: every test starts with none open (as a fresh process would)."""
+    from server.providers import resilience
+
+    resilience.reset_breakers()
+    yield
+    resilience.reset_breakers()
+
+
+def dispose_app(application) -> None:  # noqa: ANN001 - a Flask app
+    """Close everything an app opened: its session, its engine's pool and the status reader's pool."""
     from server.api.status import close_status_reader
     from server.extensions import db
 
-    application = create_app(settings)
-    upgrade_database(application)
-    yield application
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
     close_status_reader(application)
+
+
+@pytest.fixture
+def app(settings: Settings):
+    from server import create_app, upgrade_database
+
+    application = create_app(settings)
+    upgrade_database(application)
+    yield application
+    dispose_app(application)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from config import SettingsError, load_settings
 from server.extensions import db
 from server.intake import outbox_file
 from server.models import Document, Job
+from tests.conftest import dispose_app
 
 pytestmark = pytest.mark.api
 ARTICLE = b"# Notes\n\nThis small article has enough words to be narrated aloud by the voice.\n"
@@ -28,17 +29,13 @@ def post(client, auth, filename: str, body: bytes = ARTICLE, content_type: str =
 @pytest.fixture
 def throttled_app(settings):
     from server import create_app, upgrade_database
-    from server.api.status import close_status_reader
 
     application = create_app(settings.model_copy(update={"rate_limit_per_second": 2.0, "rate_limit_burst": 3,
                                                          "token_rate_limit_per_second": 2.0,
                                                          "token_rate_limit_burst": 3}))
     upgrade_database(application)
     yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    close_status_reader(application)
+    dispose_app(application)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
@@ -62,7 +59,6 @@ def test_the_owner_is_not_throttled_by_the_limit_for_clients_without_the_token(s
     """Defaults: a client without the token is refused after its burst; polling with the
     token at a rate far above it (a dashboard, a load test, the daemon) is never refused."""
     from server import create_app, upgrade_database
-    from server.api.status import close_status_reader
 
     app = create_app(settings)
     upgrade_database(app)
@@ -73,10 +69,7 @@ def test_the_owner_is_not_throttled_by_the_limit_for_clients_without_the_token(s
                  for _ in range(settings.rate_limit_burst * 3)}
         stranger = [client.get(f"/api/v1/jobs/{job}").status_code for _ in range(settings.rate_limit_burst + 20)]
     finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        close_status_reader(app)
+        dispose_app(app)
     assert owner == {200}
     assert set(stranger) == {401, 429} and stranger[0] == 401 and stranger[-1] == 429
 
@@ -84,7 +77,6 @@ def test_the_owner_is_not_throttled_by_the_limit_for_clients_without_the_token(s
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # validation only: one database is enough
 def test_status_polls_are_throttled_too_and_each_request_counts_once(settings, auth) -> None:
     from server import create_app, upgrade_database
-    from server.api.status import close_status_reader
 
     # a token every 20 s: nothing refills during the test, so the count is exact
     slow = create_app(settings.model_copy(update={"rate_limit_per_second": 0.05, "rate_limit_burst": 4,
@@ -102,10 +94,7 @@ def test_status_polls_are_throttled_too_and_each_request_counts_once(settings, a
                    client.get(f"/api/v1/jobs/{created}", headers=auth),
                    client.get(f"/api/v1/jobs/{created}", headers=auth)]
     finally:
-        with slow.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        close_status_reader(slow)
+        dispose_app(slow)
     assert [r.status_code for r in answers] == [404, 401, 401, 401, 401, 429, 200, 200, 429]
     assert answers[-1].json["error"]["code"] == "rate_limited" and int(answers[-1].headers["Retry-After"]) >= 1
 
@@ -225,7 +214,6 @@ def test_a_hostile_client_of_the_real_server_gets_clean_4xx_and_changes_nothing(
     wrong content types, a flood. Every answer is a JSON 4xx, and the database, outbox and
     inbox are as they were."""
     from server import create_app, upgrade_database
-    from server.api.status import close_status_reader
     from tests.conftest import start_waitress
 
     app = create_app(settings.model_copy(update={"rate_limit_per_second": 1.0, "rate_limit_burst": 40}))
@@ -272,10 +260,7 @@ def test_a_hostile_client_of_the_real_server_gets_clean_4xx_and_changes_nothing(
             after = (db.session.query(Document).count(), db.session.query(Job).count(),
                      db.session.get(Job, job).status, db.session.get(Job, job).attempts)
     finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        close_status_reader(app)
+        dispose_app(app)
     assert after == before
     assert [p.name for p in settings.outbox_dir.iterdir()] == []
     assert not any(settings.inbox_dir.rglob("*")) and not (settings.home / "escape.md").exists()

@@ -16,6 +16,8 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings
 
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from tests.conftest import dispose_app
+
 pytestmark = pytest.mark.api
 ARTICLE = b"# A title\n\nA paragraph with enough words in it to be narrated as a scene.\n"
 EXAMPLES = 25  # per operation: bounds the run to ~10 s here
@@ -24,16 +26,11 @@ EXAMPLES = 25  # per operation: bounds the run to ~10 s here
 @pytest.fixture
 def spec_app(settings, monkeypatch):
     from server import create_app, upgrade_database
-    from server.api.status import close_status_reader
-    from server.extensions import db
 
     application = create_app(settings.model_copy(update={"rate_limit_per_second": 0.0}))
     upgrade_database(application)
     yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    close_status_reader(application)
+    dispose_app(application)
 
 
 def test_every_operation_answers_as_its_description_says(spec_app, auth) -> None:

@@ -40,12 +40,6 @@ class Plan(pydantic.BaseModel):
 GOOD_PLAN = {"title": "Tides", "scenes": ["The moon pulls the sea."], "minutes": 2}
 
 
-@pytest.fixture(autouse=True)
-def fresh_breakers() -> Iterator[None]:
-    resilience.reset_breakers()
-    yield
-    resilience.reset_breakers()
-
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:

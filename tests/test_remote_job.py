@@ -21,7 +21,6 @@ from server.extensions import db
 from server.intake import accept
 from server.models import Asset, AssetKind, Job, JobStatus, ProviderCall
 from server.pipeline.runner import JobFailed, run_job
-from server.providers import resilience
 from server.providers.timeline.segmenter import plan_scenes
 from tests.fakes.gemini import (FakeGemini, fake_gemini, hang, json_reply, prompt_text,  # noqa: F401
                                 rate_limited, unavailable)
@@ -37,12 +36,6 @@ ARTICLE = ("---\ntitle: The Harbour\n---\n# The Harbour\n\n"
 NARRATION = re.compile(r"Narration \(paragraphs separated by blank lines\):\n\n(.*)$", re.S)
 SECTIONS = re.compile(r"answer with the same sections, same headings, same order\):\n(\{.*\})\s*$", re.S)
 
-
-@pytest.fixture(autouse=True)
-def fresh_breakers():
-    resilience.reset_breakers()
-    yield
-    resilience.reset_breakers()
 
 
 def answer_like_gemini(body: dict) -> object:

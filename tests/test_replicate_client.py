@@ -74,12 +74,6 @@ def books(app, settings, fake_replicate):
     assert ledger.spent() == pytest.approx(0.003 * fake_replicate.creates)
 
 
-@pytest.fixture(autouse=True)
-def fresh_breakers():
-    resilience.reset_breakers()
-    yield
-    resilience.reset_breakers()
-
 
 def make_settings(tmp_path: Path, fake: FakeReplicate, **overrides):
     values = dict(home=tmp_path, replicate_api_token=fake.token, replicate_base_url=fake.url,

@@ -16,12 +16,6 @@ from server.providers.resilience import CircuitOpen, RetryPolicy
 pytestmark = pytest.mark.clients
 
 
-@pytest.fixture(autouse=True)
-def fresh_breakers():
-    resilience.reset_breakers()
-    yield
-    resilience.reset_breakers()
-
 
 def quick(tmp_path: Path, **overrides: object):
     values = dict(home=tmp_path, provider_retry_attempts=4, provider_retry_seconds=5.0,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from config import Settings, load_settings
 from server.errors import NotConfigured, ProviderError
-from server.providers import resilience
 from server.providers.timeline import rules
 from server.providers.timeline.gemini import PROVIDER as GeminiTimeline, TimelinePlan
 from server.providers.types import TimelineRequest
@@ -26,12 +25,6 @@ NARRATION = (
 # What a good model would pick, sentence by sentence.
 CONCEPTS = ("winter hive", "honey jar", "beekeeper")
 
-
-@pytest.fixture(autouse=True)
-def fresh_breakers() -> Iterator[None]:
-    resilience.reset_breakers()
-    yield
-    resilience.reset_breakers()
 
 
 @pytest.fixture

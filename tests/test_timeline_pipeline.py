@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -12,7 +12,6 @@ from config import Settings, load_settings
 from server.extensions import db
 from server.models import Job, ProviderCall
 from server.pipeline.runner import run_job
-from server.providers import resilience
 from server.providers.timeline import rules
 from server.providers.types import SceneSpec
 from tests.fakes.gemini import FakeGemini, fake_gemini, prompt_text  # noqa: F401 - fake_gemini is a fixture
@@ -34,12 +33,6 @@ Beekeepers always leave enough honey in the hive for the colony to survive until
 """
 STAGES = ("extract", "voice", "timeline")
 
-
-@pytest.fixture(autouse=True)
-def fresh_breakers() -> Iterator[None]:
-    resilience.reset_breakers()
-    yield
-    resilience.reset_breakers()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
 
 import pytest
 
@@ -12,7 +11,6 @@ from server.extensions import db
 from server.intake import accept
 from server.models import Job
 from server.pipeline.runner import run_job
-from server.providers import resilience
 from server.providers.types import VoiceRequest
 from server.providers.voice import checks
 from server.providers.voice.gemini import PROVIDER as GeminiVoice
@@ -29,12 +27,6 @@ FAITHFUL = [{"heading": "", "text": "Well, the harbour opened in 1887, and it ha
             {"heading": "The lighthouse", "text": "Margaret Ellis kept that lamp lit for 31 years, and she "
                                                   "logged every ship that passed the point."}]
 
-
-@pytest.fixture(autouse=True)
-def fresh_breakers() -> Iterator[None]:
-    resilience.reset_breakers()
-    yield
-    resilience.reset_breakers()
 
 
 @pytest.fixture
