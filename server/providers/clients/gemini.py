@@ -64,6 +64,18 @@ class JsonReply(Generic[M]):
     repaired: bool        # True: the first answer failed validation and the second passed
 
 
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Checked(Generic[R]):
+    """An answer that went through the caller's own checks (``generate_checked``)."""
+
+    value: R
+    first_problems: int       # problems the first answer had (0: accepted as it came)
+    problems: list[str]       # problems the answer given still has (empty: accepted)
+
+
 @dataclass(frozen=True)
 class SpeechReply:
     pcm: bytes            # 16-bit little-endian mono samples
@@ -153,6 +165,19 @@ class GeminiClient:
         except ValueError as problem:
             raise ProviderError(PROVIDER, f"{model} twice answered JSON that does not match {schema.__name__}: "
                                           f"{problem}", permanent=True, setting=MODEL_SETTING) from None
+
+    def generate_checked(self, prompt: str, schema: type[M], check: Callable[[M], tuple[R, list[str]]],
+                         correction: Callable[[list[str]], str], *, meter: Meter, **options: Any) -> Checked[R]:
+        """``generate_json`` whose answer must also pass the caller's ``check`` (the result and the
+        rules it breaks). An answer that breaks some is asked for once more, with
+        ``correction(problems)`` after the prompt; what the second answer still breaks is
+        returned for the caller to refuse."""
+        result, problems = check(self.generate_json(prompt, schema, meter=meter, **options).value)
+        if not problems:
+            return Checked(result, 0, [])
+        retry = f"{prompt}\n\n{correction(problems)}"
+        second, left = check(self.generate_json(retry, schema, meter=meter, **options).value)
+        return Checked(second, len(problems), left)
 
     def synthesize_speech(self, text: str, *, meter: Meter, voice: str = "", model: str = "") -> SpeechReply:
         """Speech for ``text`` (at most ``MAX_SPEECH_CHARS`` characters; split longer text first)."""

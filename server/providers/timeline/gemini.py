@@ -76,19 +76,17 @@ class GeminiTimeline:
         system = SYSTEM.format(low=bounds.low, high=bounds.high, unit=bounds.unit)
         prompt = _prompt(request)
         with GeminiClient(self.settings) as gemini:
-            reply = gemini.generate_json(prompt, TimelinePlan, meter=meter, system=system)
-            scenes, reasons = validate(reply.value, request)
-            if not reasons:
-                return Timeline(scenes=tuple(scenes), notes=("timeline planned by Gemini",))
-            retry = (f"{prompt}\n\nYour previous plan broke these rules:\n- " + "\n- ".join(reasons[:20]) +
-                     "\nReturn a corrected plan for the whole narration.")
-            reply = gemini.generate_json(retry, TimelinePlan, meter=meter, system=system)
-            scenes, second = validate(reply.value, request)
-            if not second:
-                return Timeline(scenes=tuple(scenes), notes=(
-                    f"timeline planned by Gemini after one correction ({len(reasons)} problems in the first plan)",))
-        raise ProviderError(self.name, f"Gemini's timeline broke the rules twice ({len(second)} problems, e.g. "
-                            f"{second[0]}); planned offline instead", permanent=True)
+            checked = gemini.generate_checked(
+                prompt, TimelinePlan, lambda plan: validate(plan, request),
+                lambda reasons: ("Your previous plan broke these rules:\n- " + "\n- ".join(reasons[:20]) +
+                                 "\nReturn a corrected plan for the whole narration."),
+                meter=meter, system=system)
+        if checked.problems:
+            raise ProviderError(self.name, f"Gemini's timeline broke the rules twice ({len(checked.problems)} "
+                                f"problems, e.g. {checked.problems[0]}); planned offline instead", permanent=True)
+        note = (f"timeline planned by Gemini after one correction ({checked.first_problems} problems in the first "
+                "plan)" if checked.first_problems else "timeline planned by Gemini")
+        return Timeline(scenes=tuple(checked.value), notes=(note,))
 
 
 def _prompt(request: TimelineRequest) -> str:

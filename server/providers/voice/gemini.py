@@ -64,20 +64,22 @@ class GeminiVoice:
     def rewrite(self, request: VoiceRequest, meter: Meter) -> VoiceResult:
         guide = self._style_guide(request, meter) if request.style_guide else ""
         prompt = self._prompt(request, guide)
-        text, reasons = self._attempt(prompt, request, meter)
-        if reasons:
-            retry = (f"{prompt}\n\nYour previous version could not be used: {'; '.join(reasons)}. "
-                     "Write it again, fixing exactly these problems.")
-            text, reasons = self._attempt(retry, request, meter)
-        if reasons:
-            raise ProviderError(self.name, f"the rewrite failed its checks twice ({'; '.join(reasons)}); "
+        checked = self.client.generate_checked(
+            prompt, Rewrite, lambda reply: self._checked(reply, request),
+            lambda reasons: (f"Your previous version could not be used: {'; '.join(reasons)}. "
+                             "Write it again, fixing exactly these problems."),
+            meter=meter, system=SYSTEM, temperature=0.4)
+        if checked.problems:
+            raise ProviderError(self.name, f"the rewrite failed its checks twice ({'; '.join(checked.problems)}); "
                                            "narrating the article's own words instead", permanent=True)
+        text = checked.value
         notes = ("rewritten by Gemini in the author's voice" if guide else "rewritten by Gemini for narration",)
         return VoiceResult(text=normalizer.to_spoken_form(text, request.language), rewritten=True, notes=notes)
 
-    def _attempt(self, prompt: str, request: VoiceRequest, meter: Meter) -> tuple[str, list[str]]:
-        reply = self.client.generate_json(prompt, Rewrite, meter=meter, system=SYSTEM, temperature=0.4)
-        text = join_sections([(s.heading.strip(), s.text.strip()) for s in reply.value.sections])
+    @staticmethod
+    def _checked(reply: Rewrite, request: VoiceRequest) -> tuple[str, list[str]]:
+        """The rewrite as narration text, and what its checks find wrong with it."""
+        text = join_sections([(s.heading.strip(), s.text.strip()) for s in reply.sections])
         return text, checks.problems(request.text, text, max_words=request.max_words)
 
     def _prompt(self, request: VoiceRequest, guide: str) -> str:
