@@ -170,8 +170,8 @@ def ours(folder: Path, cache: Path, scenes: list, out: Path, preset: str, draft:
     started = time.perf_counter()
     with PeakRss() as rss:
         plan, layout, counts = plan_video(scenes, "How We Measure", "en", HouseStyle(encoding), font,
-                                          fonts_folder(font, cache), narration)
-        lay_out([s.narration for s in scenes], counts, layout.title_ms * FPS // 1000, FPS, narration)
+                                          fonts_folder(font, cache), narration, cache)
+        lay_out(plan.audio)
         result = render_video(plan, out, cache, folder / f"{out.stem}-work", workers=os.cpu_count() or 2)
     return time.perf_counter() - started, rss.peak, layout, result, plan
 

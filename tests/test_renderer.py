@@ -72,7 +72,7 @@ def _render(folder: Path, cache: Path, texts: list[str], name: str = "out", pres
     narration = folder / f"{name}-narration.wav"
     plan, layout, counts = plan_video(scenes, "A Renderer Test", "en", HouseStyle(Encoding(W, H, FPS, preset)),
                                       font, fonts_folder(font, cache), narration)
-    lay_out([s.narration for s in scenes], counts, layout.title_ms * FPS // 1000, FPS, narration)
+    lay_out(plan.audio)
     result = render_video(plan, folder / f"{name}.mp4", cache, folder / f"{name}-work", workers=2)
     return plan, layout, result
 

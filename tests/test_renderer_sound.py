@@ -78,7 +78,7 @@ def test_music_is_ducked_under_the_voice_and_the_mix_is_normalised(tmp_path: Pat
     # A "voice" (a 220 Hz tone) speaks from 1 s to 4 s and from 7 s to 9 s; the music is a 3 kHz tone.
     _tone(voice, 10, 22050, 220, [(1, 4), (7, 9)], 0.08)
     _tone(music, 4, 44100, 3000, [(0, 4)], 0.5)   # shorter than the video: it loops
-    out = tmp_path / "mix.m4a"
+    out = tmp_path / "mix.aac"
     measured = render_audio(AudioMix(voice, 10_000, music=music, music_gain_db=-12), out)
     assert measured["input_i"] < -14
     pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-ac", "1", "-f", "s16le", "-ar", "48000", "-"],
@@ -112,9 +112,9 @@ def test_speech_with_high_peaks_reaches_the_target_through_the_limiter(tmp_path:
 
     clip = narrate(PiperNarrator(bundled_voice()), TEXT + " Plosives pop; the peaks stand proud of the speech.",
                    tmp_path / "piper.wav", 350)
-    out = tmp_path / "voice.m4a"
+    out = tmp_path / "voice.aac"
     measured = render_audio(AudioMix(clip.path, clip.duration_ms), out)
-    assert measured["limited"] and measured["input_tp"] - measured["input_i"] > 13   # a real crest, not a tone
+    assert measured["limited"] and measured["input_peak"] - measured["input_i"] > 13   # a real crest, not a tone
     log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(out), "-af", "ebur128=peak=true",
                           "-f", "null", "-"], capture_output=True, text=True, timeout=60).stderr
     integrated = float(re.findall(r"I:\s+(-?[\d.]+) LUFS", log)[-1])
@@ -148,3 +148,84 @@ def test_espeak_times_words_from_its_own_word_events(tmp_path: Path) -> None:
         assert abs(start - nearest) * 1000 / rate < 40, (start * 1000 // rate, nearest * 1000 // rate)
     # Through the narrator: every word, in order, each caption cue carrying its words.
     _check_words(narrate(narrator, TEXT, tmp_path / "espeak.wav", 350), TEXT)
+
+
+def _voice_clip(path: Path, seconds: float, hz: float, seed: int) -> Path:
+    """A speech-like clip: a tone with a syllable rhythm and noise, voiced nearly edge to edge."""
+    rate = 22050
+    t = np.arange(int(seconds * rate)) / rate
+    rng = np.random.default_rng(seed)
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2
+    signal = 0.25 * envelope * np.sin(2 * np.pi * hz * t) + 0.02 * rng.standard_normal(len(t))
+    write_wav(path, np.round(np.clip(signal, -1, 1) * 32767).astype(np.int16), rate)
+    return path
+
+
+def _chunked_mix(folder: Path, clips: list[Path], name: str) -> AudioMix:
+    from server.digests import file_sha256
+    from server.renderer.audio import frames_for, lay_out
+    from server.renderer.model import AudioChunk, AudioClip
+    from server.renderer.plan import audio_unit
+
+    fps, unit, guard = 30, audio_unit(30), 1
+    chunks = []
+    for clip in clips:
+        frames = -(-(frames_for(clip, fps)[0] + 2 * guard) // unit) * unit
+        chunks.append(AudioChunk(frames, (AudioClip(clip, file_sha256(clip), guard, frames - guard),)))
+    total = sum(c.frames for c in chunks)
+    mix = AudioMix(folder / f"{name}.wav", total * 1000 // fps, fps=fps, chunks=tuple(chunks))
+    lay_out(mix)
+    return mix
+
+
+def _decoded(path: Path) -> np.ndarray:
+    pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-ac", "1", "-f", "f32le", "-"],
+                         capture_output=True, check=True, timeout=60).stdout
+    return np.frombuffer(pcm, dtype=np.float32)
+
+
+def test_chunks_join_to_what_one_encode_gives_to_the_sample(tmp_path: Path) -> None:
+    """Each scene's sound is encoded apart and the packets joined: the result must be as
+    long as the picture to the sample, start on time, and sound like one encode of the whole,
+    with nothing at the joins (a click would show as a large difference there)."""
+    from dataclasses import replace
+
+    clips = [_voice_clip(tmp_path / f"c{i}.wav", s, hz, i) for i, (s, hz) in enumerate([(2.3, 180), (1.7, 240), (2.9, 150)])]
+    mix = _chunked_mix(tmp_path, clips, "narration")
+    joined = render_audio(mix, tmp_path / "joined.aac", tmp_path / "cache")
+    whole = render_audio(replace(mix, chunks=()), tmp_path / "whole.aac")   # the same mix as one piece
+    assert joined["output_i"] == pytest.approx(-14, abs=0.4) and joined["output_tp"] <= -1.0
+    a, b = _decoded(tmp_path / "joined.aac"), _decoded(tmp_path / "whole.aac")
+    samples = sum(c.frames for c in mix.chunks) * 48000 // 30
+    assert len(a) == samples                                   # no priming left, no padding: in step with the picture
+    reference = np.frombuffer(subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(mix.narration), "-af", "aresample=48000", "-f", "f32le",
+         "-"], capture_output=True, check=True, timeout=60).stdout, dtype=np.float32)
+    onset = lambda x: int(np.flatnonzero(np.abs(x) > 0.01)[0])  # noqa: E731
+    assert abs(onset(a) - onset(reference)) <= 64              # the voice starts where the narration has it
+    n = min(len(a), len(b))
+    difference = a[:n] - b[:n]
+    assert np.sqrt(np.mean(difference ** 2)) < 0.01 * np.sqrt(np.mean(b[:n] ** 2))
+    joins = np.cumsum([c.frames * 1600 for c in mix.chunks])[:-1]
+    for at in joins:
+        assert np.abs(a[at - 1024:at + 1024]).max() < 0.01     # an AAC frame of silence on both sides of every join
+        assert np.abs(difference[at - 4096:at + 4096]).max() < 0.05
+
+
+def test_an_edited_scene_re_encodes_only_its_own_sound(tmp_path: Path) -> None:
+    """After one scene changes (and the scenes after it move), the other scenes' encoded
+    chunks are the cache's: only the edited one is made again."""
+    cache = tmp_path / "cache"
+    clips = [_voice_clip(tmp_path / f"c{i}.wav", 2.0 + 0.3 * i, 160 + 20 * i, i) for i in range(4)]
+    edited = _voice_clip(tmp_path / "edited.wav", 3.1, 210, 9)
+
+    def entries() -> set[Path]:
+        return set((cache / "soundtrack").rglob("*.aac")) if (cache / "soundtrack").exists() else set()
+
+    render_audio(_chunked_mix(tmp_path, clips, "before"), tmp_path / "before.aac", cache)
+    made = entries()
+    assert len(made) == 4
+    after = render_audio(_chunked_mix(tmp_path, [clips[0], edited, clips[2], clips[3]], "after"),
+                         tmp_path / "after.aac", cache)
+    assert len(entries() - made) == 1
+    assert after["output_i"] == pytest.approx(-14, abs=0.4)

@@ -167,3 +167,37 @@ def test_a_paragraph_inserted_before_scenes_keeps_their_segments(tmp_path: Path)
     # the new scene's crossfade and body, and the crossfade from it into the next scene
     assert len(changed) == 3, [(s.cut.still.path.name, s.start) for s in changed]
     assert all(s.cut.still == pictures[1] or s.enter_from.still == pictures[1] for s in changed)
+
+
+def test_the_readability_audit_is_reused_for_scenes_an_edit_did_not_touch(tmp_path: Path) -> None:
+    """The audit's figures are cached per cut by what is on screen there: an unchanged plan
+    measures nothing again, an edit to the first scene re-measures it and the scene its
+    crossfade enters, and the cached figures are the ones a fresh audit finds."""
+    from server.renderer.fonts import caption_font
+    from server.renderer.model import Word
+    from server.renderer.plan import HouseStyle, SceneInput, plan_video
+
+    font = caption_font("en")
+    words = tuple(Word(338 + 170 * i, 338 + 170 * i + 150, w) for i, w in
+                  enumerate("Each result was written down so the next person could check it.".split()))
+    pictures = [_still(tmp_path / f"p{i}.png", 20 + i) for i in range(4)]
+    cache = tmp_path / "cache"
+
+    def audit(first_ms: int, cached: bool):  # noqa: ANN202
+        lengths = [first_ms, 2900, 3200, 2600]
+        scenes = [SceneInput(p.path, p.sha256, _wav(tmp_path / f"s{i}-{first_ms}.wav", lengths[i]), words)
+                  for i, p in enumerate(pictures)]
+        layout = plan_video(scenes, "Audited", "en", HouseStyle(Encoding(W, H, FPS)), font, tmp_path,
+                            tmp_path / "n.wav", cache if cached else None)[1]
+        return layout.audit
+
+    def entries() -> set[Path]:
+        return set((cache / "readability").rglob("*.json")) if (cache / "readability").exists() else set()
+
+    first = audit(2400, cached=True)
+    made = entries()
+    assert len(made) == 4                                      # one per scene (the title card has no captions)
+    assert audit(2400, cached=True) == first and entries() == made
+    edited = audit(3500, cached=True)
+    assert len(entries() - made) == 2
+    assert edited == audit(3500, cached=False)                 # what the cache gives is what a fresh audit finds

@@ -1,7 +1,8 @@
 """The renderer: a ``VideoPlan`` (what to show, ``model``) rendered by ffmpeg (how, ``graph``).
 
 ``plan.plan_video`` turns scenes into a plan; ``render_video`` renders its segments in
-parallel (cached by content), the soundtrack once, and joins them without re-encoding.
+parallel (cached by content), the soundtrack in cached chunks, and joins them without
+re-encoding.
 No frame ever passes through Python.
 """
 
@@ -9,13 +10,14 @@ from __future__ import annotations
 
 import os
 import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from server.pipeline.cancel import carry
 from server.renderer import audio, mux
-from server.renderer.model import VideoPlan
+from server.renderer.model import AudioMix, VideoPlan
 from server.renderer.segments import render_segments
 
 
@@ -32,29 +34,85 @@ def render_video(plan: VideoPlan, out: Path, cache_dir: Path, work_dir: Path, wo
     """Render ``plan`` into ``out`` (written to a temporary name, then renamed)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter()
-    soundtrack = work_dir / "soundtrack.m4a"
-    # The soundtrack takes the first of the workers' places and the segments the others, then
-    # all: at most ``workers`` ffmpeg run at once, so the peak memory is this process and
-    # ``workers`` ffmpeg whatever the video's length (a third process beside two segments
-    # took a 16-minute render to 598 MB, measured).
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        sound = pool.submit(carry(_timed), audio.render_audio, plan.audio, soundtrack)
-        segments, rendered = render_segments(plan.segments, cache_dir, plan.fonts_dir, workers, pool=pool)
+    soundtrack = work_dir / "soundtrack.aac"
+    mix = plan.audio
+    sound = _Soundtrack(mix, cache_dir, work_dir)
+    # The segments run on a pool of ``workers`` threads, so the peak memory is this process,
+    # ``workers`` segment ffmpeg (~200 MB each at 1080x1920) and the sound's one ffmpeg
+    # (~36 MB) whatever the video's length. The sound has its own thread: its loudness
+    # analysis, then its chunks, beside the segments, so an edit's one new chunk is not
+    # queued behind its segments; chunks still waiting when the segments are done are
+    # shared out to the pool.
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, ThreadPoolExecutor(max_workers=1) as own:
+        first = own.submit(carry(sound.run))
+        try:
+            segments, rendered = render_segments(plan.segments, cache_dir, plan.fonts_dir, workers, pool=pool)
+        except BaseException:
+            sound.abandon()   # the video failed: no more sound is worth making
+            raise
         t_video = time.perf_counter() - clock
-        loudness, t_audio = sound.result()
-    metadata = work_dir / "chapters.ffmeta"
-    metadata.write_text(mux.ffmetadata(plan.chapters, plan.audio.duration_ms, plan.title), encoding="utf-8")
-    temp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.mp4")
-    try:
-        mux.join(segments, soundtrack, metadata, temp)
-        os.replace(temp, out)
-    finally:
-        temp.unlink(missing_ok=True)
+        started = time.perf_counter()
+        sound.analysed.wait()
+        helpers = [pool.submit(carry(sound.encode_waiting)) for _ in range(max(1, workers))]
+        for future in (first, *helpers):
+            future.result()
+        level, files = sound.level, sound.files()
+        audio.join(files, soundtrack)
+        final = pool.submit(carry(audio.measure_file), soundtrack)
+        t_encode = time.perf_counter() - started
+        metadata = work_dir / "chapters.ffmeta"
+        metadata.write_text(mux.ffmetadata(plan.chapters, mix.duration_ms, plan.title), encoding="utf-8")
+        temp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.mp4")
+        try:
+            mux.join(segments, soundtrack, metadata, temp)
+            loudness = audio.figures(level, final.result())
+            os.replace(temp, out)
+        finally:
+            temp.unlink(missing_ok=True)
     return RenderResult(out, rendered, len(segments) - rendered, loudness,
-                        {"segments": round(t_video, 3), "audio": round(t_audio, 3),
-                         "join": round(time.perf_counter() - clock - max(t_video, t_audio), 3)})
+                        {"segments": round(t_video, 3), "audio": round(sound.seconds, 3),
+                         "join": round(time.perf_counter() - clock - t_video - t_encode, 3)})
 
 
-def _timed(function, *args):  # noqa: ANN001, ANN002, ANN202
-    started = time.perf_counter()
-    return function(*args), time.perf_counter() - started
+class _Soundtrack:
+    """The sound's work: the loudness analysis, then each piece's encode, taken one at a time
+    from a shared list by whichever thread is free (the sound's own, then the pool's)."""
+
+    def __init__(self, mix: AudioMix, cache_dir: Path, work_dir: Path):
+        self.mix, self.cache_dir, self.work_dir = mix, cache_dir, work_dir
+        self.level: audio.Level | None = None
+        self.analysed = threading.Event()
+        self.seconds = 0.0
+        self._pieces = list(enumerate(audio.pieces(mix)))
+        self._files: dict[int, Path] = {}
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        try:
+            self.level = audio.analyse(self.mix, self.cache_dir)
+        finally:
+            self.analysed.set()
+            self._add(time.perf_counter() - started)
+        self.encode_waiting()
+
+    def encode_waiting(self) -> None:
+        while self.level is not None:
+            with self._lock:
+                if not self._pieces:
+                    return
+                index, piece = self._pieces.pop(0)
+            started = time.perf_counter()
+            self._files[index] = audio.encode(self.mix, piece, self.level, self.cache_dir, self.work_dir)
+            self._add(time.perf_counter() - started)
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._pieces.clear()
+
+    def files(self) -> list[Path]:
+        return [self._files[i] for i in sorted(self._files)]
+
+    def _add(self, seconds: float) -> None:
+        with self._lock:
+            self.seconds += seconds

@@ -139,8 +139,32 @@ class Chapter:
 
 
 @dataclass(frozen=True)
+class AudioClip:
+    """One scene's narration: its file (for reading) and digest (for cache keys), placed
+    ``start_frame`` video frames into its chunk, with ``frames`` frames of room (the clip,
+    then silence)."""
+
+    path: Path = field(compare=False, hash=False)
+    sha256: str
+    start_frame: int
+    frames: int
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A stretch of the soundtrack encoded on its own and cached by what it holds, not where
+    it is: ``frames`` video frames (a whole number of AAC frames, see ``plan.audio_unit``)
+    that begin and end in silence, so encoded chunks join sample-exactly without a click."""
+
+    frames: int
+    clips: tuple[AudioClip, ...]
+
+
+@dataclass(frozen=True)
 class AudioMix:
-    """The soundtrack: narration (already laid out in video time) and optional music."""
+    """The soundtrack: narration (laid out in video time by ``audio.lay_out``) and optional
+    music. ``chunks`` (with ``fps``) split it into pieces encoded and cached apart; none:
+    the whole mix is one piece (so it is with music, which runs across every join)."""
 
     narration: Path
     duration_ms: int
@@ -150,6 +174,8 @@ class AudioMix:
     loudness_lufs: float = -14.0
     true_peak_db: float = -1.5      # aim below -1 dBTP so the AAC encode stays under it
     sample_rate: int = 48000
+    fps: int = 30
+    chunks: tuple[AudioChunk, ...] = ()
 
 
 @dataclass(frozen=True)

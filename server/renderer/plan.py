@@ -9,13 +9,16 @@ the .srt can only agree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from math import gcd
 from pathlib import Path
 
 from server.renderer import ass, style
-from server.renderer.audio import frames_for
+from server.digests import file_sha256
+from server.pipeline.cache import ResultCache
+from server.renderer.audio import AAC_FRAME, OUTPUT_RATE, frames_for
 from server.renderer.fonts import NO_SPACES, CaptionFont, primary_language
-from server.renderer.model import (AudioMix, CaptionTrack, Chapter, Cut, Encoding, Phrase, Segment, Still,
-                                   TitleCard, Transition, VideoPlan, Word)
+from server.renderer.model import (AudioChunk, AudioClip, AudioMix, CaptionTrack, Chapter, Cut, Encoding, Phrase,
+                                   Segment, Still, TitleCard, Transition, VideoPlan, Word)
 from server.renderer.readability import Audit, Placed, audit
 
 
@@ -61,15 +64,53 @@ def ms(frames: int, fps: int) -> int:
     return frames * 1000 // fps
 
 
+BODY_FRAMES = 120   # at 30 fps (4 s): the longest piece of a scene rendered as one segment
+MAX_UNIT_MS = 600   # beyond this (24 fps needs 64 frames, 2.7 s) a scene's rounding would be heard as a gap
+
+
+def audio_unit(fps: int) -> int:
+    """The fewest video frames that hold a whole number of AAC frames (1024 samples at
+    48 kHz): 16 at 30 fps (533 ms), 8 at 25 fps. 0 when no short unit exists, and then
+    the soundtrack is encoded in one piece."""
+    if OUTPUT_RATE % fps:
+        return 0
+    unit = AAC_FRAME // gcd(AAC_FRAME, OUTPUT_RATE // fps)
+    return unit if ms(unit, fps) <= MAX_UNIT_MS else 0
+
+
+def _rounded_up(frames: int, unit: int) -> int:
+    return -(-frames // unit) * unit
+
+
 def plan_video(scenes: list[SceneInput], title: str, language: str | None, house: HouseStyle, font: CaptionFont,
-               fonts_dir: Path, narration_track: Path) -> tuple[VideoPlan, Layout, list[int]]:
-    """The plan, its layout, and each scene's frame count (for laying out the narration)."""
+               fonts_dir: Path, narration_track: Path, cache_dir: Path | None = None
+               ) -> tuple[VideoPlan, Layout, list[int]]:
+    """The plan, its layout, and each scene's frame count. ``cache_dir``: where the
+    readability audit keeps each scene's figures (none: measured afresh)."""
     if not scenes:
         raise ValueError("a video needs at least one scene")
     enc = house.encoding
     fps, width, height = enc.fps, enc.width, enc.height
-    counts = [frames_for(s.narration, fps)[0] for s in scenes]
+    spoken = [frames_for(s.narration, fps)[0] for s in scenes]
     title_frames = round(house.title_ms * fps / 1000) if title.strip() else 0
+    # Without music each scene's sound is a chunk of its own (see model.AudioChunk): it
+    # starts and ends with at least one AAC frame of silence (``guard``) and lasts a whole
+    # number of ``unit``s, so an edited scene re-encodes its own sound only and every other
+    # scene's, wherever it moved, is the same cached chunk. That rounding adds 0-0.5 s of
+    # pause after a scene (at 30 fps). With music (which runs across the joins) the
+    # soundtrack is one piece and only its end is rounded.
+    unit = audio_unit(fps)
+    chunked = bool(unit) and house.music is None
+    guard = -(-AAC_FRAME * fps // OUTPUT_RATE) if chunked else 0
+    leads = [guard] * len(scenes)
+    if chunked:
+        counts = [_rounded_up(guard + n + guard, unit) for n in spoken]
+        if title_frames:
+            title_frames = max(unit, round(title_frames / unit) * unit)
+    else:
+        counts = list(spoken)
+        if unit:
+            counts[-1] += _rounded_up(title_frames + sum(counts), unit) - title_frames - sum(counts)
     fade = min(round(house.crossfade_ms * fps / 1000), min(counts) // 3, title_frames // 2 if title_frames else 10**6)
     starts = []
     cursor = title_frames
@@ -80,8 +121,8 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
     joiner = "" if primary_language(language) in NO_SPACES else " "
 
     per_scene: list[list[Word]] = []
-    for scene, start in zip(scenes, starts):
-        offset = ms(start, fps)
+    for scene, start, lead in zip(scenes, starts, leads):
+        offset = ms(start, fps) + ms(lead, fps)   # not ms(start + lead): the same for a scene wherever it moved
         per_scene.append([Word(offset + w.start_ms, offset + w.end_ms, w.text) for w in scene.words])
 
     look = style.caption_look(width, height, font.family, house.text_rgb, house.highlight_rgb, 0.0)
@@ -116,7 +157,7 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
             placed.append(Placed(cut, frame, fade if i else 0))
             frame += cut.frames
         report, boxes = audit(phrases, placed, enc, look, font.path, joiner, (house.text_rgb, house.highlight_rgb),
-                              card)
+                              card, ResultCache(cache_dir) if cache_dir is not None else None, font.sha256)
         phrases = tuple(replace(p, box_opacity=b) for p, b in zip(phrases, boxes))
     track = CaptionTrack(phrases, look) if house.captions else None
 
@@ -125,7 +166,12 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
     for i, cut in enumerate(cuts):
         # (start, length, entered from): the crossfade into a cut is a segment of its own, so
         # the rest of the cut does not depend on the cut before it (see model.Segment).
-        pieces = [(0, fade, cuts[i - 1]), (fade, cut.frames - fade, None)] if i and fade else [(0, cut.frames, None)]
+        # The rest is cut every ``BODY_FRAMES`` from the cut's start, so an edited scene is
+        # rendered on every core at once, not on one while the others wait.
+        pieces = [(0, fade, cuts[i - 1])] if i and fade else []
+        body = fade if i and fade else 0
+        pieces += [(at, min(BODY_FRAMES * fps // 30, cut.frames - at), None)
+                   for at in range(body, cut.frames, BODY_FRAMES * fps // 30)]
         for start, length, before in pieces:
             window = (ms(frame, fps) + ms(start, fps), ms(frame, fps) + ms(start + length, fps))
             text = ass.document(width, height, track.look if track else None, track.phrases if track else (),
@@ -141,8 +187,16 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
         chapters.insert(0, Chapter(0, title.strip() or "Introduction"))  # players want the first mark at 0:00
     if len(chapters) < 2:
         chapters = []   # one chapter is the whole video: no marks, no list
+    clips = [AudioClip(s.narration, file_sha256(s.narration), lead, count - lead)
+             for s, lead, count in zip(scenes, leads, counts)]
+    if chunked:
+        chunks = ((AudioChunk(title_frames, ()),) if title_frames else ()) + tuple(
+            AudioChunk(count, (clip,)) for clip, count in zip(clips, counts))
+    else:
+        placed = tuple(AudioClip(c.path, c.sha256, start + c.start_frame, c.frames) for c, start in zip(clips, starts))
+        chunks = (AudioChunk(total, placed),)
     mix = AudioMix(narration=narration_track, duration_ms=ms(total, fps), music=house.music,
-                   music_gain_db=house.music_gain_db)
+                   music_gain_db=house.music_gain_db, fps=fps, chunks=chunks)
     video = VideoPlan(tuple(segments), mix, tuple(chapters), enc, fonts_dir, title.strip())
     layout = Layout(tuple(ms(s, fps) for s in starts), tuple(ms(s + c, fps) - ms(s, fps) for s, c in zip(starts, counts)),
                     phrases, report, ms(title_frames, fps), ms(total, fps), joiner)

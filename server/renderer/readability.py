@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageFont
 
+from server.pipeline.cache import ResultCache, digest
 from server.renderer.graph import pan_path
 from server.renderer.model import CaptionLook, Cut, Encoding, Phrase, TitleCard
 
@@ -32,6 +33,7 @@ BOX_RGB = (8, 10, 20)
 BOX_OPACITIES = (0.0, 0.55, 0.7, 0.85, 0.95)
 LINE_HEIGHT = 1.25      # libass's line advance for Source Sans / Noto CJK, in font sizes
 KEPT_PICTURES = 3
+AUDIT_VERSION = "1"   # bump when the audit's method changes: cached figures are then not reused
 AUDIT_SCALE = 2         # frames are drawn at half size for the audit: percentiles do not need every pixel
 
 
@@ -131,6 +133,13 @@ class FrameDrawer:
         return np.asarray(picture.crop((x // AUDIT_SCALE, y // AUDIT_SCALE, x // AUDIT_SCALE + w,
                                         y // AUDIT_SCALE + h)))
 
+    def placed_at(self, frame: int) -> int:
+        """The index of the cut on screen at video frame ``frame`` (inside a crossfade: the one entered)."""
+        for i, placed in enumerate(self.placed):
+            if placed.start <= frame < placed.start + placed.cut.frames or i + 1 == len(self.placed):
+                return i
+        raise ValueError(f"frame {frame} is outside the video")
+
     def frames(self, frame: int) -> list[np.ndarray]:
         """What is on screen at video frame ``frame``: one picture, or both sides of a crossfade
         (the audit takes the worse, so it holds at every step of the fade)."""
@@ -167,9 +176,11 @@ def caption_area(phrase: Phrase, look: CaptionLook, face: ImageFont.FreeTypeFont
 
 def audit(phrases: tuple[Phrase, ...], placed: list[Placed], encoding: Encoding, look: CaptionLook,
           font_path: Path, joiner: str, colours: tuple[tuple[int, int, int], ...],
-          title: TitleCard | None = None) -> tuple[Audit, tuple[float, ...]]:
+          title: TitleCard | None = None, cache: ResultCache | None = None,
+          font_key: str = "") -> tuple[Audit, tuple[float, ...]]:
     """Each phrase's contrast on its sampled frames, the box opacity each phrase needs, and
-    the title's contrast on the title card's middle frame."""
+    the title's contrast on the title card's middle frame. With ``cache`` (and the font's
+    digest in ``font_key``), each cut's figures are kept and reused."""
     face = ImageFont.truetype(str(font_path), look.font_size)
     drawer = FrameDrawer(placed, encoding)
     title_ratio = None
@@ -186,23 +197,43 @@ def audit(phrases: tuple[Phrase, ...], placed: list[Placed], encoding: Encoding,
                           for shown in drawer.frames(title.frames // 2))
     text_l = [float(luminance(np.array(c, dtype=np.float64))) for c in colours]
     fps = encoding.fps
-    cues, boxes, sampled = [], [], 0
+    # Phrases are measured per cut, and a cut's figures are cached by what the viewer sees
+    # there (its picture and motion, the crossfade into it, its phrases' words and frames
+    # counted from the cut's start), never by its place: an edit re-audits its own scene.
+    groups: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
     for index, phrase in enumerate(phrases):
-        left, top, right, bottom = (v // AUDIT_SCALE for v in caption_area(phrase, look, face, encoding.width,
-                                                                             encoding.height, joiner))
         first, last = phrase.start_ms * fps // 1000, max(phrase.start_ms, phrase.end_ms - 1) * fps // 1000
-        areas = []
-        for frame in sorted({first, (first + last) // 2, last}):
-            areas += [shown[top:bottom, left:right] for shown in drawer.frames(frame)]
-            sampled += 1
+        at = drawer.placed_at(first)
+        start = placed[at].start
+        groups.setdefault(at, []).append((index, tuple(f - start for f in sorted({first, (first + last) // 2, last}))))
+    measured: dict[int, tuple[float, float, float]] = {}
+    for at, members in groups.items():
+        here = placed[at]
 
-        def worst(opacity: float) -> float:
-            return min(_ratio_behind(area, lum, opacity) for area in areas for lum in text_l)
+        def produce(here: Placed = here, members: list = members) -> list[list[float]]:
+            out = []
+            for index, frames in members:
+                left, top, right, bottom = (v // AUDIT_SCALE for v in caption_area(
+                    phrases[index], look, face, encoding.width, encoding.height, joiner))
+                areas = [shown[top:bottom, left:right] for f in frames for shown in drawer.frames(here.start + f)]
 
-        chosen = next((o for o in BOX_OPACITIES if worst(o) >= WCAG_MIN), BOX_OPACITIES[-1])
-        cues.append(CueContrast(index, phrase.start_ms, worst(0.0), worst(chosen), chosen))
-        boxes.append(chosen)
-    return Audit(tuple(cues), sampled, title_ratio), tuple(boxes)
+                def worst(opacity: float) -> float:
+                    return min(_ratio_behind(area, lum, opacity) for area in areas for lum in text_l)
+
+                chosen = next((o for o in BOX_OPACITIES if worst(o) >= WCAG_MIN), BOX_OPACITIES[-1])
+                out.append([worst(0.0), worst(chosen), chosen])
+            return out
+
+        before = placed[at - 1].cut if at and here.fade else None
+        key = digest("readability", AUDIT_VERSION, here.cut, here.fade, before, encoding, look, font_key, joiner,
+                     colours, [([[w.text for w in line] for line in phrases[index].lines], frames)
+                               for index, frames in members])
+        values = cache.json("readability", key, produce)[0] if cache is not None else produce()
+        for (index, _frames), (plain, final, chosen) in zip(members, values, strict=True):
+            measured[index] = (plain, final, chosen)
+    cues = [CueContrast(i, phrase.start_ms, *measured[i]) for i, phrase in enumerate(phrases)]
+    sampled = sum(len(frames) for members in groups.values() for _i, frames in members)
+    return Audit(tuple(cues), sampled, title_ratio), tuple(c.box_opacity for c in cues)
 
 
 _LINEAR = _linear(np.arange(256, dtype=np.float64))   # sRGB byte -> linear light

@@ -43,12 +43,16 @@ def render_segments(segments: tuple[Segment, ...], cache_dir: Path, fonts_dir: P
                 with Image.open(cut.still.path) as picture:
                     sizes[cut.still.sha256] = picture.size
                 sources[cut.still.sha256] = cut.still.path
-    threads = max(1, (cpus or os.cpu_count() or 1) // max(1, workers))
     rendered = 0
     counting = threading.Lock()
 
     cache = ResultCache(cache_dir)
     missing = [s for s in segments if cache.entry("segments", digest("segments", RENDERER_VERSION, s), ".mp4") is None]
+    # One encoder thread per segment when there are enough segments to keep every core busy
+    # (threads share a frame's work less well than processes share segments); an edit's few
+    # segments get every core each, or the last long one would run on one core alone.
+    cores = cpus or os.cpu_count() or 1
+    threads = max(1, cores // max(1, workers)) if len(missing) >= 2 * max(1, workers) else cores
     stills: dict[graph.PreparedStill, None] = {}   # ordered, unique: only what the missing segments show
     for segment in missing:
         for cut in (segment.cut, segment.enter_from if segment.transition.frames else None):
