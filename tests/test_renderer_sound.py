@@ -78,7 +78,7 @@ def test_music_is_ducked_under_the_voice_and_the_mix_is_normalised(tmp_path: Pat
     # A "voice" (a 220 Hz tone) speaks from 1 s to 4 s and from 7 s to 9 s; the music is a 3 kHz tone.
     _tone(voice, 10, 22050, 220, [(1, 4), (7, 9)], 0.08)
     _tone(music, 4, 44100, 3000, [(0, 4)], 0.5)   # shorter than the video: it loops
-    out = tmp_path / "mix.aac"
+    out = tmp_path / "mix.m4a"
     measured = render_audio(AudioMix(voice, 10_000, music=music, music_gain_db=-12), out)
     assert measured["input_i"] < -14
     pcm = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-ac", "1", "-f", "s16le", "-ar", "48000", "-"],
@@ -112,7 +112,7 @@ def test_speech_with_high_peaks_reaches_the_target_through_the_limiter(tmp_path:
 
     clip = narrate(PiperNarrator(bundled_voice()), TEXT + " Plosives pop; the peaks stand proud of the speech.",
                    tmp_path / "piper.wav", 350)
-    out = tmp_path / "voice.aac"
+    out = tmp_path / "voice.m4a"
     measured = render_audio(AudioMix(clip.path, clip.duration_ms), out)
     assert measured["limited"] and measured["input_peak"] - measured["input_i"] > 13   # a real crest, not a tone
     log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(out), "-af", "ebur128=peak=true",
@@ -171,7 +171,7 @@ def _chunked_mix(folder: Path, clips: list[Path], name: str) -> AudioMix:
     chunks = []
     for clip in clips:
         frames = -(-(frames_for(clip, fps)[0] + 2 * guard) // unit) * unit
-        chunks.append(AudioChunk(frames, (AudioClip(clip, file_sha256(clip), guard, frames - guard),)))
+        chunks.append(AudioChunk(frames, (AudioClip(clip, file_sha256(clip), guard, frames - 2 * guard),)))
     total = sum(c.frames for c in chunks)
     mix = AudioMix(folder / f"{name}.wav", total * 1000 // fps, fps=fps, chunks=tuple(chunks))
     lay_out(mix)
@@ -192,10 +192,10 @@ def test_chunks_join_to_what_one_encode_gives_to_the_sample(tmp_path: Path) -> N
 
     clips = [_voice_clip(tmp_path / f"c{i}.wav", s, hz, i) for i, (s, hz) in enumerate([(2.3, 180), (1.7, 240), (2.9, 150)])]
     mix = _chunked_mix(tmp_path, clips, "narration")
-    joined = render_audio(mix, tmp_path / "joined.aac", tmp_path / "cache")
-    whole = render_audio(replace(mix, chunks=()), tmp_path / "whole.aac")   # the same mix as one piece
+    joined = render_audio(mix, tmp_path / "joined.m4a", tmp_path / "cache")
+    whole = render_audio(replace(mix, chunks=()), tmp_path / "whole.m4a")   # the same mix as one piece
     assert joined["output_i"] == pytest.approx(-14, abs=0.4) and joined["output_tp"] <= -1.0
-    a, b = _decoded(tmp_path / "joined.aac"), _decoded(tmp_path / "whole.aac")
+    a, b = _decoded(tmp_path / "joined.m4a"), _decoded(tmp_path / "whole.m4a")
     samples = sum(c.frames for c in mix.chunks) * 48000 // 30
     assert len(a) == samples                                   # no priming left, no padding: in step with the picture
     reference = np.frombuffer(subprocess.run(
@@ -222,10 +222,11 @@ def test_an_edited_scene_re_encodes_only_its_own_sound(tmp_path: Path) -> None:
     def entries() -> set[Path]:
         return set((cache / "soundtrack").rglob("*.aac")) if (cache / "soundtrack").exists() else set()
 
-    render_audio(_chunked_mix(tmp_path, clips, "before"), tmp_path / "before.aac", cache)
+    render_audio(_chunked_mix(tmp_path, clips, "before"), tmp_path / "before.m4a", cache)
     made = entries()
     assert len(made) == 4
     after = render_audio(_chunked_mix(tmp_path, [clips[0], edited, clips[2], clips[3]], "after"),
-                         tmp_path / "after.aac", cache)
+                         tmp_path / "after.m4a", cache)
     assert len(entries() - made) == 1
     assert after["output_i"] == pytest.approx(-14, abs=0.4)
+

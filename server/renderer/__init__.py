@@ -34,7 +34,7 @@ def render_video(plan: VideoPlan, out: Path, cache_dir: Path, work_dir: Path, wo
     """Render ``plan`` into ``out`` (written to a temporary name, then renamed)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter()
-    soundtrack = work_dir / "soundtrack.aac"
+    soundtrack = work_dir / "soundtrack.m4a"
     mix = plan.audio
     sound = _Soundtrack(mix, cache_dir, work_dir)
     # The segments run on a pool of ``workers`` threads, so the peak memory is this process,

@@ -55,6 +55,21 @@ def frames_for(path: Path, fps: int) -> tuple[int, int]:
     return max(1, -(-samples * fps // rate)), rate
 
 
+SILENCE = 100           # |sample| at or below this (-50 dBFS) is silence, for trimming a clip's end
+KEPT_TAIL_MS = 100      # of a clip's trailing silence, at least this much is always kept
+
+
+def voiced_frames(path: Path, fps: int) -> int:
+    """The video frames a clip needs to end no sooner than ``KEPT_TAIL_MS`` after its last
+    sound (its trailing silence beyond that may be cut, see ``plan.plan_video``)."""
+    with wave.open(str(path), "rb") as reader:
+        rate = reader.getframerate()
+        samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > SILENCE)
+    end = min(len(samples), (int(loud[-1]) + 1 if len(loud) else 0) + rate * KEPT_TAIL_MS // 1000)
+    return max(1, -(-end * fps // rate))
+
+
 def lay_out(mix: AudioMix) -> int:
     """Write ``mix.narration``, the whole narration track (what the loudness is measured
     on), from the mix's chunks. Returns its sample rate."""
@@ -316,11 +331,19 @@ def adts_packets(data: bytes) -> list[bytes]:
 
 
 def join(files: list[Path], out: Path) -> None:
-    """The pieces' packets in order, each piece's priming frame dropped (see the module's docstring)."""
-    with open(out, "wb") as writer:
-        for path in files:
-            for packet in adts_packets(path.read_bytes())[1:]:
-                writer.write(packet)
+    """The pieces' packets in order, each piece's priming frame dropped (see the module's
+    docstring), in an MP4 audio file (.m4a) at ``out``. (Muxed straight from ADTS into the
+    video, the MP4's chapter track got durations in the raw stream's time base and was
+    dropped: the MP4 had chapters for ffmpeg but none for QuickTime players.)"""
+    raw = out.with_name(f".{out.stem}.joined.aac")
+    try:
+        with open(raw, "wb") as writer:
+            for path in files:
+                for packet in adts_packets(path.read_bytes())[1:]:
+                    writer.write(packet)
+        process.run(["-i", str(raw), "-c", "copy", "-f", "mp4", str(out)], "the soundtrack (joining its chunks)")
+    finally:
+        raw.unlink(missing_ok=True)
 
 
 def measure_file(path: Path) -> tuple[float, float]:
@@ -341,7 +364,7 @@ def figures(level: Level, final: tuple[float, float]) -> dict[str, float]:
 
 
 def render_audio(mix: AudioMix, out: Path, cache_dir: Path | None = None) -> dict[str, float]:
-    """Mix, normalise and encode the soundtrack to AAC (ADTS) in ``out``, one piece after
+    """Mix, normalise and encode the soundtrack to AAC in ``out`` (.m4a), one piece after
     another; return the loudness figures. (``render_video`` runs the same steps with the
     pieces in parallel beside the picture.)"""
     level = analyse(mix, cache_dir)

@@ -15,7 +15,7 @@ from pathlib import Path
 from server.renderer import ass, style
 from server.digests import file_sha256
 from server.pipeline.cache import ResultCache
-from server.renderer.audio import AAC_FRAME, OUTPUT_RATE, frames_for
+from server.renderer.audio import AAC_FRAME, OUTPUT_RATE, frames_for, voiced_frames
 from server.renderer.fonts import NO_SPACES, CaptionFont, primary_language
 from server.renderer.model import (AudioChunk, AudioClip, AudioMix, CaptionTrack, Chapter, Cut, Encoding, Phrase,
                                    Segment, Still, TitleCard, Transition, VideoPlan, Word)
@@ -96,15 +96,21 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
     # Without music each scene's sound is a chunk of its own (see model.AudioChunk): it
     # starts and ends with at least one AAC frame of silence (``guard``) and lasts a whole
     # number of ``unit``s, so an edited scene re-encodes its own sound only and every other
-    # scene's, wherever it moved, is the same cached chunk. That rounding adds 0-0.5 s of
-    # pause after a scene (at 30 fps). With music (which runs across the joins) the
-    # soundtrack is one piece and only its end is rounded.
+    # scene's, wherever it moved, is the same cached chunk. The scene is rounded to the
+    # nearest unit, cutting into the clip's trailing silence (narrators end a clip with
+    # about half a second of it; 100 ms is always kept) rather than always rounding up,
+    # so the pause between scenes stays what the narrator made it, give or take a quarter
+    # of a second (at 30 fps), and the video no longer. With music (which runs across the
+    # joins) the soundtrack is one piece and only its end is rounded.
     unit = audio_unit(fps)
     chunked = bool(unit) and house.music is None
     guard = -(-AAC_FRAME * fps // OUTPUT_RATE) if chunked else 0
     leads = [guard] * len(scenes)
     if chunked:
-        counts = [_rounded_up(guard + n + guard, unit) for n in spoken]
+        counts = []
+        for scene, natural in zip(scenes, spoken):
+            shortest = _rounded_up(guard + voiced_frames(scene.narration, fps) + guard, unit)
+            counts.append(max(shortest, round((guard + natural + guard) / unit) * unit))
         if title_frames:
             title_frames = max(unit, round(title_frames / unit) * unit)
     else:
@@ -187,7 +193,7 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
         chapters.insert(0, Chapter(0, title.strip() or "Introduction"))  # players want the first mark at 0:00
     if len(chapters) < 2:
         chapters = []   # one chapter is the whole video: no marks, no list
-    clips = [AudioClip(s.narration, file_sha256(s.narration), lead, count - lead)
+    clips = [AudioClip(s.narration, file_sha256(s.narration), lead, count - 2 * lead)   # the guards stay silent
              for s, lead, count in zip(scenes, leads, counts)]
     if chunked:
         chunks = ((AudioChunk(title_frames, ()),) if title_frames else ()) + tuple(
