@@ -169,7 +169,7 @@ def ours(folder: Path, cache: Path, scenes: list, out: Path, preset: str, draft:
     narration = folder / f"{out.stem}-narration.wav"
     started = time.perf_counter()
     with PeakRss() as rss:
-        plan, layout, counts = plan_video(scenes, "How We Measure", "en", HouseStyle(encoding), font,
+        plan, layout = plan_video(scenes, "How We Measure", "en", HouseStyle(encoding), font,
                                           fonts_folder(font, cache), narration, cache)
         lay_out(plan.audio)
         result = render_video(plan, out, cache, folder / f"{out.stem}-work", workers=os.cpu_count() or 2)

@@ -70,7 +70,7 @@ def _render(folder: Path, cache: Path, texts: list[str], name: str = "out", pres
     scenes = _scenes(folder, texts)
     font = caption_font("en")
     narration = folder / f"{name}-narration.wav"
-    plan, layout, counts = plan_video(scenes, "A Renderer Test", "en", HouseStyle(Encoding(W, H, FPS, preset)),
+    plan, layout = plan_video(scenes, "A Renderer Test", "en", HouseStyle(Encoding(W, H, FPS, preset)),
                                       font, fonts_folder(font, cache), narration)
     lay_out(plan.audio)
     result = render_video(plan, folder / f"{name}.mp4", cache, folder / f"{name}-work", workers=2)

@@ -184,6 +184,12 @@ def _limited(gain: float, ceiling_db: float) -> str:
             f":attack=5:release=60")
 
 
+def _gain_of(steps: str) -> float:
+    """The gain (dB) in filters made by ``loudness_steps`` (0 for none)."""
+    found = re.findall(r"volume=(-?[\d.]+)dB", steps)
+    return float(found[0]) if found else 0.0
+
+
 def _on_grid(gain: float) -> float:
     return round(max(-30.0, min(30.0, gain)) / GAIN_STEP_DB) * GAIN_STEP_DB
 
@@ -248,7 +254,7 @@ def _reuse(mix: AudioMix, steps: str, tried: list[tuple[float, float]], cache_di
     are cached: the previous render of an edited article, whose loudness moved by a few
     hundredths of a LU, may have landed one step away."""
     limited = "alimiter" in steps
-    gain = float(re.findall(r"volume=(-?[\d.]+)dB", steps)[0])
+    gain = _gain_of(steps)
     loudness = next(level for g, level in tried if abs(g - gain) < 1e-9)
     slope = 1.0
     if limited:
@@ -355,7 +361,7 @@ def measure_file(path: Path) -> tuple[float, float]:
 
 def figures(level: Level, final: tuple[float, float]) -> dict[str, float]:
     """The loudness figures for the manifest: before normalising, the gain, and on the encoded result."""
-    gain = float(re.findall(r"volume=(-?[\d.]+)dB", level.steps)[0]) if "volume=" in level.steps else 0.0
+    gain = _gain_of(level.steps)
     limited = "alimiter" in level.steps
     return {"input_i": level.input_i if level.input_i != float("-inf") else -70.0, "input_peak": level.input_peak,
             "gain_db": round(gain, 2), "limited": limited,

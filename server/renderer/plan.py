@@ -84,8 +84,8 @@ def _rounded_up(frames: int, unit: int) -> int:
 
 def plan_video(scenes: list[SceneInput], title: str, language: str | None, house: HouseStyle, font: CaptionFont,
                fonts_dir: Path, narration_track: Path, cache_dir: Path | None = None
-               ) -> tuple[VideoPlan, Layout, list[int]]:
-    """The plan, its layout, and each scene's frame count. ``cache_dir``: where the
+               ) -> tuple[VideoPlan, Layout]:
+    """The plan and its layout. ``cache_dir``: where the
     readability audit keeps each scene's figures (none: measured afresh)."""
     if not scenes:
         raise ValueError("a video needs at least one scene")
@@ -206,5 +206,5 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
     video = VideoPlan(tuple(segments), mix, tuple(chapters), enc, fonts_dir, title.strip())
     layout = Layout(tuple(ms(s, fps) for s in starts), tuple(ms(s + c, fps) - ms(s, fps) for s, c in zip(starts, counts)),
                     phrases, report, ms(title_frames, fps), ms(total, fps), joiner)
-    return video, layout, counts
+    return video, layout
 

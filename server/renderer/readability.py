@@ -143,15 +143,14 @@ class FrameDrawer:
     def frames(self, frame: int) -> list[np.ndarray]:
         """What is on screen at video frame ``frame``: one picture, or both sides of a crossfade
         (the audit takes the worse, so it holds at every step of the fade)."""
-        for i, placed in enumerate(self.placed):
-            if placed.start <= frame < placed.start + placed.cut.frames or i + 1 == len(self.placed):
-                n = min(frame - placed.start, placed.cut.frames - 1)
-                shown = [self._cut_frame(placed.cut, n)]
-                if i and n < placed.fade:
-                    before = self.placed[i - 1]
-                    shown.append(self._cut_frame(before.cut, before.cut.frames + n))
-                return shown
-        raise ValueError(f"frame {frame} is outside the video")
+        i = self.placed_at(frame)
+        placed = self.placed[i]
+        n = min(frame - placed.start, placed.cut.frames - 1)
+        shown = [self._cut_frame(placed.cut, n)]
+        if i and n < placed.fade:
+            before = self.placed[i - 1]
+            shown.append(self._cut_frame(before.cut, before.cut.frames + n))
+        return shown
 
 
 def _at(expression: str, n: int) -> int:

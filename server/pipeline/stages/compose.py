@@ -63,7 +63,7 @@ def run(ctx: StageContext) -> None:
     scenes = [SceneInput(Path(images[s.id].path), images[s.id].sha256, Path(voices[s.id].path), _words(s, job.language),
                          s.chapter or "") for s in job.scenes]
     narration = ctx.work_dir / "narration.wav"
-    plan, layout, _counts = plan_video(scenes, job.title or "", job.language, house, font,
+    plan, layout = plan_video(scenes, job.title or "", job.language, house, font,
                                       fonts_folder(font, ctx.cache_dir), narration, ctx.cache_dir)
     lay_out(plan.audio)
     video = ctx.work_dir / "video.rendering.mp4"  # stored as video.mp4 below, once whole
