@@ -230,3 +230,32 @@ def test_an_edited_scene_re_encodes_only_its_own_sound(tmp_path: Path) -> None:
     assert len(entries() - made) == 1
     assert after["output_i"] == pytest.approx(-14, abs=0.4)
 
+
+
+def _peaky_clip(path: Path, seconds: float, hz: float, seed: int) -> Path:
+    """A quiet speech-like clip with sharp clicks: peaks far over its loudness, as piper's
+    plosives are, so one gain would clip and the limiter is needed."""
+    rate = 22050
+    t = np.arange(int(seconds * rate)) / rate
+    rng = np.random.default_rng(seed)
+    signal = 0.04 * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2) * np.sin(2 * np.pi * hz * t)
+    for at in rng.uniform(0.1, seconds - 0.1, size=int(seconds * 6)):
+        signal[int(at * rate):int(at * rate) + 40] += 0.5 * np.hanning(40)
+    write_wav(path, np.round(np.clip(signal, -1, 1) * 32767).astype(np.int16), rate)
+    return path
+
+
+def test_an_edit_measures_the_gain_its_earlier_render_settled_on_first(tmp_path: Path) -> None:
+    """A limited mix's gain is found in measured passes (each a pass over the whole mix). After
+    an edit the loudness moves by hundredths of a LU, so the gain the earlier render settled
+    on (its chunks are cached) is measured first: one limiter pass, and the other chunks reused."""
+    from server.renderer.audio import GAIN_STEP_DB, analyse
+
+    cache = tmp_path / "cache"
+    clips = [_peaky_clip(tmp_path / f"p{i}.wav", 2.5 + 0.4 * i, 170 + 15 * i, i) for i in range(5)]
+    before = render_audio(_chunked_mix(tmp_path, clips, "before"), tmp_path / "before.m4a", cache)
+    assert before["limited"] and before["passes"] >= 5, before   # the search took two limiter passes or more
+    edited = _chunked_mix(tmp_path, [*clips[:2], _peaky_clip(tmp_path / "e.wav", 3.0, 200, 9), *clips[3:]], "after")
+    level = analyse(edited, cache)
+    assert len(level.tried) == 1 and abs(level.tried[0][0] - before["gain_db"]) < GAIN_STEP_DB / 2, level.tried
+    assert abs(level.tried[0][1] - -14) <= 0.3
