@@ -73,6 +73,11 @@ def test_every_operation_answers_as_its_description_says(spec_app, auth) -> None
             statuses.add(response.status_code)
 
         check()
+        if operation.path == "/documents" and operation.method == "post":
+            # The first upload's 201, checked against the description too: generated uploads
+            # are mostly refused, and in one run of 12 none of them was accepted.
+            operation.validate_response(created)
+            statuses.add(created.status_code)
         tried[f"{operation.method.upper()} {operation.path}"] = statuses
     assert tried["GET /jobs"] >= {200, 400}, tried
     assert tried["GET /jobs/{id}"] >= {200, 304, 404} and tried["POST /documents"] >= {201, 400}, tried
