@@ -185,6 +185,7 @@ def test_a_status_read_is_one_sql_statement_on_its_own_pool(client, auth, app, d
     from server.api.status import status_reader
 
     created = post(client, ARTICLE, auth).json["job"]["id"]
+    status_reader(app).answers.keep_seconds = 0   # every read goes to the database (kept answers: the next test)
     with app.app_context():
         pools = {"status": status_reader(app).engine, "orm": db.engine}
     checkouts = {name: 0 for name in pools}
@@ -209,6 +210,72 @@ def test_a_status_read_is_one_sql_statement_on_its_own_pool(client, auth, app, d
     assert checkouts == {"status": 3, "orm": 0}  # one connection per read, none from the ORM's pool
     if database_url.startswith("sqlite"):
         assert len(statements) == 3 and all(sql.lstrip().upper().startswith("SELECT") for sql in statements)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_pollers_get_kept_answers_and_this_servers_own_writes_at_once(client, auth, app, database_url) -> None:
+    """A job's answer is kept for MEDIABUDDY_STATUS_CACHE_MS (1 s): a second poll costs no
+    database read. A write made in this process (a cancel through the API, a session's
+    commit, a Core statement) is seen by the very next read; a write by another process (a
+    worker) only once the kept answer has expired."""
+    import time
+
+    import sqlalchemy as sa
+    from sqlalchemy import event
+
+    from server.api.status import status_reader
+
+    first = post(client, ARTICLE, auth).json["job"]["id"]
+    second = post(client, ARTICLE + b"\nAnother line for a second job.\n", auth, filename="b.md").json["job"]["id"]
+    reader = status_reader(app)
+    assert reader.answers.keep_seconds == 1.0
+    reads = []
+    event.listen(reader.engine, "checkout", lambda *_: reads.append(1))
+
+    def status(job_id: int) -> str:
+        answer = client.get(f"/api/v1/jobs/{job_id}", headers=auth)
+        assert answer.status_code == 200
+        return answer.json["job"]["status"]
+
+    assert [status(first) for _ in range(3)] == ["queued"] * 3 and len(reads) == 1   # kept
+    assert client.post(f"/api/v1/jobs/{first}/cancel", headers=auth).status_code in (200, 202)
+    assert status(first) == "canceled" and len(reads) == 2          # the API's own write: seen at once
+    assert status(second) == "queued" and len(reads) == 3
+    with app.app_context():                                         # a session's commit in this process
+        db.session.get(Job, second).status = JobStatus.FAILED
+        db.session.commit()
+    assert status(second) == "failed" and status(first) == "canceled" and len(reads) == 4   # only its job dropped
+    with app.app_context(), db.engine.begin() as connection:      # a Core statement: every answer dropped
+        connection.execute(sa.update(Job.__table__).where(Job.id == second).values(status="queued"))
+    assert status(second) == "queued" and len(reads) == 5
+    # Another process's write (a raw connection the events cannot see, as a worker's would be).
+    other = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool)
+    with other.connect() as raw:
+        cursor = raw.connection.dbapi_connection.cursor()
+        cursor.execute(f"UPDATE jobs SET status = 'failed' WHERE id = {int(second)}")
+        raw.connection.dbapi_connection.commit()
+    other.dispose()
+    assert status(second) == "queued"                                  # still the kept answer
+    time.sleep(1.05)
+    assert status(second) == "failed"
+
+
+def test_an_answer_read_before_a_write_is_not_kept() -> None:
+    """A read that began before a write's commit and finished after its forget is not kept:
+    otherwise the old answer would be served for the whole kept time."""
+    from server.api.status import AnswerCache, forget_jobs
+
+    cache = AnswerCache(60)
+    began = cache.generation
+    forget_jobs([7])                       # a write committed while the read was under way
+    cache.put(7, began, b"old", '"e1"')
+    assert cache.get(7) is None
+    cache.put(7, cache.generation, b"new", '"e2"')
+    assert cache.get(7) == (b"new", '"e2"')
+    forget_jobs([8])
+    assert cache.get(7) == (b"new", '"e2"')   # another job's write leaves it
+    forget_jobs(None)
+    assert cache.get(7) is None
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
@@ -244,6 +311,7 @@ def test_a_status_read_survives_the_database_dropping_its_pooled_connection(clie
     from server.api.status import status_reader
 
     created = post(client, ARTICLE, auth).json["job"]["id"]
+    status_reader(app).answers.keep_seconds = 0   # the second read must go to the database
     assert client.get(f"/api/v1/jobs/{created}", headers=auth).status_code == 200  # a connection is now pooled
     with status_reader(app).engine.connect() as pooled:  # the same connection goes back to the pool after
         backend = pooled.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
