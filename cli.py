@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from config import Settings, SettingsError, load_settings
@@ -563,12 +564,16 @@ def db_stamp(ctx: click.Context, revision: str) -> None:
 @click.pass_context
 def render(ctx: click.Context, source: Path, output: Path | None, draft: bool) -> None:
     """Render one markdown file to a video now: no daemon, no server."""
-    from server.render import render_file
+    from server.render import RenderError, render_file
 
     settings = _settings(ctx)
     if draft:
         settings = settings.model_copy(update={"render_draft": True})
-    result = render_file(settings, source, output or Path.cwd() / f"{source.stem}.mp4")
+    try:
+        result = render_file(settings, source, output or Path.cwd() / f"{source.stem}.mp4")
+    except RenderError as error:  # the reason, as the job would record it; no traceback
+        console.print(f"[red]{escape(str(error))}[/red]", soft_wrap=True)
+        sys.exit(1)
     out.print(f"Wrote [bold]{result}[/bold] (+ .srt, .json, .jpg beside it)")
 
 

@@ -14,7 +14,7 @@ from server.errors import ApiError, MediaBuddyError
 from server.extensions import db
 from server.intake import ALLOWED_SUFFIXES, accept
 from server.models import STAGES, Job
-from server.pipeline.runner import run_job
+from server.pipeline.runner import JobFailed, run_job
 from server.pipeline.stages.publish import publish_job
 from server.storage import LocalStore
 
@@ -45,7 +45,10 @@ def render_file(settings: Settings, source: Path, output: Path) -> Path:
                                 else f"{source.stem}.md", None, local)
             except ApiError as error:
                 raise RenderError(f"{source}: {error.message}") from error
-        run_job(app, intake.job_id, stages=STAGES[:-1])
+        try:
+            run_job(app, intake.job_id, stages=STAGES[:-1])
+        except JobFailed as error:   # a one-shot render has no queue to retry from: the reason is the answer
+            raise RenderError(f"{source}: {error}") from error
         with app.app_context():
             publish_job(db.session.get(Job, intake.job_id), LocalStore(output.parent), output.name[:-len(".mp4")])
             db.session.remove()

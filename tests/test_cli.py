@@ -70,6 +70,21 @@ def test_render_leaves_the_current_folder_alone_and_names_its_output(tmp_path: P
     assert "alembic" not in result.stderr
 
 
+def test_a_refused_render_says_why_in_one_line_without_a_traceback(tmp_path: Path) -> None:
+    """An article over MEDIABUDDY_MAX_MINUTES is refused in the voice stage; the command
+    printed a two-exception Python traceback ending in the runner's JobFailed."""
+    (tmp_path / "long.md").write_text("# Long\n\n" + "Words keep coming in this long article. " * 150, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "cli", "render", "long.md", "-o", "long.mp4"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300,
+                            env=_env(HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / "cache"),
+                                     MEDIABUDDY_MAX_MINUTES="0.5"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "long.md: voice: the narration would run about" in result.stderr
+    assert "over the 0.5-minute limit (MEDIABUDDY_MAX_MINUTES)" in result.stderr
+    assert not (tmp_path / "long.mp4").exists()
+
+
 def test_glyph_check_fails_when_a_font_lacks_the_languages_characters() -> None:
     latin = font_path("bold")  # Source Sans Pro: Latin, Greek, Cyrillic; no kana or kanji
     assert missing_glyphs(latin, GLYPH_SAMPLES["en"]) == []
