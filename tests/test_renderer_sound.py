@@ -161,6 +161,31 @@ def _voice_clip(path: Path, seconds: float, hz: float, seed: int) -> Path:
     return path
 
 
+def test_espeak_words_it_says_as_one_share_that_word_and_keep_the_sentence_timed(tmp_path: Path) -> None:
+    """espeak gives "of the" and "do not" one word event: the whole sentence's timings were
+    dropped for it (two of three English test sentences were shared out by length). Now the
+    two words share the spoken word's span, and every other word keeps its own event."""
+    from server.providers.narration.espeak import word_spans
+
+    narrator = EspeakNarrator()
+    sentence = "You do not belong, she said, and the rest of the team agreed."
+    samples, rate, spans = narrator.speak_timed(sentence)
+    tokens = sentence.split()
+    assert spans is not None and len(spans) == len(tokens)
+    assert all(a < b <= c for (a, b), (c, _) in zip(spans, spans[1:]))
+    do, not_ = spans[tokens.index("do")], spans[tokens.index("not")]
+    assert do[1] == not_[0] and (not_[1] - not_[0]) > (do[1] - do[0])   # one spoken word, shared by length
+    onsets = _onsets_after_pauses(samples, rate)
+    for word in ("she", "and"):   # after a comma: the voice resumes where the word starts
+        start = spans[tokens.index(word)][0]
+        assert min(abs(start - onset) for onset in onsets) * 1000 / rate < 40, word
+    # Words before the first event go with the first word that has one; none at all: None.
+    silent = np.zeros(1000, np.int16)
+    silent[100:900] = 5000
+    assert word_spans("of the cat", [(8, 100)], silent) == [(100, 300), (300, 600), (600, 900)]
+    assert word_spans("of the cat", [], silent) is None
+
+
 def _chunked_mix(folder: Path, clips: list[Path], name: str) -> AudioMix:
     from server.digests import file_sha256
     from server.renderer.audio import frames_for, lay_out
