@@ -65,6 +65,7 @@ class LocalStore:
                 shutil.move(source, temp)
             else:
                 shutil.copyfile(source, temp)
+            os.chmod(temp, FILE_MODE)
             _fsync(temp)
             os.replace(temp, target)
         except BaseException:
@@ -79,6 +80,7 @@ class LocalStore:
                 stream.write(text)
                 stream.flush()
                 os.fsync(stream.fileno())
+            os.chmod(temp, FILE_MODE)
             os.replace(temp, target)
         except BaseException:
             temp.unlink(missing_ok=True)
@@ -94,7 +96,9 @@ class LocalStore:
         try:
             for item in folder.iterdir():
                 if item.is_file():
+                    os.chmod(item, FILE_MODE)
                     _fsync(item)
+            os.chmod(folder, FOLDER_MODE)
             _fsync_folder(folder)
             try:
                 os.rename(folder, target)
@@ -132,6 +136,18 @@ class LocalStore:
         handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}")
         os.close(handle)
         return Path(name)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)   # reading it means setting it: done once, at import, before any thread writes
+    os.umask(mask)
+    return mask
+
+
+# What a file or folder made the ordinary way would get. Temporary names come from mkstemp and
+# mkdtemp, which make them private (0600, 0700): published videos were unreadable by anyone else.
+_UMASK = _current_umask()
+FILE_MODE, FOLDER_MODE = 0o666 & ~_UMASK, 0o777 & ~_UMASK
 
 
 def _fsync(path: Path) -> None:

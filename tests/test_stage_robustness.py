@@ -210,6 +210,30 @@ def test_store_writes_are_atomic_and_safe_between_threads(tmp_path: Path) -> Non
     assert not source.exists() and store.local_path("jobs/7/video.mp4").read_bytes() == b"\x01" * 1000
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_stored_files_get_the_modes_the_umask_gives_not_the_temporary_names(tmp_path: Path) -> None:
+    """Temporary names come from mkstemp/mkdtemp (0600/0700): a published video, its .srt
+    and .json were readable by their owner only (found looking at a render's outbox)."""
+    import stat
+
+    from server.storage import FILE_MODE, FOLDER_MODE
+
+    store = LocalStore(tmp_path / "store")
+    source = tmp_path / "video.bin"
+    source.write_bytes(b"\x01" * 100)
+    os.chmod(source, 0o600)
+    store.put_file("out/a.mp4", source)
+    store.put_file("out/b.mp4", source, move=True)
+    store.put_text("out/a.json", "{}")
+    folder = store.scratch("cache/entry")
+    (folder / "result.txt").write_text("x")
+    store.put_tree("cache/entry", folder)
+    modes = {key: stat.S_IMODE(store.local_path(key).stat().st_mode)
+             for key in ("out/a.mp4", "out/b.mp4", "out/a.json", "cache/entry/result.txt", "cache/entry")}
+    assert modes == {**{key: FILE_MODE for key in modes}, "cache/entry": FOLDER_MODE}, modes
+    assert FILE_MODE & stat.S_IRUSR and FOLDER_MODE & stat.S_IXUSR
+
+
 def test_render_keeps_a_dotted_output_name_whole(tmp_path: Path) -> None:
     from server.render import render_file
 
