@@ -248,6 +248,14 @@ def test_pollers_get_kept_answers_and_this_servers_own_writes_at_once(client, au
     with app.app_context(), db.engine.begin() as connection:      # a Core statement: every answer dropped
         connection.execute(sa.update(Job.__table__).where(Job.id == second).values(status="queued"))
     assert status(second) == "queued" and len(reads) == 5
+    with app.app_context():                                         # SQL text through the session: the same
+        db.session.execute(sa.text("UPDATE jobs SET status = 'failed' WHERE id = :id"), {"id": second})
+        db.session.commit()
+    assert status(second) == "failed" and len(reads) == 6
+    with app.app_context():
+        db.session.execute(sa.text("UPDATE jobs SET status = 'queued' WHERE id = :id"), {"id": second})
+        db.session.commit()
+    assert status(second) == "queued" and len(reads) == 7
     # Another process's write (a raw connection the events cannot see, as a worker's would be).
     other = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool)
     with other.connect() as raw:

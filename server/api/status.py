@@ -307,7 +307,9 @@ def _note_touched(session: Session, _context: object) -> None:
 
 @sa.event.listens_for(Session, "do_orm_execute")
 def _note_bulk_write(state: sa.orm.ORMExecuteState) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
+    textual_write = isinstance(state.statement, sa.TextClause) and \
+        state.statement.text.lstrip()[:8].upper().startswith(_WRITES)
+    if state.is_insert or state.is_update or state.is_delete or textual_write:
         state.session.info[_TOUCHED_ALL] = True   # which rows, only the database knows
 
 
