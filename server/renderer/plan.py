@@ -68,6 +68,13 @@ BODY_FRAMES = 120   # at 30 fps (4 s): the longest piece of a scene rendered as 
 MAX_UNIT_MS = 600   # beyond this (24 fps needs 64 frames, 2.7 s) a scene's rounding would be heard as a gap
 
 
+def _even_pieces(start: int, end: int, longest: int) -> list[tuple[int, int]]:
+    """Frames ``start`` to ``end`` as (start, length) pieces of at most ``longest``, as even as whole frames allow."""
+    count = -(-(end - start) // longest)
+    edges = [start + (end - start) * k // count for k in range(count + 1)] if count else [start]
+    return [(a, b - a) for a, b in zip(edges, edges[1:])]
+
+
 def audio_unit(fps: int) -> int:
     """The fewest video frames that hold a whole number of AAC frames (1024 samples at
     48 kHz): 16 at 30 fps (533 ms), 8 at 25 fps. 0 when no short unit exists, and then
@@ -172,12 +179,12 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
     for i, cut in enumerate(cuts):
         # (start, length, entered from): the crossfade into a cut is a segment of its own, so
         # the rest of the cut does not depend on the cut before it (see model.Segment).
-        # The rest is cut every ``BODY_FRAMES`` from the cut's start, so an edited scene is
-        # rendered on every core at once, not on one while the others wait.
+        # The rest is cut into even pieces of at most ``BODY_FRAMES``, so an edited scene is
+        # rendered on every core at once, not on one while the others wait (even: 150 frames
+        # were 120 + 30, and the 120 alone set the edit's time; 121 left a 1-frame segment).
         pieces = [(0, fade, cuts[i - 1])] if i and fade else []
         body = fade if i and fade else 0
-        pieces += [(at, min(BODY_FRAMES * fps // 30, cut.frames - at), None)
-                   for at in range(body, cut.frames, BODY_FRAMES * fps // 30)]
+        pieces += [(at, length, None) for at, length in _even_pieces(body, cut.frames, BODY_FRAMES * fps // 30)]
         for start, length, before in pieces:
             window = (ms(frame, fps) + ms(start, fps), ms(frame, fps) + ms(start + length, fps))
             text = ass.document(width, height, track.look if track else None, track.phrases if track else (),
