@@ -142,6 +142,8 @@ def _prepare_server(settings: Settings) -> None:
 @click.pass_context
 def serve(ctx: click.Context, no_migrate: bool) -> None:
     """Run the HTTP API (waitress) on MEDIABUDDY_HOST:MEDIABUDDY_PORT."""
+    import gc
+
     import waitress
 
     from server import create_app, upgrade_database
@@ -156,6 +158,11 @@ def serve(ctx: click.Context, no_migrate: bool) -> None:
     _check_credentials_in_background(settings)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     logging.getLogger("mediabuddy").info("API listening on %s", settings.effective_server_url)
+    # Everything loaded so far (Flask, SQLAlchemy, the models: ~130,000 objects) lives as long
+    # as the server: moved out of the collector's sight, a full collection no longer walks it
+    # (65 ms when it did). Measured with bench/api_load.py: the status read's server CPU
+    # went from 136-150 to 128-133 us per request.
+    gc.freeze()
     try:
         waitress.serve(app, host=settings.host, port=settings.port, threads=settings.server_threads, ident="mediabuddy",
                        max_request_body_size=settings.max_document_bytes + 65536)

@@ -23,6 +23,9 @@ in the same run, so the ratios compare like with like:
   of the job from the SQLite run's database and ``json.dumps``: what the database read
   costs without any framework or ORM.
 
+and ``sqlite-read``: the real API on SQLite again with ``MEDIABUDDY_STATUS_CACHE_MS=0``, so
+every status read goes to the database (the ``sqlite`` row keeps each job's answer 1 s).
+
 Printed per target: requests/s, status reads/s, uploads/s, p50/p95/p99 latency of reads
 and of uploads, errors (non-2xx), 5xx, reads/s as a fraction of the floor's, and CPU per
 request (user+sys, microseconds) spent by the server process, by the database (the
@@ -213,14 +216,16 @@ def percentiles(samples: list[float]) -> dict[str, float | None]:
     return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99)}
 
 
-def run_server(database: str, url: str | None, args: argparse.Namespace, *, keep_home: bool = False
-               ) -> dict[str, object]:
+def run_server(database: str, url: str | None, args: argparse.Namespace, *, keep_home: bool = False,
+               status_cache_ms: int | None = None) -> dict[str, object]:
     """Measure the real API; with ``keep_home`` the home survives and its path is in the result."""
     home = Path(tempfile.mkdtemp(prefix=f"mediabuddy-load-{database}-"))
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MEDIABUDDY_HOME": str(home), "MEDIABUDDY_PORT": str(port),
            "MEDIABUDDY_API_TOKEN": TOKEN, "MEDIABUDDY_LOG_LEVEL": "WARNING",
            "MEDIABUDDY_SERVER_THREADS": str(args.threads), "MEDIABUDDY_SHORT_SIDE": "240", "MEDIABUDDY_FPS": "10"}
+    if status_cache_ms is not None:
+        env["MEDIABUDDY_STATUS_CACHE_MS"] = str(status_cache_ms)
     if url:
         import sqlalchemy as sa
 
@@ -333,6 +338,7 @@ def main() -> None:
         results["raw-sqlite"] = run_floor("raw-sqlite", args, str(home / "var" / "mediabuddy.db"))
     finally:
         shutil.rmtree(home, ignore_errors=True)
+    results["sqlite-read"] = run_server("sqlite", None, args, status_cache_ms=0)
     if args.postgres_url:
         results["postgresql"] = run_server("postgresql", args.postgres_url, args)
     floor_reads = results["floor"]["reads_per_s"] or 1.0
