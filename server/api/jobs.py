@@ -44,7 +44,8 @@ def list_jobs():
 
 @api_blueprint.get("/jobs/<int:job_id>")
 def get_job(job_id: int):
-    """One job, read fresh, with an ETag (server/api/status.py, whose StatusRoute usually answers first)."""
+    """One job with an ETag; its answer kept up to MEDIABUDDY_STATUS_CACHE_MS (server/api/status.py,
+    whose StatusRoute usually answers first)."""
     answer = status_answer(current_app, job_id, request.headers.get("If-None-Match"))
     if answer is None:
         raise ApiError(404, "not_found", f"there is no job {job_id}")
