@@ -8,6 +8,7 @@ import wave
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pydantic
 import pytest
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from server.providers.types import NarrationRequest, Usage
 from tests.fakes.gemini import fake_gemini  # noqa: F401 - the fixture
 from tests.fakes.gemini import (KEY, FakeGemini, Reply, audio, blocked, continuing, hang, internal, json_reply,
                                 malformed, max_tokens, rate_limited, safety_stop, text, unavailable)
+from tests.fakes.gemini_replies import RATE, speech
 
 pytestmark = pytest.mark.clients
 
@@ -349,8 +351,7 @@ def test_retry_hints_parse():
 # Speech --------------------------------------------------------------------------------------
 
 
-def test_narrator_writes_24khz_wav_with_captions_and_no_word_timings(gemini_settings, fake_gemini, meter,
-                                                                     tmp_path: Path):
+def test_narrator_writes_24khz_wav_with_captions(gemini_settings, fake_gemini, meter, tmp_path: Path):
     narrator = GeminiNarrator(gemini_settings.model_copy(update={"gemini_tts_voice": "Puck"}))
     assert narrator.speaks("en") and narrator.speaks("ja-JP") and not narrator.speaks("xx")
     fake_gemini.script(audio(1.5))
@@ -359,13 +360,40 @@ def test_narrator_writes_24khz_wav_with_captions_and_no_word_timings(gemini_sett
     with wave.open(str(clip.path)) as wav:
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (24000, 1, 2)
         assert wav.getnframes() == 24000 * 1.5 + 24000 * 300 // 1000
-    assert clip.duration_ms == 1800 and clip.provider == "gemini" and clip.words == ()
-    assert " ".join(c.text for c in clip.captions) == text_
-    assert clip.captions[0].start_ms == 0 and clip.captions[-1].end_ms == 1500
+    assert clip.duration_ms == 1800 and clip.provider == "gemini"
+    assert " ".join(c.text for c in clip.captions) == text_ and [w.text for w in clip.words] == text_.split()
+    assert clip.captions[0].start_ms == 0 and clip.captions[-1].end_ms == 1500   # a tone: no pause to go by
     config = fake_gemini.requests[-1].body["generationConfig"]
     assert config["responseModalities"] == ["AUDIO"] and "Puck" in str(config)
     assert [(r.model, r.audio_tokens) for r in rows(meter)] == [("gemini-3.8-flash-lite-tts", 48)]
     assert rows(meter)[0].price_usd == pytest.approx((10 * 0.50 + 48 * 6.00) / 1e6)
+
+
+def test_gemini_speech_gets_word_timings_from_its_pauses(gemini_settings, fake_gemini, meter, tmp_path: Path):
+    """Gemini gives no word timings. Real speech (espeak-ng's, which reports where each word
+    starts) served as Gemini's answer: the narrator finds the words in the pauses. Every
+    word after punctuation (where a caption cue starts) lands within 60 ms of where espeak
+    said it; spread by length over the clip as before, they were up to ~500 ms off."""
+    from server.providers.narration.espeak import EspeakNarrator
+
+    text_ = ("The fetch API lets a page ask a server for data. It answers with a promise, and the promise "
+             "resolves to the response when the headers arrive.")
+    samples, rate, spans = EspeakNarrator().speak_timed(text_)
+    assert spans is not None
+    at_24k = np.interp(np.arange(len(samples) * RATE // rate) * rate / RATE, np.arange(len(samples)), samples)
+    fake_gemini.script(speech(np.round(at_24k).astype("<i2").tobytes()))
+    clip = GeminiNarrator(gemini_settings).narrate(NarrationRequest(text=text_, pause_ms=300), tmp_path / "s.wav", meter)
+    truth = [a * 1000 // rate for a, _ in spans]
+    found = [w.start_ms for w in clip.words]
+    tokens = text_.split()
+    after_punctuation = [i for i in range(1, len(tokens)) if tokens[i - 1][-1] in ".,"]
+    assert after_punctuation and all(abs(found[i] - truth[i]) <= 60 for i in after_punctuation), \
+        [(tokens[i], found[i], truth[i]) for i in after_punctuation]
+    errors = sorted(abs(f - t) for f, t in zip(found, truth))
+    assert errors[len(errors) // 2] <= 80                       # the median word, placed by length between pauses
+    cue_starts = {c.start_ms for c in clip.captions}
+    assert all(found[i] in cue_starts for i in after_punctuation if tokens[i - 1][-1] == ".")   # cues carry them
+    assert clip.captions[0].words and clip.captions[-1].end_ms <= clip.duration_ms - 300
 
 
 def test_long_text_is_spoken_in_pieces_under_the_input_limit(gemini_settings, fake_gemini, meter, tmp_path):

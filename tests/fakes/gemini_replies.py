@@ -131,7 +131,12 @@ def malformed() -> Reply:
 
 def audio(seconds: float = 1.0, *, mime: str = f"audio/L16;codec=pcm;rate={RATE}") -> Reply:
     """Speech: a soft 220 Hz tone of ``seconds``, as Gemini sends it (base64 PCM in ``inlineData``)."""
-    pcm = tone(seconds)
+    return speech(tone(seconds), mime=mime)
+
+
+def speech(pcm: bytes, *, mime: str = f"audio/L16;codec=pcm;rate={RATE}") -> Reply:
+    """Speech of the caller's own (16-bit PCM at ``RATE``), as Gemini sends it."""
+    seconds = len(pcm) / 2 / RATE
     return Reply(body={"candidates": [{"content": {"role": "model", "parts": [
         {"inlineData": {"mimeType": mime, "data": base64.b64encode(pcm).decode()}}]},
         "finishReason": "STOP", "index": 0}],

@@ -58,7 +58,7 @@ def narrate(narrator: Narrator, text: str, out: Path, pause_ms: int) -> Narratio
                           for (a, b), t in zip(spans, tokens)]
         words += sentence_words
         cursor += len(samples)
-        captions.extend(_cues(sentence, sentence_words, start_ms, cursor * 1000 // rate))
+        captions.extend(timed_cues(sentence, sentence_words, start_ms, cursor * 1000 // rate))
         pieces.append(samples)
         gap = pause_ms if i == len(sentences) - 1 else SENTENCE_GAP_MS
         silence = np.zeros(rate * gap // 1000, dtype=np.int16)
@@ -87,7 +87,7 @@ def _spread(tokens: list[str], start: int, end: int) -> list[tuple[int, int]]:
     return spans
 
 
-def _cues(sentence: str, words: list[WordTiming], start_ms: int, end_ms: int) -> list[Caption]:
+def timed_cues(sentence: str, words: list[WordTiming], start_ms: int, end_ms: int) -> list[Caption]:
     """The sentence's caption chunks, each timed by its own words and carrying them."""
     chunks = chunk_words(sentence)
     if sum(len(c.split()) for c in chunks) != len(words) or not words:

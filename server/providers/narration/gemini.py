@@ -1,9 +1,8 @@
 """Gemini speech: a scene's text read by one of Gemini's prebuilt voices (paid, optional).
 
 The speech model answers raw 16-bit little-endian mono PCM at 24 kHz, which is wrapped in
-a WAV header here. Gemini gives no word timings: the clip's ``words`` are empty and its
-caption cues are spread over the audio sentence by sentence in proportion to their length
-(the renderer aligns words locally). One request carries at most ``MAX_SPEECH_CHARS``
+a WAV header here. Gemini gives no word timings: they are found in the audio's pauses
+(``pauses.align_by_pauses``), and the caption cues carry them. One request carries at most ``MAX_SPEECH_CHARS``
 characters, far under the model's 8,192-input-token limit even for CJK text; longer text
 is split at sentence ends and the pieces joined with a short gap.
 """
@@ -14,12 +13,16 @@ import wave
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
+
 from config import GEMINI_VOICES, Settings
 from server.errors import ProviderError
 from server.providers.base import Meter
 from server.providers.clients.gemini import MAX_SPEECH_CHARS, GeminiClient
+from server.providers.narration.base import timed_cues
 from server.providers.narration.captions import cues_for_sentence, split_sentences
-from server.providers.types import Caption, NarrationClip, NarrationRequest
+from server.providers.narration.pauses import align_by_pauses
+from server.providers.types import Caption, NarrationClip, NarrationRequest, WordTiming
 
 # The languages Gemini's speech models are documented to read (24 locales; primary BCP 47 tags).
 LANGUAGES = frozenset({"ar", "bn", "de", "en", "es", "fr", "hi", "id", "it", "ja", "ko", "mr", "nl", "pl", "pt",
@@ -67,8 +70,10 @@ class GeminiNarrator:
         write_wav(out, bytes(pcm), rate)
         duration_ms = len(pcm) // 2 * 1000 // rate
         spoken_ms = max(1, duration_ms - request.pause_ms)
-        return NarrationClip(path=out, duration_ms=duration_ms, captions=spread_captions(request.text, spoken_ms),
-                             provider=self.name)
+        words = align_by_pauses(request.text, np.frombuffer(bytes(pcm), "<i2")[:rate * spoken_ms // 1000], rate)
+        timed = timed_captions(request.text, words)
+        return NarrationClip(path=out, duration_ms=duration_ms, captions=timed or spread_captions(request.text, spoken_ms),
+                             provider=self.name, words=tuple(words) if timed else ())
 
 
 def speech_pieces(text: str, limit: int = MAX_SPEECH_CHARS) -> list[str]:
@@ -92,6 +97,20 @@ def speech_pieces(text: str, limit: int = MAX_SPEECH_CHARS) -> list[str]:
     if current:
         pieces.append(current)
     return [p for p in pieces if p]
+
+
+def timed_captions(text: str, words: list[WordTiming]) -> tuple[Caption, ...]:
+    """The sentences' caption cues, each timed by its words; () when the words do not match the sentences."""
+    sentences = split_sentences(text)
+    if not words or sum(len(s.split()) for s in sentences) != len(words):
+        return ()
+    cues: list[Caption] = []
+    k = 0
+    for sentence in sentences:
+        mine = words[k:k + len(sentence.split())]
+        k += len(mine)
+        cues.extend(timed_cues(sentence, mine, mine[0].start_ms, mine[-1].end_ms))
+    return tuple(cues)
 
 
 def spread_captions(text: str, spoken_ms: int) -> tuple[Caption, ...]:
