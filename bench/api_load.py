@@ -19,6 +19,9 @@ in the same run, so the ratios compare like with like:
 * ``floor``: bare waitress answering a constant JSON body (uploads read and drop the body);
 * ``flask``: a Flask hello-world with the same two routes under the same waitress: what the
   framework alone costs;
+* ``floor+x264`` (with ``--worker``): the bare floor again while ffmpeg encodes moving
+  1080x1920 frames with x264 at the worker's priority (``-re``, so at 30 frames/s as a
+  render would), the load a rendering worker puts on the machine;
 * ``raw-sqlite``: a bare WSGI app answering each read with one hand-written sqlite3 SELECT
   of the job from the SQLite run's database and ``json.dumps``: what the database read
   costs without any framework or ORM.
@@ -303,15 +306,39 @@ def seed(port: int, count: int) -> list[int]:
     return ids
 
 
-def run_floor(kind: str, args: argparse.Namespace, database_file: str = "") -> dict[str, object]:
+def run_floor(kind: str, args: argparse.Namespace, database_file: str = "", *, beside_a_render: bool = False
+              ) -> dict[str, object]:
+    """A floor server under the same clients; with ``beside_a_render``, while x264 encodes at the
+    worker's priority (what a rendering worker costs the machine), so the floor carries that load too."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", FLOOR_APP, str(port), str(args.threads), kind, database_file])
+    load = None
     try:
         wait_listening(port, server)
-        return drive(port, list(range(1, args.seed + 1)), args, {"server": lambda: cpu_seconds(server.pid)})
+        watched = {"server": lambda: cpu_seconds(server.pid)}
+        if beside_a_render:
+            load = render_load(args.seconds + 10)
+            watched["render"] = lambda: cpu_seconds(load.pid)
+        return drive(port, list(range(1, args.seed + 1)), args, watched)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in (load, server):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+def render_load(seconds: float) -> subprocess.Popen:
+    """An x264 encode of moving 1080x1920 frames, at the worker's default priority (nice 10), for ``seconds``."""
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    from config import Settings
+
+    nice = Settings.model_fields["worker_nice"].default
+    return subprocess.Popen([get_ffmpeg_exe(), "-v", "error", "-nostdin", "-re", "-f", "lavfi", "-i",
+                             f"testsrc2=size=1080x1920:rate=30:duration={seconds}", "-c:v", "libx264",
+                             "-preset", "veryfast", "-f", "null", "-"],
+                            preexec_fn=(lambda: os.nice(nice)) if hasattr(os, "nice") else None,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main() -> None:
@@ -332,6 +359,8 @@ def main() -> None:
             or not 0 <= args.uploads_per_second <= 50:
         parser.error("--seconds must be 1-120, --upload-share 0-1, --seed 1-10000, --uploads-per-second 0-50")
     results = {kind: run_floor(kind, args) for kind in FLOORS}
+    if args.worker:   # the floor beside a render too: like compared with like as well as with the machine's best
+        results["floor+x264"] = run_floor("floor", args, beside_a_render=True)
     results["sqlite"] = run_server("sqlite", None, args, keep_home=True)
     home = Path(results["sqlite"].pop("home"))
     try:  # the same database file the sqlite run left, read without framework or ORM
