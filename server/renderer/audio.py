@@ -268,7 +268,7 @@ def _cached_limited_gain(mix: AudioMix, measured_i: float, cache_dir: Path) -> f
     probes = chunks[::max(1, len(chunks) // 3)][:3]
 
     def cached(chunk: AudioChunk, steps: str) -> bool:
-        return cache.entry("soundtrack", digest("soundtrack", *_chunk_key(mix, chunk, steps)), ".aac") is not None
+        return _is_cached(cache, mix, chunk, steps)
 
     linear = _on_grid(mix.loudness_lufs - measured_i)
     best, best_cached = None, 0
@@ -302,11 +302,15 @@ def _reuse(mix: AudioMix, steps: str, tried: list[tuple[float, float]], cache_di
         if abs(loudness + slope * (g - gain) - mix.loudness_lufs) > LOUDNESS_TOLERANCE_DB + 1e-6:
             continue
         candidate = _limited(g, mix.true_peak_db) if limited else f"volume={g:.2f}dB"
-        cached = sum(chunk is not None and cache.entry("soundtrack", digest("soundtrack", *_chunk_key(mix, chunk, candidate)),
-                                                       ".aac") is not None for chunk in chunks)
+        cached = sum(chunk is not None and _is_cached(cache, mix, chunk, candidate) for chunk in chunks)
         if cached > best_cached:
             best, best_cached = candidate, cached
     return best
+
+
+def _is_cached(cache: ResultCache, mix: AudioMix, chunk: AudioChunk, steps: str) -> bool:
+    """Whether ``chunk`` encoded with ``steps`` is in the cache (what ``encode`` would reuse)."""
+    return cache.entry("soundtrack", digest("soundtrack", *_chunk_key(mix, chunk, steps)), ".aac") is not None
 
 
 def pieces(mix: AudioMix) -> list[AudioChunk | None]:

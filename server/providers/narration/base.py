@@ -53,7 +53,7 @@ def narrate(narrator: Narrator, text: str, out: Path, pause_ms: int) -> Narratio
         start_ms = cursor * 1000 // rate
         tokens = sentence.split()
         if spans is None or len(spans) != len(tokens):
-            spans = _spread(tokens, *_voiced(samples))
+            spans = spread_by_length(tokens, *_voiced(samples))
         sentence_words = [WordTiming((cursor + a) * 1000 // rate, (cursor + b) * 1000 // rate, t)
                           for (a, b), t in zip(spans, tokens)]
         words += sentence_words
@@ -76,7 +76,7 @@ def _voiced(samples: np.ndarray) -> tuple[int, int]:
     return (int(loud[0]), int(loud[-1]) + 1) if len(loud) else (0, len(samples))
 
 
-def _spread(tokens: list[str], start: int, end: int) -> list[tuple[int, int]]:
+def spread_by_length(tokens: list[str], start: int, end: int) -> list[tuple[int, int]]:
     """Share [start, end) among the tokens by their length in characters."""
     total = sum(len(t) for t in tokens) or 1
     spans, cursor = [], float(start)

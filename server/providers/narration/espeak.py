@@ -17,7 +17,7 @@ import numpy as np
 from config import Settings
 from server.errors import ProviderUnavailable
 from server.providers.base import Meter
-from server.providers.narration.base import SILENCE_LEVEL, narrate
+from server.providers.narration.base import SILENCE_LEVEL, narrate, spread_by_length
 from server.providers.types import NarrationClip, NarrationRequest
 
 NAME = "espeak-ng"
@@ -163,9 +163,8 @@ def word_spans(sentence: str, starts: list[tuple[int, int]], samples: np.ndarray
     for group, start, limit in zip(groups, group_starts, [*group_starts[1:], len(samples)]):
         voiced = np.flatnonzero(loud[start:limit])
         end = start + int(voiced[-1]) + 1 if len(voiced) else max(start + 1, limit)
-        lengths = np.cumsum([0] + [tokens[i][1] - tokens[i][0] + 1 for i in group])
-        edges = [start + round((end - start) * int(c) / int(lengths[-1])) for c in lengths]
-        spans += [(a, max(a + 1, b)) for a, b in zip(edges, edges[1:])]
+        said = [sentence[tokens[i][0] - 1:tokens[i][1]] for i in group]
+        spans += [(a, max(a + 1, b)) for a, b in spread_by_length(said, start, end)]
     return spans
 
 

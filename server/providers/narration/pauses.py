@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from server.providers.narration.base import spread_by_length
 from server.providers.types import WordTiming
 
 FRAME_MS = 10
@@ -46,7 +47,7 @@ def align_by_pauses(text: str, samples: np.ndarray, rate: int) -> list[WordTimin
     for run_index, boundary in [*pauses, (len(runs) - 1, len(tokens))]:
         group = tokens[first_token:boundary]
         start, end = runs[first_run][0], runs[run_index][1]
-        words += _spread(group, start, end)
+        words += [WordTiming(a, b, token) for (a, b), token in zip(spread_by_length(group, start, end), group)]
         first_token, first_run = boundary, run_index + 1
     return words
 
@@ -99,12 +100,3 @@ def _match(runs: list[tuple[int, int]], tokens: list[str], bounds: list[int]) ->
         best = nxt
     return min(best.values(), key=lambda entry: entry[0])[1]
 
-
-def _spread(tokens: list[str], start: int, end: int) -> list[WordTiming]:
-    total = sum(len(t) for t in tokens) or 1
-    words, cursor = [], float(start)
-    for token in tokens:
-        width = (end - start) * len(token) / total
-        words.append(WordTiming(round(cursor), round(cursor + width), token))
-        cursor += width
-    return words
