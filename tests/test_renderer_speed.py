@@ -196,7 +196,7 @@ def test_the_readability_audit_is_reused_for_scenes_an_edit_did_not_touch(tmp_pa
 
     first = audit(2400, cached=True)
     made = entries()
-    assert len(made) == 4                                      # one per scene (the title card has no captions)
+    assert len(made) == 5                                      # one per scene, and the title card's figure
     assert audit(2400, cached=True) == first and entries() == made
     edited = audit(3500, cached=True)
     assert len(entries() - made) == 2

@@ -184,16 +184,24 @@ def audit(phrases: tuple[Phrase, ...], placed: list[Placed], encoding: Encoding,
     drawer = FrameDrawer(placed, encoding)
     title_ratio = None
     if title is not None and title.frames:
-        title_face = ImageFont.truetype(str(font_path), title.font_size)
-        lines = title.title.split("\n")
-        widest = max(title_face.getlength(line) for line in lines)
-        tall = len(lines) * LINE_HEIGHT * title.font_size
-        w, h = encoding.width, encoding.height
-        left, top = round((w - widest) / 2) // AUDIT_SCALE, round((h - tall) / 2) // AUDIT_SCALE
-        right, bottom = round((w + widest) / 2) // AUDIT_SCALE, round((h + tall) / 2) // AUDIT_SCALE
-        white = float(luminance(np.array((255, 255, 255), dtype=np.float64)))
-        title_ratio = min(_ratio_behind(shown[top:bottom, left:right], white, 0.0)
-                          for shown in drawer.frames(title.frames // 2))
+        def title_contrast() -> float:
+            title_face = ImageFont.truetype(str(font_path), title.font_size)
+            lines = title.title.split("\n")
+            widest = max(title_face.getlength(line) for line in lines)
+            tall = len(lines) * LINE_HEIGHT * title.font_size
+            w, h = encoding.width, encoding.height
+            left, top = round((w - widest) / 2) // AUDIT_SCALE, round((h - tall) / 2) // AUDIT_SCALE
+            right, bottom = round((w + widest) / 2) // AUDIT_SCALE, round((h + tall) / 2) // AUDIT_SCALE
+            white = float(luminance(np.array((255, 255, 255), dtype=np.float64)))
+            return min(_ratio_behind(shown[top:bottom, left:right], white, 0.0)
+                       for shown in drawer.frames(title.frames // 2))
+
+        # Cached like a cut's figures: by the card and what lies behind its middle frame.
+        at = drawer.placed_at(title.frames // 2)
+        behind = placed[at]
+        key = digest("readability-title", AUDIT_VERSION, title, behind.cut, behind.fade,
+                     placed[at - 1].cut if at else None, title.frames // 2 - behind.start, encoding, font_key)
+        title_ratio = cache.json("readability", key, title_contrast)[0] if cache is not None else title_contrast()
     text_l = [float(luminance(np.array(c, dtype=np.float64))) for c in colours]
     fps = encoding.fps
     # Phrases are measured per cut, and a cut's figures are cached by what the viewer sees

@@ -91,8 +91,13 @@ def phrases(words: list[Word], until_ms: int, look: CaptionLook, font_path: Path
     room = width - 2 * look.margin_h - 2 * look.outline
     most = MAX_PHRASE_WORDS if joiner else 2 * MAX_PHRASE_WORDS   # CJK "words" are single characters
 
+    measured: dict[str, float] = {}   # the search below measures the same lines many times over
+
     def length(line: list[Word] | tuple[Word, ...]) -> float:
-        return face.getlength(joiner.join(w.text for w in line))
+        text = joiner.join(w.text for w in line)
+        if text not in measured:
+            measured[text] = face.getlength(text)
+        return measured[text]
 
     out: list[Phrase] = []
     for run in _runs(words):
