@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,13 +36,14 @@ def render_video(plan: VideoPlan, out: Path, cache_dir: Path, work_dir: Path, wo
     clock = time.perf_counter()
     soundtrack = work_dir / "soundtrack.m4a"
     mix = plan.audio
-    sound = _Soundtrack(mix, cache_dir, work_dir)
+    sound = _Soundtrack(mix, cache_dir, work_dir, soundtrack)
     # The segments run on a pool of ``workers`` threads, so the peak memory is this process,
     # ``workers`` segment ffmpeg (~200 MB each at 1080x1920) and the sound's one ffmpeg
     # (~36 MB) whatever the video's length. The sound has its own thread: its loudness
     # analysis, then its chunks, beside the segments, so an edit's one new chunk is not
     # queued behind its segments; chunks still waiting when the segments are done are
-    # shared out to the pool.
+    # shared out to the pool. A sound thread that encodes every chunk itself before the
+    # segments are done also joins and measures the soundtrack then, off the critical path.
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, ThreadPoolExecutor(max_workers=1) as own:
         first = own.submit(carry(sound.run))
         try:
@@ -56,9 +57,13 @@ def render_video(plan: VideoPlan, out: Path, cache_dir: Path, work_dir: Path, wo
         helpers = [pool.submit(carry(sound.encode_waiting)) for _ in range(max(1, workers))]
         for future in (first, *helpers):
             future.result()
-        level, files = sound.level, sound.files()
-        audio.join(files, soundtrack)
-        final = pool.submit(carry(audio.measure_file), soundtrack)
+        level = sound.level
+        if sound.measured is None:
+            audio.join([piece.path for piece in sound.pieces()], soundtrack)
+            final = pool.submit(carry(audio.output_loudness), level, sound.pieces(), soundtrack, cache_dir)
+        else:
+            final = Future()
+            final.set_result(sound.measured)
         t_encode = time.perf_counter() - started
         metadata = work_dir / "chapters.ffmeta"
         metadata.write_text(mux.ffmetadata(plan.chapters, mix.duration_ms, plan.title), encoding="utf-8")
@@ -78,13 +83,15 @@ class _Soundtrack:
     """The sound's work: the loudness analysis, then each piece's encode, taken one at a time
     from a shared list by whichever thread is free (the sound's own, then the pool's)."""
 
-    def __init__(self, mix: AudioMix, cache_dir: Path, work_dir: Path):
-        self.mix, self.cache_dir, self.work_dir = mix, cache_dir, work_dir
+    def __init__(self, mix: AudioMix, cache_dir: Path, work_dir: Path, out: Path):
+        self.mix, self.cache_dir, self.work_dir, self.out = mix, cache_dir, work_dir, out
         self.level: audio.Level | None = None
+        self.measured: tuple[float, float] | None = None   # set once ``out`` is joined and measured here
         self.analysed = threading.Event()
         self.seconds = 0.0
         self._pieces = list(enumerate(audio.pieces(mix)))
-        self._files: dict[int, Path] = {}
+        self._count = len(self._pieces)
+        self._files: dict[int, audio.Encoded] = {}
         self._lock = threading.Lock()
 
     def run(self) -> None:
@@ -95,6 +102,13 @@ class _Soundtrack:
             self.analysed.set()
             self._add(time.perf_counter() - started)
         self.encode_waiting()
+        with self._lock:
+            every_chunk = self.level is not None and len(self._files) == self._count
+        if every_chunk:   # no other thread took a chunk: nothing else can still be encoding
+            started = time.perf_counter()
+            audio.join([piece.path for piece in self.pieces()], self.out)
+            self.measured = audio.output_loudness(self.level, self.pieces(), self.out, self.cache_dir)
+            self._add(time.perf_counter() - started)
 
     def encode_waiting(self) -> None:
         while self.level is not None:
@@ -110,7 +124,7 @@ class _Soundtrack:
         with self._lock:
             self._pieces.clear()
 
-    def files(self) -> list[Path]:
+    def pieces(self) -> list[audio.Encoded]:
         return [self._files[i] for i in sorted(self._files)]
 
     def _add(self, seconds: float) -> None:

@@ -321,13 +321,21 @@ def pieces(mix: AudioMix) -> list[AudioChunk | None]:
     return [None]
 
 
-def encode(mix: AudioMix, piece: AudioChunk | None, level: Level, cache_dir: Path | None, work_dir: Path) -> Path:
+@dataclass(frozen=True)
+class Encoded:
+    """An encoded piece of the soundtrack; ``key`` names a cached chunk (None: the whole mix)."""
+
+    path: Path
+    key: str | None
+
+
+def encode(mix: AudioMix, piece: AudioChunk | None, level: Level, cache_dir: Path | None, work_dir: Path) -> Encoded:
     """One piece as raw AAC (ADTS): a chunk from the cache (made when missing), or the whole mix."""
     if piece is None:
         out = work_dir / "soundtrack-whole.aac"
         samples = sum(c.frames for c in mix.chunks) * mix.sample_rate // mix.fps if mix.chunks else None
         _encode(mix, mix.narration, mix.music, samples, level.steps, out)
-        return out
+        return Encoded(out, None)
 
     def produce(out: Path) -> None:
         source = out.with_name("chunk.wav")
@@ -335,12 +343,12 @@ def encode(mix: AudioMix, piece: AudioChunk | None, level: Level, cache_dir: Pat
         _encode(mix, source, None, piece.frames * mix.sample_rate // mix.fps, level.steps, out)
         source.unlink()
 
-    key = _chunk_key(mix, piece, level.steps)
+    key = digest("soundtrack", *_chunk_key(mix, piece, level.steps))
     if cache_dir is None:
-        out = work_dir / f"chunk-{digest('soundtrack', *key)[:16]}.aac"
+        out = work_dir / f"chunk-{key[:16]}.aac"
         produce(out)
-        return out
-    return cached_file(cache_dir, "soundtrack", key, ".aac", produce)
+        return Encoded(out, None)
+    return Encoded(cached_file(cache_dir, "soundtrack", _chunk_key(mix, piece, level.steps), ".aac", produce), key)
 
 
 def _chunk_key(mix: AudioMix, piece: AudioChunk, steps: str) -> tuple[object, ...]:
@@ -389,6 +397,52 @@ def join(files: list[Path], out: Path) -> None:
         raw.unlink(missing_ok=True)
 
 
+def output_loudness(level: Level, pieces: list[Encoded], joined: Path, cache_dir: Path | None) -> tuple[float, float]:
+    """Integrated loudness and true peak of the soundtrack in ``joined``, made from ``pieces``.
+
+    The true peak is the highest of the pieces' (the soundtrack holds their very packets,
+    and every join lies in silence), each measured once on the encoded piece and kept with
+    the cache, so an edit measures only its new chunks. The loudness is the one the analysis
+    measured on the mix with the gain (and limiter) that was used (the AAC encoder moves it
+    by a few hundredths of a LU); only when ``_reuse`` moved the gain to a point it
+    predicted is the joined file measured again."""
+    gain = _gain_of(level.steps)
+    if "alimiter" in level.steps:
+        measured = [loudness for tried, loudness in level.tried if abs(tried - gain) < 1e-9]
+        if not measured:
+            return measure_file(joined)
+        loudness = measured[0]
+    else:
+        loudness = level.input_i + gain   # a gain alone moves the loudness by exactly itself
+    return loudness, max(_true_peaks(pieces, cache_dir), default=-90.0)
+
+
+def _true_peaks(pieces: list[Encoded], cache_dir: Path | None) -> list[float]:
+    """Each piece's true peak (dBTP): from the cache, the rest measured in one ffmpeg."""
+    cache = ResultCache(cache_dir) if cache_dir is not None else None
+    peaks = [cache.load_json("soundtrack_peak", piece.key) if cache and piece.key else None for piece in pieces]
+    missing = [i for i, peak in enumerate(peaks) if peak is None]
+    if missing:
+        what = "the soundtrack (true peaks)"
+        inputs = [arg for i in missing for arg in ("-i", str(pieces[i].path))]
+        graph = "".join(f"[{k}:a]ebur128=peak=true[m{k}];" for k in range(len(missing)))
+        graph += "".join(f"[m{k}]" for k in range(len(missing))) + f"concat=n={len(missing)}:v=0:a=1[out]"
+        log = process.run([*inputs, "-filter_complex", graph, "-map", "[out]", "-f", "null", "-"], what,
+                          loglevel="info", keep=20 * len(missing) + 50)
+        # Each ebur128 prints its summary (14 lines) under its own name, Parsed_ebur128_<k>
+        # for the graph's k-th filter, in no fixed order.
+        found = {int(index): float(peak) for index, peak in re.findall(
+            r"\[Parsed_ebur128_(\d+) @ [^\]]*\] Summary:.*?Peak:\s+(-?[\d.]+) dBFS", log.replace("-inf dBFS", "-90.0 dBFS"),
+            flags=re.S)}
+        if sorted(found) != list(range(len(missing))):
+            raise process.RenderFailed(what, 1, "ebur128 printed no summary for every piece")
+        for k, i in enumerate(missing):
+            peaks[i] = found[k]
+            if cache and pieces[i].key:
+                cache.store_json("soundtrack_peak", pieces[i].key, peaks[i])
+    return [float(peak) for peak in peaks]
+
+
 def measure_file(path: Path) -> tuple[float, float]:
     """Integrated loudness and true peak of an encoded soundtrack: what the viewer hears."""
     what = "the soundtrack (final measure)"
@@ -402,7 +456,7 @@ def figures(level: Level, final: tuple[float, float]) -> dict[str, float]:
     limited = "alimiter" in level.steps
     return {"input_i": level.input_i if level.input_i != float("-inf") else -70.0, "input_peak": level.input_peak,
             "gain_db": round(gain, 2), "limited": limited,
-            "passes": 3 + (len(level.tried) if limited else 0),   # measure, [limiter passes], encode, measure
+            "passes": 2 + (len(level.tried) if limited else 0),   # measure, [limiter passes], encode
             "output_i": final[0] if final[0] != float("-inf") else -70.0, "output_tp": final[1]}
 
 
@@ -411,6 +465,6 @@ def render_audio(mix: AudioMix, out: Path, cache_dir: Path | None = None) -> dic
     another; return the loudness figures. (``render_video`` runs the same steps with the
     pieces in parallel beside the picture.)"""
     level = analyse(mix, cache_dir)
-    files = [encode(mix, piece, level, cache_dir, out.parent) for piece in pieces(mix)]
-    join(files, out)
-    return figures(level, measure_file(out))
+    encoded = [encode(mix, piece, level, cache_dir, out.parent) for piece in pieces(mix)]
+    join([piece.path for piece in encoded], out)
+    return figures(level, output_loudness(level, encoded, out, cache_dir))

@@ -37,13 +37,13 @@ class RenderFailed(RuntimeError):
         return not self.killed
 
 
-def run(args: list[str], what: str, *, timeout: float = 3600, loglevel: str = "error") -> str:
-    """Run ffmpeg with ``args``; return its stderr (only the last 200 lines are kept)."""
+def run(args: list[str], what: str, *, timeout: float = 3600, loglevel: str = "error", keep: int = 200) -> str:
+    """Run ffmpeg with ``args``; return its stderr (only the last ``keep`` lines)."""
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", loglevel, "-y", *args]
     with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True, errors="replace") as proc, cancel.watch(proc):
         # Read stderr as it comes (a long render must not fill the pipe), keeping a tail only.
-        tail: deque[str] = deque(maxlen=200)
+        tail: deque[str] = deque(maxlen=keep)
         assert proc.stderr is not None
         try:
             for line in proc.stderr:
