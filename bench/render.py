@@ -17,7 +17,8 @@ Printed: wall seconds, realtime factor (video seconds / wall seconds), peak RSS 
 processes (the Python process and every child, summed, sampled every 50 ms), CPU
 seconds of all processes (what a shared machine changes least), and the
 ratios (a)/(b) and (a)/(c). Then (a) again after editing one paragraph (the cache at
-work), a ``--draft`` render, and with ``--e2e`` a ~600-word corpus article from drop
+work), a ``--draft`` render and its own floor (x264 ultrafast alone on the draft's
+540x960 frames), and with ``--e2e`` a ~600-word corpus article from drop
 (``mediabuddy render``) to published video. ``uptime`` is printed beside every figure:
 this machine has two cores and may be shared.
 """
@@ -215,8 +216,8 @@ def moviepy_baseline(scenes: list, layout, out: Path, preset: str) -> tuple[floa
     return time.perf_counter() - started, rss.peak
 
 
-def encoder_floor(source: Path, out: Path, preset: str) -> tuple[float, float, int]:
-    """(encode wall s, decode-only wall s, peak RSS) for x264 on ``source``'s frames."""
+def encoder_floor(source: Path, out: Path, preset: str, size: tuple[int, int] = (W, H)) -> tuple[float, float, int]:
+    """(encode wall s, decode-only wall s, peak RSS) for x264 on ``source``'s frames (``size``)."""
     started = time.perf_counter()
     subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(source), "-f", "null", "-"], check=True)
     decode_s = time.perf_counter() - started
@@ -224,7 +225,7 @@ def encoder_floor(source: Path, out: Path, preset: str) -> tuple[float, float, i
     with PeakRss() as rss:
         decoder = subprocess.Popen([ffmpeg_exe(), "-v", "error", "-i", str(source), "-f", "rawvideo",
                                     "-pix_fmt", "yuv420p", "-"], stdout=subprocess.PIPE)
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{W}x{H}",
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{size[0]}x{size[1]}",
                         "-r", str(FPS), "-i", "-", "-c:v", "libx264", "-preset", preset, "-crf", "23",
                         "-threads", str(os.cpu_count() or 2), "-f", "mp4", str(out)], stdin=decoder.stdout, check=True)
         decoder.wait()
@@ -290,6 +291,9 @@ def main() -> None:
             wall_d, rss_d, _, result_d, _ = ours(folder, folder / "cache-draft", scenes, folder / "draft.mp4",
                                                  args.preset, draft=True)
             row(f"{video_s:.0f} s (a) --draft (540x960, ultrafast)", wall_d, video_s, rss_d, "")
+            wall_dc, _, rss_dc = encoder_floor(result_d.video, folder / "floor-draft.mp4", "ultrafast", (W // 2, H // 2))
+            row(f"{video_s:.0f} s (c) x264 floor, draft", wall_dc, video_s, rss_dc,
+                f"(a)/(c) = {wall_d / wall_dc:.2f}: x264 ultrafast alone on the draft's frames")
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     if args.e2e:
