@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import wave
@@ -296,23 +297,36 @@ def test_an_edit_measures_the_gain_its_earlier_render_settled_on_first(tmp_path:
     assert abs(level.tried[0][1] - -14) <= 0.3
 
 
-def test_each_chunks_true_peak_is_its_own_when_many_are_measured_in_batches(tmp_path: Path) -> None:
-    """More chunks than one ffmpeg measures at once (each input costs it ~5 MB: a 20-minute
-    video has 300 chunks): every figure kept in the cache is the chunk's own, in order."""
-    from server.renderer.audio import PEAK_BATCH, Encoded, _true_peaks
+def test_each_chunks_true_peak_kept_in_the_cache_is_its_own(tmp_path: Path) -> None:
+    """A first render measures every chunk's true peak from the joined soundtrack's 100 ms
+    frames (a frame across a join counts for both chunks), an edit its new chunks apart
+    (``PEAK_BATCH`` to an ffmpeg): the figure kept for a chunk is the one ebur128 finds on
+    that chunk alone, or, from the frames, never below it nor above its neighbours'."""
+    from server.renderer.audio import PEAK_BATCH, _measure_peaks
 
     clips = [_voice_clip(tmp_path / f"c{i}.wav", 0.6 + 0.05 * i, 150 + 7 * i, i) for i in range(2 * PEAK_BATCH + 3)]
     for i, clip in enumerate(clips):   # louder and louder: the peaks differ, so an order mix-up shows
         with wave.open(str(clip), "rb") as reader:
             samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
         write_wav(clip, np.round(samples * (0.2 + 0.04 * i)).astype(np.int16), 22050)
-    render_audio(_chunked_mix(tmp_path, clips, "many"), tmp_path / "many.m4a", tmp_path / "cache")
-    chunks = sorted((tmp_path / "cache" / "soundtrack").rglob("*.aac"))
+    cache = tmp_path / "cache"
+    render_audio(_chunked_mix(tmp_path, clips, "many"), tmp_path / "many.m4a", cache)
+    chunks = sorted((cache / "soundtrack").rglob("*.aac"))
     assert len(chunks) == len(clips)
-    peaks = _true_peaks([Encoded(chunk, None) for chunk in chunks], None)
-    for chunk, peak in zip(chunks, peaks, strict=True):
+
+    def own(chunk: Path) -> float:
         log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(chunk), "-af", "ebur128=peak=true",
                               "-f", "null", "-"], capture_output=True, text=True, timeout=60).stderr
-        assert peak == pytest.approx(float(re.findall(r"Peak:\s+(-?[\d.]+) dBFS", log)[-1]), abs=0.05)
-    assert len(set(peaks)) > PEAK_BATCH
-    assert len(list((tmp_path / "cache" / "soundtrack_peak").rglob("*.json"))) == len(clips)   # the render kept them
+        return float(re.findall(r"Peak:\s+(-?[\d.]+) dBFS", log)[-1])
+
+    kept = {chunk: json.loads((cache / "soundtrack_peak" / chunk.parent.name[:2] / f"{chunk.parent.name}.json")
+                              .read_text()) for chunk in chunks}
+    assert len(set(kept.values())) > PEAK_BATCH
+    alone = {chunk: own(chunk) for chunk in chunks}
+    order = sorted(chunks, key=alone.get)   # quietest first
+    for i, chunk in enumerate(order):
+        # The chunks were made louder and louder, so a chunk's neighbours in time are the
+        # chunks next to it in loudness.
+        assert alone[chunk] - 0.05 <= kept[chunk] <= max(alone[c] for c in order[max(0, i - 1):i + 2]) + 0.05
+    for chunk, peak in zip(chunks[:PEAK_BATCH], _measure_peaks(chunks[:PEAK_BATCH]), strict=True):
+        assert peak == pytest.approx(own(chunk), abs=0.05)

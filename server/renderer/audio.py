@@ -323,10 +323,12 @@ def pieces(mix: AudioMix) -> list[AudioChunk | None]:
 
 @dataclass(frozen=True)
 class Encoded:
-    """An encoded piece of the soundtrack; ``key`` names a cached chunk (None: the whole mix)."""
+    """An encoded piece of the soundtrack, ``seconds`` long; ``key`` names a cached chunk
+    (None: the whole mix)."""
 
     path: Path
     key: str | None
+    seconds: float
 
 
 def encode(mix: AudioMix, piece: AudioChunk | None, level: Level, cache_dir: Path | None, work_dir: Path) -> Encoded:
@@ -335,7 +337,7 @@ def encode(mix: AudioMix, piece: AudioChunk | None, level: Level, cache_dir: Pat
         out = work_dir / "soundtrack-whole.aac"
         samples = sum(c.frames for c in mix.chunks) * mix.sample_rate // mix.fps if mix.chunks else None
         _encode(mix, mix.narration, mix.music, samples, level.steps, out)
-        return Encoded(out, None)
+        return Encoded(out, None, samples / mix.sample_rate if samples else mix.duration_ms / 1000)
 
     def produce(out: Path) -> None:
         source = out.with_name("chunk.wav")
@@ -347,8 +349,9 @@ def encode(mix: AudioMix, piece: AudioChunk | None, level: Level, cache_dir: Pat
     if cache_dir is None:
         out = work_dir / f"chunk-{key[:16]}.aac"
         produce(out)
-        return Encoded(out, None)
-    return Encoded(cached_file(cache_dir, "soundtrack", _chunk_key(mix, piece, level.steps), ".aac", produce), key)
+        return Encoded(out, None, piece.frames / mix.fps)
+    return Encoded(cached_file(cache_dir, "soundtrack", _chunk_key(mix, piece, level.steps), ".aac", produce), key,
+                   piece.frames / mix.fps)
 
 
 def _chunk_key(mix: AudioMix, piece: AudioChunk, steps: str) -> tuple[object, ...]:
@@ -401,40 +404,65 @@ def output_loudness(level: Level, pieces: list[Encoded], joined: Path, cache_dir
     """Integrated loudness and true peak of the soundtrack in ``joined``, made from ``pieces``.
 
     The true peak is the highest of the pieces' (the soundtrack holds their very packets,
-    and every join lies in silence), each measured once on the encoded piece and kept with
-    the cache, so an edit measures only its new chunks. The loudness is the one the analysis
-    measured on the mix with the gain (and limiter) that was used (the AAC encoder moves it
-    by a few hundredths of a LU); only when ``_reuse`` moved the gain to a point it
-    predicted is the joined file measured again."""
-    gain = _gain_of(level.steps)
-    if "alimiter" in level.steps:
-        measured = [loudness for tried, loudness in level.tried if abs(tried - gain) < 1e-9]
-        if not measured:
-            return measure_file(joined)
-        loudness = measured[0]
-    else:
-        loudness = level.input_i + gain   # a gain alone moves the loudness by exactly itself
-    return loudness, max(_true_peaks(pieces, cache_dir), default=-90.0)
-
-
-# Chunks measured per ffmpeg. It runs beside two segment ffmpegs, so its memory adds to
-# the render's peak: 60 MB for one or two inputs (as the loudness pass), 79 MB for four,
-# 103 MB for eight; 133 inputs (a 476 s video's chunks in one) lifted the peak by 110 MB.
-PEAK_BATCH = 2
-
-
-def _true_peaks(pieces: list[Encoded], cache_dir: Path | None) -> list[float]:
-    """Each piece's true peak (dBTP): from the cache, the rest measured ``PEAK_BATCH`` to an ffmpeg."""
+    and every join lies in silence). Each piece's is kept with the cache, so an edit
+    measures its new chunks only, ``PEAK_BATCH`` to an ffmpeg; when more are new (a first
+    render), one pass over ``joined`` measures the file's loudness and true peak, and each
+    piece's from the 100 ms frames it touches (a frame across a join counts for both
+    pieces: a piece's kept figure may include a few tens of ms of its neighbour's sound,
+    so it can only overstate). Otherwise the loudness is the one the analysis measured on
+    the mix at the gain (and limiter) used (AAC moves it by a few hundredths of a LU), or,
+    when ``_reuse`` moved the gain to a point it predicted, ``joined``'s, measured again."""
     cache = ResultCache(cache_dir) if cache_dir is not None else None
     peaks = [cache.load_json("soundtrack_peak", piece.key) if cache and piece.key else None for piece in pieces]
     missing = [i for i, peak in enumerate(peaks) if peak is None]
-    for at in range(0, len(missing), PEAK_BATCH):
-        batch = missing[at:at + PEAK_BATCH]
-        for i, peak in zip(batch, _measure_peaks([pieces[i].path for i in batch]), strict=True):
-            peaks[i] = peak
-            if cache and pieces[i].key:
-                cache.store_json("soundtrack_peak", pieces[i].key, peak)
-    return [float(peak) for peak in peaks]
+    if len(missing) > PEAK_BATCH:
+        loudness, peak, frames = _measure_frames(joined, sum(piece.seconds for piece in pieces))
+        start = 0.0
+        for i, piece in enumerate(pieces):
+            end = start + piece.seconds
+            # A frame's peak counts for every piece it overlaps (at a join, silence on both sides).
+            peaks[i] = max((peak for t, peak in frames if t > start and t - FRAME_S < end), default=-90.0)
+            start = end
+    else:
+        for at in range(0, len(missing), PEAK_BATCH):
+            batch = missing[at:at + PEAK_BATCH]
+            for i, peak in zip(batch, _measure_peaks([pieces[i].path for i in batch]), strict=True):
+                peaks[i] = peak
+    if cache:
+        for i in missing:
+            if pieces[i].key:
+                cache.store_json("soundtrack_peak", pieces[i].key, peaks[i])
+    if len(missing) > PEAK_BATCH:
+        return loudness, peak
+    peak = max((float(p) for p in peaks), default=-90.0)
+    gain = _gain_of(level.steps)
+    if "alimiter" not in level.steps:
+        return level.input_i + gain, peak   # a gain alone moves the loudness by exactly itself
+    measured = [value for tried, value in level.tried if abs(tried - gain) < 1e-9]
+    return (measured[0], peak) if measured else measure_file(joined)
+
+
+# New chunks measured apart, per ffmpeg. It runs beside two segment ffmpegs, so its memory
+# adds to the render's peak: 60 MB for one or two inputs (as the loudness pass), 79 MB for
+# four, 103 MB for eight, ~5 MB more per input. More new chunks than this: one pass over
+# the joined file instead.
+PEAK_BATCH = 2
+FRAME_S = 0.1   # ebur128's frame log: one line per 100 ms
+
+
+def _measure_frames(path: Path, seconds: float) -> tuple[float, float, list[tuple[float, float]]]:
+    """The integrated loudness and true peak of ``path`` and, for each 100 ms frame, (its
+    end in seconds, its true peak over the channels)."""
+    what = "the soundtrack (final measure)"
+    log = process.run(["-i", str(path), "-af", "ebur128=peak=true:framelog=info", "-f", "null", "-"], what,
+                      loglevel="info", keep=int(seconds / FRAME_S) + 200)
+    frames = []
+    for t, values in re.findall(r"\bt:\s*([\d.]+)\s.*?FTPK:\s*([-\d.inf ]+?)\s*dBFS", log):
+        frames.append((float(t), max(-90.0 if v == "-inf" else float(v) for v in values.split())))
+    if not frames or frames[-1][0] < seconds - 2 * FRAME_S:
+        raise process.RenderFailed(what, 1, f"ebur128 logged frames to {frames[-1][0] if frames else 0:.1f} s "
+                                            f"of {seconds:.1f} s")
+    return (*_summary(log, what), frames)
 
 
 def _measure_peaks(paths: list[Path]) -> list[float]:
