@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from server.models import AssetKind
+from server.memory import return_freed_memory
 from server.pipeline import cancel
 from server.pipeline.context import StageContext, replace_asset
 from server.providers.registry import Made, ProviderChain
@@ -39,6 +40,7 @@ def run(ctx: StageContext) -> None:
         notes.append(f"no natural voice for {language!r} is installed, so {', '.join(sorted(robotic))}'s robotic "
                      f"voice reads it. To fix: set GEMINI_API_KEY (Gemini speech) or MEDIABUDDY_PIPER_VOICE to "
                      f"a piper voice for {language!r}")
+    return_freed_memory()   # what in-process speech freed, before the render's ffmpeg processes start
     ctx.record_providers(chain, *notes)
     job = ctx.job()
     job.degraded = job.degraded or bool(robotic and chain.info)
