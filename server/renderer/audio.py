@@ -415,13 +415,14 @@ def output_loudness(level: Level, pieces: list[Encoded], joined: Path, cache_dir
     cache = ResultCache(cache_dir) if cache_dir is not None else None
     peaks = [cache.load_json("soundtrack_peak", piece.key) if cache and piece.key else None for piece in pieces]
     missing = [i for i, peak in enumerate(peaks) if peak is None]
-    if len(missing) > PEAK_BATCH:
-        loudness, peak, frames = _measure_frames(joined, sum(piece.seconds for piece in pieces))
+    file_figures = None
+    if len(missing) > PEAK_BATCH:   # a first render: measure the file, and each piece from its frames
+        *file_figures, frames = _measure_frames(joined, sum(piece.seconds for piece in pieces))
         start = 0.0
         for i, piece in enumerate(pieces):
             end = start + piece.seconds
             # A frame's peak counts for every piece it overlaps (at a join, silence on both sides).
-            peaks[i] = max((peak for t, peak in frames if t > start and t - FRAME_S < end), default=-90.0)
+            peaks[i] = max((frame_peak for t, frame_peak in frames if t > start and t - FRAME_S < end), default=-90.0)
             start = end
     else:
         for at in range(0, len(missing), PEAK_BATCH):
@@ -432,8 +433,8 @@ def output_loudness(level: Level, pieces: list[Encoded], joined: Path, cache_dir
         for i in missing:
             if pieces[i].key:
                 cache.store_json("soundtrack_peak", pieces[i].key, peaks[i])
-    if len(missing) > PEAK_BATCH:
-        return loudness, peak
+    if file_figures is not None:
+        return file_figures[0], file_figures[1]
     peak = max((float(p) for p in peaks), default=-90.0)
     gain = _gain_of(level.steps)
     if "alimiter" not in level.steps:
