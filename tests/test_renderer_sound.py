@@ -290,7 +290,7 @@ def test_an_edit_measures_the_gain_its_earlier_render_settled_on_first(tmp_path:
     cache = tmp_path / "cache"
     clips = [_peaky_clip(tmp_path / f"p{i}.wav", 2.5 + 0.4 * i, 170 + 15 * i, i) for i in range(5)]
     before = render_audio(_chunked_mix(tmp_path, clips, "before"), tmp_path / "before.m4a", cache)
-    assert before["limited"] and before["passes"] >= 4, before   # the search took two limiter passes or more
+    assert before["limited"] and before["passes"] >= 5, before   # the search took two limiter passes or more
     edited = _chunked_mix(tmp_path, [*clips[:2], _peaky_clip(tmp_path / "e.wav", 3.0, 200, 9), *clips[3:]], "after")
     level = analyse(edited, cache)
     assert len(level.tried) == 1 and abs(level.tried[0][0] - before["gain_db"]) < GAIN_STEP_DB / 2, level.tried

@@ -498,7 +498,8 @@ def figures(level: Level, final: tuple[float, float]) -> dict[str, float]:
     limited = "alimiter" in level.steps
     return {"input_i": level.input_i if level.input_i != float("-inf") else -70.0, "input_peak": level.input_peak,
             "gain_db": round(gain, 2), "limited": limited,
-            "passes": 2 + (len(level.tried) if limited else 0),   # measure, [limiter passes], encode
+            # measure, [limiter passes], encode, final measure (the file's, or an edit's new chunks')
+            "passes": 3 + (len(level.tried) if limited else 0),
             "output_i": final[0] if final[0] != float("-inf") else -70.0, "output_tp": final[1]}
 
 
