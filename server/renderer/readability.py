@@ -17,7 +17,9 @@ every sampled frame, and only that phrase: a box is a fix, not the look. The fig
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageFont
 
 from server.pipeline.cache import ResultCache, digest
+from server.pipeline.cancel import carry
 from server.renderer.graph import pan_path
 from server.renderer.model import CaptionLook, Cut, Encoding, Phrase, TitleCard
 
@@ -183,6 +186,7 @@ def audit(phrases: tuple[Phrase, ...], placed: list[Placed], encoding: Encoding,
     face = ImageFont.truetype(str(font_path), look.font_size)
     drawer = FrameDrawer(placed, encoding)
     title_ratio = None
+    title_job = None   # (key, measure) when the title's figure is not cached
     if title is not None and title.frames:
         def title_contrast() -> float:
             title_face = ImageFont.truetype(str(font_path), title.font_size)
@@ -193,7 +197,7 @@ def audit(phrases: tuple[Phrase, ...], placed: list[Placed], encoding: Encoding,
             left, top = round((w - widest) / 2) // AUDIT_SCALE, round((h - tall) / 2) // AUDIT_SCALE
             right, bottom = round((w + widest) / 2) // AUDIT_SCALE, round((h + tall) / 2) // AUDIT_SCALE
             white = float(luminance(np.array((255, 255, 255), dtype=np.float64)))
-            return min(_ratio_behind(shown[top:bottom, left:right], white, 0.0)
+            return min(_ratios_behind(shown[top:bottom, left:right], (white,), 0.0)[0]
                        for shown in drawer.frames(title.frames // 2))
 
         # Cached like a cut's figures: by the card and what lies behind its middle frame.
@@ -201,7 +205,9 @@ def audit(phrases: tuple[Phrase, ...], placed: list[Placed], encoding: Encoding,
         behind = placed[at]
         key = digest("readability-title", AUDIT_VERSION, title, behind.cut, behind.fade,
                      placed[at - 1].cut if at else None, title.frames // 2 - behind.start, encoding, font_key)
-        title_ratio = cache.json("readability", key, title_contrast)[0] if cache is not None else title_contrast()
+        title_ratio = cache.load_json("readability", key) if cache is not None else None
+        if title_ratio is None:
+            title_job = (key, title_contrast)
     text_l = [float(luminance(np.array(c, dtype=np.float64))) for c in colours]
     fps = encoding.fps
     # Phrases are measured per cut, and a cut's figures are cached by what the viewer sees
@@ -213,30 +219,58 @@ def audit(phrases: tuple[Phrase, ...], placed: list[Placed], encoding: Encoding,
         at = drawer.placed_at(first)
         start = placed[at].start
         groups.setdefault(at, []).append((index, tuple(f - start for f in sorted({first, (first + last) // 2, last}))))
-    measured: dict[int, tuple[float, float, float]] = {}
+
+    def produce(here: Placed, members: list[tuple[int, tuple[int, ...]]], drawer: FrameDrawer) -> list[list[float]]:
+        out = []
+        for index, frames in members:
+            left, top, right, bottom = (v // AUDIT_SCALE for v in caption_area(
+                phrases[index], look, face, encoding.width, encoding.height, joiner))
+            areas = [shown[top:bottom, left:right] for f in frames for shown in drawer.frames(here.start + f)]
+
+            worst: dict[float, float] = {}   # box opacity -> the phrase's lowest ratio with it
+
+            def at_least(opacity: float) -> bool:
+                if opacity not in worst:
+                    worst[opacity] = min(min(_ratios_behind(area, text_l, opacity)) for area in areas)
+                return worst[opacity] >= WCAG_MIN
+
+            chosen = next((o for o in BOX_OPACITIES if at_least(o)), BOX_OPACITIES[-1])
+            out.append([worst[0.0], worst[chosen], chosen])
+        return out
+
+    keys = {}
     for at, members in groups.items():
         here = placed[at]
-
-        def produce(here: Placed = here, members: list = members) -> list[list[float]]:
-            out = []
-            for index, frames in members:
-                left, top, right, bottom = (v // AUDIT_SCALE for v in caption_area(
-                    phrases[index], look, face, encoding.width, encoding.height, joiner))
-                areas = [shown[top:bottom, left:right] for f in frames for shown in drawer.frames(here.start + f)]
-
-                def worst(opacity: float) -> float:
-                    return min(_ratio_behind(area, lum, opacity) for area in areas for lum in text_l)
-
-                chosen = next((o for o in BOX_OPACITIES if worst(o) >= WCAG_MIN), BOX_OPACITIES[-1])
-                out.append([worst(0.0), worst(chosen), chosen])
-            return out
-
         before = placed[at - 1].cut if at and here.fade else None
-        key = digest("readability", AUDIT_VERSION, here.cut, here.fade, before, encoding, look, font_key, joiner,
-                     colours, [([[w.text for w in line] for line in phrases[index].lines], frames)
-                               for index, frames in members])
-        values = cache.json("readability", key, produce)[0] if cache is not None else produce()
-        for (index, _frames), (plain, final, chosen) in zip(members, values, strict=True):
+        keys[at] = digest("readability", AUDIT_VERSION, here.cut, here.fade, before, encoding, look, font_key, joiner,
+                          colours, [([[w.text for w in line] for line in phrases[index].lines], frames)
+                                    for index, frames in members])
+    values = {at: cache.load_json("readability", keys[at]) if cache is not None else None for at in groups}
+    missing = [at for at in groups if values[at] is None]
+    # The missing cuts are measured on every core: decoding the pictures (most of the
+    # audit's time, and Pillow lets go of the GIL for it) happens before any ffmpeg starts.
+    # Each thread takes a run of neighbouring cuts with a drawer of its own, so a picture
+    # shown by two of them (a crossfade) is mostly decoded once.
+    runs = max(1, min(os.cpu_count() or 1, len(missing)))
+
+    def measure(run: list[int]) -> None:
+        own = FrameDrawer(placed, encoding)
+        for at in run:
+            values[at] = produce(placed[at], groups[at], own)
+            if cache is not None:
+                cache.store_json("readability", keys[at], values[at])
+
+    with ThreadPoolExecutor(max_workers=runs) as pool:
+        title_figure = pool.submit(carry(title_job[1])) if title_job else None
+        list(pool.map(carry(measure), [missing[len(missing) * k // runs:len(missing) * (k + 1) // runs]
+                                       for k in range(runs)]))
+        if title_job:
+            title_ratio = title_figure.result()
+            if cache is not None:
+                cache.store_json("readability", title_job[0], title_ratio)
+    measured: dict[int, tuple[float, float, float]] = {}
+    for at, members in groups.items():
+        for (index, _frames), (plain, final, chosen) in zip(members, values[at], strict=True):
             measured[index] = (plain, final, chosen)
     cues = [CueContrast(i, phrase.start_ms, *measured[i]) for i, phrase in enumerate(phrases)]
     sampled = sum(len(frames) for members in groups.values() for _i, frames in members)
@@ -244,14 +278,20 @@ def audit(phrases: tuple[Phrase, ...], placed: list[Placed], encoding: Encoding,
 
 
 _LINEAR = _linear(np.arange(256, dtype=np.float64))   # sRGB byte -> linear light
+# Each channel's share of the luminance by byte value: a pixel's luminance is three lookups
+# summed, in the order (and so to the bit) of ``luminance``.
+_SHARES = [_LINEAR * 0.2126, _LINEAR * 0.7152, _LINEAR * 0.0722]
 
 
-def _ratio_behind(pixels: np.ndarray, text_l: float, opacity: float) -> float:
-    """Contrast of a caption colour against the area behind a box of ``opacity`` (libass blends
-    in sRGB, and the frame is 8-bit, so the blend is rounded and linearised by table)."""
-    blended = np.rint(pixels.astype(np.float32) * (1 - opacity) + np.array(BOX_RGB, np.float32) * opacity)
-    lin = _LINEAR[blended.astype(np.uint8)]
-    lum = lin[..., 0] * 0.2126 + lin[..., 1] * 0.7152 + lin[..., 2] * 0.0722
+def _ratios_behind(pixels: np.ndarray, text_ls: list[float] | tuple[float, ...], opacity: float) -> list[float]:
+    """Contrast of each caption colour (by its luminance) against the area behind a box of
+    ``opacity`` (libass blends in sRGB, and the frame is 8-bit, so the blend is rounded and
+    linearised by table)."""
+    blended = pixels
+    if opacity:
+        blended = np.rint(pixels.astype(np.float32) * (1 - opacity) + np.array(BOX_RGB, np.float32) * opacity
+                          ).astype(np.uint8)
+    lum = _SHARES[0][blended[..., 0]] + _SHARES[1][blended[..., 1]] + _SHARES[2][blended[..., 2]]
     # The worse side: bright patches hurt light text, dark patches hurt dark text.
-    worst = np.percentile(lum, 90) if text_l > 0.5 else np.percentile(lum, 10)
-    return ratio(text_l, float(worst))
+    dark, bright = np.percentile(lum, [10, 90])
+    return [ratio(text_l, float(bright if text_l > 0.5 else dark)) for text_l in text_ls]
