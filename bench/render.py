@@ -160,7 +160,7 @@ def file_sha256_text(text: str) -> str:
 
 def ours(folder: Path, cache: Path, scenes: list, out: Path, preset: str, draft: bool = False):  # noqa: ANN001, ANN201
     from server.renderer import render_video
-    from server.renderer.audio import lay_out
+    from server.renderer.audio import BITRATE, DRAFT_BITRATE, lay_out
     from server.renderer.fonts import caption_font, fonts_folder
     from server.renderer.model import Encoding
     from server.renderer.plan import HouseStyle, plan_video
@@ -168,9 +168,10 @@ def ours(folder: Path, cache: Path, scenes: list, out: Path, preset: str, draft:
     encoding = Encoding(W // 2 if draft else W, H // 2 if draft else H, FPS, "ultrafast" if draft else preset, 23)
     font = caption_font("en")
     narration = folder / f"{out.stem}-narration.wav"
+    house = HouseStyle(encoding, audio_bitrate=DRAFT_BITRATE if draft else BITRATE)   # as compose's
     started = time.perf_counter()
     with PeakRss() as rss:
-        plan, layout = plan_video(scenes, "How We Measure", "en", HouseStyle(encoding), font,
+        plan, layout = plan_video(scenes, "How We Measure", "en", house, font,
                                           fonts_folder(font, cache), narration, cache)
         lay_out(plan.audio)
         result = render_video(plan, out, cache, folder / f"{out.stem}-work", workers=os.cpu_count() or 2)

@@ -95,3 +95,24 @@ def test_music_that_cannot_be_read_costs_the_music_not_the_video(app, settings, 
     manifest = json.loads((settings.outbox_dir / "lighthouse.json").read_text(encoding="utf-8"))
     assert manifest["video"]["music"] is None
     assert any("broken.mp3 could not be mixed" in note for note in manifest["notes"])
+
+
+def test_a_draft_is_half_the_size_with_lighter_sound(app, settings) -> None:  # noqa: ANN001
+    """``--draft`` (``MEDIABUDDY_RENDER_DRAFT``): half the frame, the fastest preset, and the
+    sound at the draft's bitrate, still stereo AAC at 48 kHz on target loudness."""
+    settings = settings.model_copy(update={"tts_engine": "espeak", "render_draft": True})
+    app.extensions["mediabuddy.settings"] = settings
+    with app.app_context():
+        job_id = accept(ARTICLE, "lighthouse.md", None, settings).job_id
+    run_job(app, job_id)
+    manifest = json.loads((settings.outbox_dir / "lighthouse.json").read_text(encoding="utf-8"))
+    video = manifest["video"]
+    assert video["draft"] is True and video["preset"] == "ultrafast" and video["audio_bitrate"] == "96k"
+    assert video["width"] == settings.short_side // 4 * 2 and abs(video["height"] / video["width"] - 16 / 9) < 0.03
+    assert abs(video["loudness"]["integrated_lufs"] - video["loudness"]["target_lufs"]) <= 0.5
+    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(settings.outbox_dir / "lighthouse.mp4")],
+                           capture_output=True, text=True, timeout=60).stderr
+    audio = re.search(r"Audio: aac \(LC\).*?, 48000 Hz, stereo, fltp, (\d+) kb/s", probe)
+    assert audio and int(audio.group(1)) < 130, probe   # about 170 kb/s in a final render
+    # (ultrafast turns off CABAC and 8x8 transforms, so x264 writes Main profile: a preview)
+    assert re.search(rf"Video: h264 .*?, {video['width']}x{video['height']}\b", probe), probe

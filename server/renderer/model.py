@@ -176,6 +176,7 @@ class AudioMix:
     sample_rate: int = 48000
     fps: int = 30
     chunks: tuple[AudioChunk, ...] = ()
+    bitrate: str = "160k"           # AAC, stereo
 
 
 @dataclass(frozen=True)

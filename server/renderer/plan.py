@@ -15,7 +15,7 @@ from pathlib import Path
 from server.renderer import ass, style
 from server.digests import file_sha256
 from server.pipeline.cache import ResultCache
-from server.renderer.audio import AAC_FRAME, OUTPUT_RATE, frames_for, voiced_frames
+from server.renderer.audio import AAC_FRAME, BITRATE, OUTPUT_RATE, frames_for, voiced_frames
 from server.renderer.fonts import NO_SPACES, CaptionFont, primary_language
 from server.renderer.model import (AudioChunk, AudioClip, AudioMix, CaptionTrack, Chapter, Cut, Encoding, Phrase,
                                    Segment, Still, TitleCard, Transition, VideoPlan, Word)
@@ -44,6 +44,7 @@ class HouseStyle:
     music: Path | None = None
     music_gain_db: float = -20.0
     captions: bool = True
+    audio_bitrate: str = BITRATE
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,7 @@ def plan_video(scenes: list[SceneInput], title: str, language: str | None, house
         placed = tuple(AudioClip(c.path, c.sha256, start + c.start_frame, c.frames) for c, start in zip(clips, starts))
         chunks = (AudioChunk(total, placed),)
     mix = AudioMix(narration=narration_track, duration_ms=ms(total, fps), music=house.music,
-                   music_gain_db=house.music_gain_db, fps=fps, chunks=chunks)
+                   music_gain_db=house.music_gain_db, fps=fps, chunks=chunks, bitrate=house.audio_bitrate)
     video = VideoPlan(tuple(segments), mix, tuple(chapters), enc, fonts_dir, title.strip())
     layout = Layout(tuple(ms(s, fps) for s in starts), tuple(ms(s + c, fps) - ms(s, fps) for s, c in zip(starts, counts)),
                     phrases, report, ms(title_frames, fps), ms(total, fps), joiner)

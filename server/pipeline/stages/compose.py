@@ -20,7 +20,7 @@ from server.pipeline.context import StageContext, replace_asset
 from server.pipeline.srt import phrases_srt
 from server.providers.images.theme import PALETTES
 from server.renderer import render_video
-from server.renderer.audio import lay_out
+from server.renderer.audio import BITRATE, DRAFT_BITRATE, lay_out
 from server.renderer.fonts import NO_SPACES, FontMissing, caption_font, fonts_folder, missing_glyphs, primary_language
 from server.renderer.model import Encoding, Word
 from server.renderer.music import MusicProblem, choose_music
@@ -59,7 +59,8 @@ def run(ctx: StageContext) -> None:
         music = None
     house = HouseStyle(encoding, highlight_rgb=PALETTES[render.theme].accent,
                        title_ms=round(settings.title_seconds * 1000), crossfade_ms=settings.crossfade_ms,
-                       music=music, music_gain_db=settings.music_gain_db, captions=settings.burn_captions)
+                       music=music, music_gain_db=settings.music_gain_db, captions=settings.burn_captions,
+                       audio_bitrate=DRAFT_BITRATE if draft else BITRATE)
     scenes = [SceneInput(Path(images[s.id].path), images[s.id].sha256, Path(voices[s.id].path), _words(s, job.language),
                          s.chapter or "") for s in job.scenes]
     narration = ctx.work_dir / "narration.wav"
@@ -90,7 +91,7 @@ def run(ctx: StageContext) -> None:
     captions = ctx.put_asset_text("captions.srt", phrases_srt(layout.phrases, layout.joiner))
     facts = {
         "width": encoding.width, "height": encoding.height, "fps": encoding.fps, "preset": encoding.preset,
-        "crf": encoding.crf, "draft": draft, "duration_ms": layout.duration_ms, "title_card_ms": layout.title_ms,
+        "crf": encoding.crf, "draft": draft, "audio_bitrate": plan.audio.bitrate, "duration_ms": layout.duration_ms, "title_card_ms": layout.title_ms,
         "chapters": [{"start_ms": c.start_ms, "title": c.title} for c in plan.chapters],
         "scenes": [{"index": s.index, "start_ms": start, "duration_ms": length}
                    for s, start, length in zip(job.scenes, layout.scene_starts_ms, layout.scene_durations_ms)],

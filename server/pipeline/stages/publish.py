@@ -90,6 +90,7 @@ def manifest_for(job: Job, slug: str, render: dict[str, Any] | None = None) -> d
                   "height": render.get("height", job.settings.get("height")),
                   "fps": render.get("fps", job.settings.get("fps")), "duration_ms": job.duration_ms,
                   "theme": job.settings.get("theme"), "preset": render.get("preset"), "draft": render.get("draft"),
+                  "audio_bitrate": render.get("audio_bitrate"),
                   "title_card_ms": render.get("title_card_ms"), "music": render.get("music"),
                   "loudness": render.get("loudness"), "segments": render.get("segments")},
         "chapters": render.get("chapters") or [],
