@@ -12,12 +12,23 @@ import re
 from server.providers.types import Caption
 
 MAX_CAPTION_WORDS = 7
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)]*\s+(?=[\"“'(]?[A-Z0-9À-Ý])")
+# A sentence ends at . ! ? or … and the closing quotes and brackets after it, before the
+# next one's capital (or digit, or opening quote). The closers belong to the sentence that
+# ends: they were once part of the separator, and a caption showed "Light the lamp before
+# the storm. with its closing quote gone.
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)]*(?=\s+[\"“'(]?[A-Z0-9À-Ý])")
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split at sentence ends; text without one is one sentence."""
-    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+    """Split at sentence ends; text without one is one sentence. Every character but the
+    whitespace between sentences is kept."""
+    text = text.strip()
+    sentences, start = [], 0
+    for end in _SENTENCE_END.finditer(text):
+        sentences.append(text[start:end.end()])
+        start = end.end()
+    sentences.append(text[start:])
+    return [s.strip() for s in sentences if s.strip()]
 
 
 def chunk_words(sentence: str, limit: int = MAX_CAPTION_WORDS) -> list[str]:

@@ -173,7 +173,7 @@ class EspeakProvider:
 
     kind: ClassVar[str] = "narration"
     name: ClassVar[str] = "espeak"
-    version: ClassVar[str] = "3"
+    version: ClassVar[str] = "4"   # 4: closing quotes kept in captions
     paid: ClassVar[bool] = False
     last_resort: ClassVar[bool] = True  # robotic: a job it narrates for want of a natural voice is degraded
 

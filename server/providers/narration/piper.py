@@ -33,7 +33,7 @@ class PiperProvider:
 
     kind: ClassVar[str] = "narration"
     name: ClassVar[str] = "piper"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"   # 2: closing quotes kept in captions
     paid: ClassVar[bool] = False
 
     def __init__(self, settings: Settings) -> None:
