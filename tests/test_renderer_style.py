@@ -49,6 +49,26 @@ def test_phrases_have_at_most_two_lines_that_fit() -> None:
     assert all(len(p.words) >= 2 for p in cut)
 
 
+@pytest.mark.parametrize("sentence", [
+    "The sign read 'No entry' in faded paint, and the gulls ignored it completely as gulls always do.",
+    "She called it the \u201cquiet season of the year\u201d when ships stayed home and the sea rested.",
+    "The keeper (who never slept much anyway) trimmed the wick by hand every single hour.",
+])
+def test_phrases_do_not_end_inside_a_short_quotation(sentence: str) -> None:
+    """A phrase cut between 'No and entry' showed a quotation mark that opens on one
+    caption and closes on the next."""
+    font = caption_font("en")
+    look = caption_look(1080, 1920, font.family, (255, 255, 255), (255, 200, 40), 0)
+    text = sentence.split()
+    cut = phrases([Word(i * 300, i * 300 + 250, w) for i, w in enumerate(text)], len(text) * 300, look,
+                  font.path, 1080)
+    assert [w.text for p in cut for w in p.words] == text
+    for phrase in cut:
+        opened = sum(w.text[0] in "'\u201c(" for w in phrase.words)
+        closed = sum(w.text.rstrip(",.")[-1] in "'\u201d)" for w in phrase.words)
+        assert opened == closed, [p.text for p in cut]
+
+
 def test_phrases_are_balanced_and_never_a_lone_word() -> None:
     """The previous cut closed a phrase when its second line was full, so a sentence's last
     word ("code.") flashed alone; a one-word sentence did too."""

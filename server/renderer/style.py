@@ -139,6 +139,9 @@ def _runs(words: list[Word]) -> list[list[Word]]:
 PIECE_COST = 25        # each extra phrase on screen: about seven words at most unless a comma or the room says less
 CLAUSE_BONUS = 12      # a phrase that ends where the voice pauses at a comma
 WEAK_END_COST = 10     # a phrase that leaves an article or preposition hanging ("such as CORS and the")
+INSIDE_QUOTE_COST = 15  # a phrase that ends inside a quotation or brackets: "The sign read 'No" / "entry' in"
+_OPENERS = "\"'“‘«(「『"
+_CLOSERS = "\"'”’»)」』"
 # Articles, conjunctions and prepositions that lean on the next word (English, French,
 # Spanish, German, Portuguese, Italian): a phrase ending on one reads as cut short.
 _WEAK_ENDS = frozenset("a an the and or but nor of to for with in on at as by from into than that this "
@@ -153,6 +156,15 @@ _WEAK_ENDS = frozenset("a an the and or but nor of to for with in on at as by fr
 def _pieces(run: list[Word], most: int, fits) -> list[list[Word]]:  # noqa: ANN001
     """The cheapest cut of ``run`` into phrases (dynamic programming over cut points)."""
     n = len(run)
+    # Quotations and brackets open after each word (straight quotes open a word and close
+    # one; an apostrophe inside "don't" does neither).
+    inside, depth = [], 0
+    for word in run:
+        text = word.text
+        opened = len(text) - len(text.lstrip(_OPENERS))
+        closed = len(text) - len(text.rstrip(_CLOSERS)) if len(text) > opened else 0
+        depth = max(0, depth + opened - closed)
+        inside.append(depth > 0)
     best: list[tuple[float, int]] = [(0.0, 0)] + [(float("inf"), 0)] * n
     for end in range(1, n + 1):
         for start in range(max(0, end - most), end):
@@ -166,6 +178,8 @@ def _pieces(run: list[Word], most: int, fits) -> list[list[Word]]:  # noqa: ANN0
                 cost -= CLAUSE_BONUS
             elif end < n and run[end - 1].text.lower() in _WEAK_ENDS:
                 cost += WEAK_END_COST
+            if end < n and inside[end - 1]:
+                cost += INSIDE_QUOTE_COST
             if cost < best[end][0]:
                 best[end] = (cost, start)
     if best[n][0] == float("inf"):   # nothing fits (words wider than the frame): one word a phrase
