@@ -1,8 +1,9 @@
 """The narration provider contract and the WAV writer every narrator shares.
 
 Word timings: a narrator that can say when each word was spoken (piper, from its
-phoneme alignments) offers ``speak_timed``; for one that cannot, each sentence's words
-share its voiced span (silence trimmed from the audio) in proportion to their length.
+phoneme alignments) offers ``speak_timed``; for one that cannot, each sentence's words are
+placed at the pauses in its audio (``pauses.align_by_pauses``, as for Gemini's speech) and
+share the voiced spans between pauses in proportion to their length.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Protocol
 import numpy as np
 
 from server.providers.types import Caption, NarrationClip, WordTiming
-from server.providers.narration.captions import chunk_words, cues_for_sentence, split_sentences
+from server.providers.narration.captions import chunk_words, cues_for_sentence, split_sentences, spread_by_length
+from server.providers.narration.pauses import align_by_pauses
 
 SENTENCE_GAP_MS = 140
 SILENCE_LEVEL = 300   # int16 amplitude below which audio counts as silence when trimming
@@ -53,7 +55,10 @@ def narrate(narrator: Narrator, text: str, out: Path, pause_ms: int) -> Narratio
         start_ms = cursor * 1000 // rate
         tokens = sentence.split()
         if spans is None or len(spans) != len(tokens):
-            spans = spread_by_length(tokens, *_voiced(samples))
+            # No timings from the narrator (or not one per written word): the words are
+            # placed at the pauses in the sentence's own audio, as for Gemini's speech.
+            spans = [(w.start_ms * rate // 1000, w.end_ms * rate // 1000)
+                     for w in align_by_pauses(sentence, samples, rate)] or spread_by_length(tokens, *_voiced(samples))
         sentence_words = [WordTiming((cursor + a) * 1000 // rate, (cursor + b) * 1000 // rate, t)
                           for (a, b), t in zip(spans, tokens)]
         words += sentence_words
@@ -74,17 +79,6 @@ def _voiced(samples: np.ndarray) -> tuple[int, int]:
     """First and last sample above the silence level (the whole clip if none is)."""
     loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > SILENCE_LEVEL)
     return (int(loud[0]), int(loud[-1]) + 1) if len(loud) else (0, len(samples))
-
-
-def spread_by_length(tokens: list[str], start: int, end: int) -> list[tuple[int, int]]:
-    """Share [start, end) among the tokens by their length in characters."""
-    total = sum(len(t) for t in tokens) or 1
-    spans, cursor = [], float(start)
-    for token in tokens:
-        width = (end - start) * len(token) / total
-        spans.append((round(cursor), round(cursor + width)))
-        cursor += width
-    return spans
 
 
 def timed_cues(sentence: str, words: list[WordTiming], start_ms: int, end_ms: int) -> list[Caption]:

@@ -63,3 +63,14 @@ def cues_for_sentence(sentence: str, start_ms: int, end_ms: int) -> list[Caption
         cues.append(Caption(int(round(cursor)), int(round(cursor + span)), chunk))
         cursor += span
     return cues
+
+
+def spread_by_length(tokens: list[str], start: int, end: int) -> list[tuple[int, int]]:
+    """Share [start, end) among the tokens by their length in characters."""
+    total = sum(len(t) for t in tokens) or 1
+    spans, cursor = [], float(start)
+    for token in tokens:
+        width = (end - start) * len(token) / total
+        spans.append((round(cursor), round(cursor + width)))
+        cursor += width
+    return spans

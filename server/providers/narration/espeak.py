@@ -17,7 +17,8 @@ import numpy as np
 from config import Settings
 from server.errors import ProviderUnavailable
 from server.providers.base import Meter
-from server.providers.narration.base import SILENCE_LEVEL, narrate, spread_by_length
+from server.providers.narration.base import SILENCE_LEVEL, narrate
+from server.providers.narration.captions import spread_by_length
 from server.providers.types import NarrationClip, NarrationRequest
 
 NAME = "espeak-ng"

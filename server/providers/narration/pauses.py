@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from server.providers.narration.base import spread_by_length
+from server.providers.narration.captions import spread_by_length
 from server.providers.types import WordTiming
 
 FRAME_MS = 10
