@@ -83,16 +83,22 @@ def test_compose_and_publish_chapters_thumbnail_and_reuse(app, settings) -> None
     assert again["video"]["segments"] == {"rendered": 0, "reused": manifest["video"]["segments"]["rendered"]}
 
 
-def test_music_that_cannot_be_read_costs_the_music_not_the_video(app, settings, tmp_path) -> None:  # noqa: ANN001
-    music = tmp_path / "music"
-    music.mkdir()
-    (music / "broken.mp3").write_bytes(b"ID3 this is not really an mp3 file" * 50)
-    settings = settings.model_copy(update={"tts_engine": "espeak", "music_dir": music})
+def _published(app, settings, **changes):  # noqa: ANN001, ANN202
+    """The ARTICLE through the whole pipeline with espeak and ``changes`` to the settings:
+    (its published manifest, the settings used)."""
+    settings = settings.model_copy(update={"tts_engine": "espeak", **changes})
     app.extensions["mediabuddy.settings"] = settings
     with app.app_context():
         job_id = accept(ARTICLE, "lighthouse.md", None, settings).job_id
     run_job(app, job_id)
-    manifest = json.loads((settings.outbox_dir / "lighthouse.json").read_text(encoding="utf-8"))
+    return json.loads((settings.outbox_dir / "lighthouse.json").read_text(encoding="utf-8")), settings
+
+
+def test_music_that_cannot_be_read_costs_the_music_not_the_video(app, settings, tmp_path) -> None:  # noqa: ANN001
+    music = tmp_path / "music"
+    music.mkdir()
+    (music / "broken.mp3").write_bytes(b"ID3 this is not really an mp3 file" * 50)
+    manifest, _ = _published(app, settings, music_dir=music)
     assert manifest["video"]["music"] is None
     assert any("broken.mp3 could not be mixed" in note for note in manifest["notes"])
 
@@ -100,12 +106,7 @@ def test_music_that_cannot_be_read_costs_the_music_not_the_video(app, settings, 
 def test_a_draft_is_half_the_size_with_lighter_sound(app, settings) -> None:  # noqa: ANN001
     """``--draft`` (``MEDIABUDDY_RENDER_DRAFT``): half the frame, the fastest preset, and the
     sound at the draft's bitrate, still stereo AAC at 48 kHz on target loudness."""
-    settings = settings.model_copy(update={"tts_engine": "espeak", "render_draft": True})
-    app.extensions["mediabuddy.settings"] = settings
-    with app.app_context():
-        job_id = accept(ARTICLE, "lighthouse.md", None, settings).job_id
-    run_job(app, job_id)
-    manifest = json.loads((settings.outbox_dir / "lighthouse.json").read_text(encoding="utf-8"))
+    manifest, settings = _published(app, settings, render_draft=True)
     video = manifest["video"]
     assert video["draft"] is True and video["preset"] == "ultrafast" and video["audio_bitrate"] == "96k"
     assert video["width"] == settings.short_side // 4 * 2 and abs(video["height"] / video["width"] - 16 / 9) < 0.03
