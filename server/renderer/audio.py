@@ -365,7 +365,8 @@ def _chunk_key(mix: AudioMix, piece: AudioChunk, steps: str) -> tuple[object, ..
 def _encode(mix: AudioMix, narration: Path, music: Path | None, samples: int | None, steps: str, out: Path) -> None:
     length = [] if samples else ["-t", f"{mix.duration_ms / 1000:.3f}"]
     process.run([*_inputs(narration, music), "-filter_complex", _graph(mix, steps, music is not None, samples),
-                 "-map", "[out]", *length, "-c:a", "aac", "-aac_coder", CODER, "-b:a", mix.bitrate, "-ar", str(mix.sample_rate),
+                 "-map", "[out]", *length, "-c:a", "aac", "-aac_coder", CODER, "-b:a", mix.bitrate,
+                 "-ar", str(mix.sample_rate),
                  "-f", "adts", str(out)], "the soundtrack")
     if samples:
         made = len(adts_packets(out.read_bytes()))

@@ -261,15 +261,15 @@ def audit(phrases: tuple[Phrase, ...], placed: list[Placed], encoding: Encoding,
             if cache is not None:
                 cache.store_json("readability", keys[at], values[at])
 
-    with ThreadPoolExecutor(max_workers=runs) as pool:
-        title_figure = pool.submit(carry(title_job[1])) if title_job else None
-        list(pool.map(carry(measure), [missing[len(missing) * k // runs:len(missing) * (k + 1) // runs]
-                                       for k in range(runs)]))
-        if title_job:
-            title_ratio = title_figure.result()
-            if cache is not None:
-                cache.store_json("readability", title_job[0], title_ratio)
-    if runs > 1 or title_job:
+    if missing or title_job:
+        with ThreadPoolExecutor(max_workers=runs) as pool:
+            title_figure = pool.submit(carry(title_job[1])) if title_job else None
+            list(pool.map(carry(measure), [missing[len(missing) * k // runs:len(missing) * (k + 1) // runs]
+                                           for k in range(runs)]))
+            if title_job:
+                title_ratio = title_figure.result()
+                if cache is not None:
+                    cache.store_json("readability", title_job[0], title_ratio)
         # The threads decoded pictures in malloc arenas of their own, which keep the freed
         # memory (30-50 MB) through the render that follows, beside its ffmpeg processes.
         trim_heap()

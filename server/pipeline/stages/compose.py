@@ -91,7 +91,8 @@ def run(ctx: StageContext) -> None:
     captions = ctx.put_asset_text("captions.srt", phrases_srt(layout.phrases, layout.joiner))
     facts = {
         "width": encoding.width, "height": encoding.height, "fps": encoding.fps, "preset": encoding.preset,
-        "crf": encoding.crf, "draft": draft, "audio_bitrate": plan.audio.bitrate, "duration_ms": layout.duration_ms, "title_card_ms": layout.title_ms,
+        "crf": encoding.crf, "draft": draft, "audio_bitrate": plan.audio.bitrate,
+        "duration_ms": layout.duration_ms, "title_card_ms": layout.title_ms,
         "chapters": [{"start_ms": c.start_ms, "title": c.title} for c in plan.chapters],
         "scenes": [{"index": s.index, "start_ms": start, "duration_ms": length}
                    for s, start, length in zip(job.scenes, layout.scene_starts_ms, layout.scene_durations_ms)],
